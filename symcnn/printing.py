@@ -1,0 +1,363 @@
+"""Printers: SymPy printer subclasses plus the layout of chain sums as text and LaTeX."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import symengine as se
+import sympy
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.str import StrPrinter
+
+from .maxfunc import IsFirstMax, WindowMax
+from .symbols import Role, SymbolInfo, SymbolTable
+
+if TYPE_CHECKING:
+    from .derive import ChainSum, Derivation, Term
+
+ROLE_TITLES = {
+    Role.INPUT: "input",
+    Role.WEIGHT: "weight",
+    Role.BIAS: "bias",
+}
+
+
+def index_text(info: SymbolInfo, sep: str = "") -> str:
+    """Printed index of a symbol: ``11`` (compact) or ``10,3``; channels first: ``2,11``."""
+    grid = info.grid
+    compact = all(i < 10 for i in info.spatial_part + info.channel_part) and getattr(
+        grid, "_compact", True
+    )
+    spatial = ("" if compact else ",").join(str(i) for i in info.spatial_part)
+    channels = ",".join(str(c) for c in info.channel_part)
+    if channels and spatial:
+        return f"{channels}{sep or ','}{spatial}"
+    return channels or spatial
+
+
+class TextPrinter(StrPrinter):
+    """SymPy's str printer with symcnn's names: ``δ_11`` (or ``d_11`` in ASCII), Iverson max."""
+
+    printmethod = "_symcnn_text"
+
+    def __init__(self, table: SymbolTable, unicode: bool = True) -> None:
+        super().__init__({"order": "none"})
+        self.table = table
+        self.unicode = unicode
+        self._cache: dict[str, str] = {}
+
+    def symbol(self, sym: Any) -> str:
+        """One symbol: ``a_11``, ``δ_2_11``."""
+        name = str(sym)
+        hit = self._cache.get(name)
+        if hit is None:
+            info = self.table.get(name)
+            if info is None:
+                hit = name
+            else:
+                stem = info.grid.text if self.unicode else info.grid.name
+                hit = stem + name[len(info.grid.name) :]
+            self._cache[name] = hit
+        return hit
+
+    def _print_Symbol(self, expr: sympy.Symbol) -> str:
+        return self.symbol(expr)
+
+    def _print_IsFirstMax(self, expr: IsFirstMax) -> str:
+        window = ", ".join(self._print(a) for a in expr.window)
+        return f"[{self._print(expr.winner)} = max({window})]"
+
+    def _print_WindowMax(self, expr: WindowMax) -> str:
+        return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    @property
+    def times(self) -> str:
+        return "·" if self.unicode else "*"
+
+    def product(self, factors: list[Any]) -> str:
+        """A product of a number and symbols/functions, in grid order: ``δ_11·a_12``, ``δ_11/4``."""
+        fast = _symbols_only(factors, self.table)
+        if fast is not None:
+            return self.times.join(self.symbol(f) for f in fast)
+        coeff, rest = _split_factors(factors, self.table)
+        body = self.times.join(self._item(f) for f in rest) or "1"
+        if coeff == 1:
+            return body
+        if coeff == -1:
+            return "-" + body
+        if coeff.p == 1 and rest:
+            return f"{body}/{coeff.q}"
+        return f"{coeff}{self.times}{body}" if rest else str(coeff)
+
+    def _item(self, f: Any) -> str:
+        if isinstance(f, (sympy.Symbol, se.Symbol)):
+            return self.symbol(f)
+        return self._print(_sympy(f))
+
+    def total(self, parts: list[str]) -> str:
+        """Join printed summands with ``+`` (``0`` for none)."""
+        return " + ".join(parts).replace("+ -", "- ") if parts else "0"
+
+    def gradient_name(self, sym: Any) -> str:
+        """``∂E/∂w_11`` (``dE/dw_11`` in ASCII)."""
+        d = "∂" if self.unicode else "d"
+        return f"{d}E/{d}{self.symbol(sym)}"
+
+
+class SymcnnLatexPrinter(LatexPrinter):
+    """SymPy's LaTeX printer with symcnn's names (``a_{10,3}``, ``\\delta_{11}``) and Iverson max."""
+
+    printmethod = "_symcnn_latex"
+
+    def __init__(self, table: SymbolTable) -> None:
+        super().__init__({"order": "none"})
+        self.table = table
+        self._cache: dict[str, str] = {}
+
+    def symbol(self, sym: Any) -> str:
+        """One symbol: ``a_{11}``, ``\\delta_{2,11}``, ``w_{10,3}``."""
+        name = str(sym)
+        hit = self._cache.get(name)
+        if hit is None:
+            info = self.table.get(name)
+            if info is None:
+                hit = super()._print_Symbol(sympy.Symbol(name))
+            else:
+                idx = index_text(info)
+                hit = f"{info.grid.latex}_{{{idx}}}" if idx else info.grid.latex
+            self._cache[name] = hit
+        return hit
+
+    def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
+        return self.symbol(expr)
+
+    def _print_IsFirstMax(self, expr: IsFirstMax, exp: Any = None) -> str:
+        window = ", ".join(self._print(a) for a in expr.window)
+        return rf"\left[{self._print(expr.winner)} = \max({window})\right]"
+
+    def _print_WindowMax(self, expr: WindowMax, exp: Any = None) -> str:
+        return r"\max(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    times = r"\,"
+
+    def product(self, factors: list[Any]) -> str:
+        """A product: ``\\delta_{11} a_{12}``, ``\\tfrac{1}{4} \\delta_{11}``."""
+        fast = _symbols_only(factors, self.table)
+        if fast is not None:
+            return " ".join(self.symbol(f) for f in fast)
+        coeff, rest = _split_factors(factors, self.table)
+        body = " ".join(self._item(f) for f in rest) or "1"
+        if coeff == 1:
+            return body
+        if coeff == -1:
+            return "-" + body
+        num = rf"\tfrac{{{coeff.p}}}{{{coeff.q}}}" if coeff.q != 1 else str(coeff.p)
+        return f"{num} {body}" if rest else num
+
+    def _item(self, f: Any) -> str:
+        if isinstance(f, (sympy.Symbol, se.Symbol)):
+            return self.symbol(f)
+        return self._print(_sympy(f))
+
+    def total(self, parts: list[str]) -> str:
+        """Join printed summands with ``+`` (``0`` for none)."""
+        return " + ".join(parts).replace("+ -", "- ") if parts else "0"
+
+    def gradient_name(self, sym: Any) -> str:
+        """``\\frac{\\partial E}{\\partial w_{11}}``."""
+        return rf"\frac{{\partial E}}{{\partial {self.symbol(sym)}}}"
+
+
+Printer = TextPrinter | SymcnnLatexPrinter
+
+
+def _sympy(expr: Any) -> sympy.Basic:
+    if isinstance(expr, sympy.Basic):
+        return expr
+    return sympy.sympify(expr)
+
+
+def _factors(expr: Any) -> list[Any]:
+    if isinstance(expr, (se.Mul, sympy.Mul)):
+        return list(expr.args)
+    return [expr]
+
+
+def _symbols_only(factors: list[Any], table: SymbolTable) -> list[Any] | None:
+    """Fast path: the factors flattened and sorted (δ first) if they are all symengine symbols."""
+    flat: list[Any] = []
+    for f in factors:
+        if type(f) is se.Symbol:
+            flat.append(f)
+        elif type(f) is se.Mul and all(type(g) is se.Symbol for g in f.args):
+            flat.extend(f.args)
+        elif type(f) is se.Integer and f == 1:
+            continue
+        else:
+            return None
+    if len(flat) > 1:
+        flat.sort(key=lambda g: _order_key(g, table))
+    return flat
+
+
+def _order_key(g: Any, table: SymbolTable) -> tuple[int, int]:
+    info = table.get(g) if isinstance(g, (sympy.Symbol, se.Symbol)) else None
+    if info is None:
+        return (1, 0)
+    # δ first, then the grids in table order
+    return (0, -1 if info.grid.role is Role.DELTA else table.position(g))
+
+
+def _split_factors(factors: list[Any], table: SymbolTable) -> tuple[sympy.Rational, list[Any]]:
+    coeff = sympy.Rational(1)
+    rest: list[Any] = []
+    for f in factors:
+        for g in _factors(f):
+            if getattr(g, "is_Number", False) or isinstance(g, se.Number):
+                coeff *= sympy.Rational(str(g))
+            else:
+                rest.append(g)
+
+    rest.sort(key=lambda g: _order_key(g, table))
+    return coeff, rest
+
+
+def term_string(printer: Printer, term: Term) -> str:
+    """One chain-rule term ``δ_z · ∂z/∂x`` as printed text or LaTeX."""
+    return printer.product([term.delta, term.partial])
+
+
+def chain_sum_string(printer: Printer, cs: ChainSum) -> str:
+    """A whole gradient entry: the terms joined in chain-rule order."""
+    return printer.total([term_string(printer, t) for t in cs.terms])
+
+
+def forward_string(printer: Printer, summands: tuple[Any, ...]) -> str:
+    """One forward entry, e.g. ``a_11·w_11 + a_12·w_12 + b``."""
+    return printer.total([printer.product([s]) for s in summands])
+
+
+def describe(spec: Any) -> str:
+    """One-line summary of a layer: kind, sizes and options."""
+    from .spec import Conv2D
+
+    cfg = spec.config()
+    pairs = {k: "x".join(map(str, v)) for k, v in cfg.items() if isinstance(v, list)}
+    out = "x".join(map(str, spec.output_shape))
+    if isinstance(spec, Conv2D):
+        return (
+            f"conv2d: input {spec.in_channels}x{pairs['input']}, kernel {pairs['kernel']}, "
+            f"{spec.out_channels} output channel(s), stride {pairs['stride']}, padding "
+            f"{pairs['padding']}, dilation {pairs['dilation']}, bias {cfg['bias']} -> output {out}"
+        )
+    kind = type(spec).__name__.lower()
+    return (
+        f"{kind}: input {spec.channels}x{pairs['input']}, window {pairs['window']}, "
+        f"stride {pairs['stride']} -> output {out}"
+    )
+
+
+def derivation_text(d: Derivation, unicode: bool = True) -> str:
+    """The per-entry formulas of a derivation as plain text, one line per entry.
+
+    Example:
+        >>> from symcnn import Conv2D
+        >>> print(Conv2D(input=(2, 2), kernel=(2, 2)).derive().text().splitlines()[-4])
+        ∂E/∂b = δ_11
+    """
+    p = TextPrinter(d.table, unicode=unicode)
+    arrow = "→" if unicode else "->"
+    lines = [describe(d.spec).replace("->", arrow), "", "forward:"]
+    z = d.forward.grids[Role.OUTPUT].symbols
+    for idx in np.ndindex(*d.output_shape):
+        lines.append(f"  {p.symbol(z[idx])} = {forward_string(p, d.forward.terms[idx])}")
+    for role, grads in d.grads.items():
+        lines += ["", f"gradient of the {ROLE_TITLES[role]}:"]
+        for cs in grads.ravel():
+            lines.append(f"  {p.gradient_name(cs.wrt)} = {chain_sum_string(p, cs)}")
+    if any(
+        isinstance(t.partial, sympy.Basic)
+        for g in d.grads.values()
+        for cs in g.ravel()
+        for t in cs.terms
+    ):
+        lines += [
+            "",
+            "[x = max(...)] is 1 when x is the first maximum of its window "
+            "(row-major order, PyTorch's rule for ties), else 0.",
+        ]
+    if d.identities:
+        lines += ["", "identities:"]
+        for r in d.identities:
+            status = "proven" if r.proven else f"NOT PROVEN ({r.mismatches} entries differ)"
+            lines.append(f"  [{status}] {r.statement}  ({r.entries} entries)")
+    text = "\n".join(lines)
+    return text if unicode else text.translate(_ASCII)
+
+
+_ASCII = str.maketrans(
+    {"∂": "d", "δ": "d", "⋆": "*", "Σ": "sum ", "·": "*", "→": "->", "≤": "<=", "≥": ">="}
+)
+
+
+def bmatrix(cells: np.ndarray) -> str:
+    """A 2-D array of LaTeX strings as a ``bmatrix``."""
+    rows = [" & ".join(row) for row in cells.tolist()]
+    return "\\begin{bmatrix}\n" + " \\\\\n".join(rows) + "\n\\end{bmatrix}"
+
+
+def slices_2d(arr: np.ndarray) -> list[tuple[tuple[int, ...], np.ndarray]]:
+    """Split an array into its trailing 2-D slices, with the leading (channel) index."""
+    if arr.ndim <= 2:
+        return [((), arr.reshape((1, -1)) if arr.ndim == 1 else arr)]
+    lead = arr.shape[:-2]
+    return [(idx, arr[idx]) for idx in np.ndindex(*lead)]
+
+
+def derivation_latex(d: Derivation, notebook: bool = False) -> str:
+    r"""``align*`` blocks (forward and every gradient entry) and bmatrix forms, ready to paste.
+
+    Example:
+        >>> from symcnn import Conv2D
+        >>> r"\frac{\partial E}{\partial w_{11}}" in Conv2D(input=(3, 3), kernel=(2, 2)).derive().latex()
+        True
+    """
+    p = SymcnnLatexPrinter(d.table)
+    out: list[str] = [] if notebook else [f"% symcnn {describe(d.spec)}"]
+    z = d.forward.grids[Role.OUTPUT].symbols
+    rows = [
+        f"{p.symbol(z[idx])} &= {forward_string(p, d.forward.terms[idx])}"
+        for idx in np.ndindex(*d.output_shape)
+    ]
+    out.append("\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
+    for grads in d.grads.values():
+        rows = [f"{p.gradient_name(cs.wrt)} &= {chain_sum_string(p, cs)}" for cs in grads.ravel()]
+        out.append("\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
+    if not notebook:
+        for role, grads in d.grads.items():
+            name = d.forward.grids[role].latex
+            for lead, sl in slices_2d(grads):
+                cells = np.vectorize(lambda cs: chain_sum_string(p, cs), otypes=[object])(sl)
+                tag = (
+                    f"_{{{','.join(str(i + d.spec.index_base) for i in lead)}}}"
+                    if lead and any(s > 1 for s in grads.shape[: len(lead)])
+                    else ""
+                )
+                out.append(
+                    f"\\[\n\\frac{{\\partial E}}{{\\partial {name}{tag}}} = {bmatrix(cells)}\n\\]"
+                )
+    return "\n\n".join(out) + "\n"
+
+
+class JsonPrinter(TextPrinter):
+    """Plain identifiers, ``*`` products, and only SymPy built-ins (Piecewise, Max) for max-pool."""
+
+    def __init__(self, table: SymbolTable) -> None:
+        super().__init__(table, unicode=False)
+
+    def _print_IsFirstMax(self, expr: IsFirstMax) -> str:
+        return self._print(expr.rewrite(sympy.Piecewise))
+
+    def _print_WindowMax(self, expr: WindowMax) -> str:
+        return "Max(" + ", ".join(self._print(a) for a in expr.args) + ")"
