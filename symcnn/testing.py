@@ -1,0 +1,460 @@
+"""Check your own backward code against symcnn's derived formulas, naming each wrong entry and why.
+
+The function under test follows the layer contract (NumPy arrays in, arrays out, no batch axis):
+
+- conv2d: ``fn(x, w, b, delta) -> (gx, gw, gb)`` with x ``[C, H, W]``, w ``[O, C, KH, KW]``,
+  b ``[O]`` (shared bias), ``[O, OH, OW]`` (untied) or ``None`` (no bias), delta ``[O, OH, OW]``;
+  the gradients have the shapes of x, w and b, and ``gb`` is ``None`` without bias.
+- maxpool2d / avgpool2d: ``fn(x, delta) -> gx`` with x ``[C, H, W]``, delta ``[C, OH, OW]``.
+
+Returned PyTorch tensors (also with ``requires_grad``) and JAX arrays are converted; a function
+written for torch tensors is wrapped with `torch_fn`. The expected values come from the
+lambdified formulas (``Derivation.numeric()``), compiled once per configuration.
+
+Example (in a pytest test; the check raises ``AssertionError`` with the report on mismatch):
+    >>> import numpy as np
+    >>> def avg_backward(x, delta):
+    ...     return np.repeat(np.repeat(delta, 2, axis=1), 2, axis=2) / 4
+    >>> bool(check_avgpool2d_backward(avg_backward, input_shape=(4, 4), window=(2, 2)))
+    True
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import termcheck
+from .checkreport import Failure, header, layer_kind
+from .contract import (
+    Arrays,
+    ContractViolation,
+    Trial,
+    contract,
+    read_result,
+    trial_inputs,
+)
+from .derive import Derivation, derive
+from .errors import SpecError, SymcnnError
+from .numeric import NumericGradients
+from .printing import TextPrinter, chain_sum_string
+from .spec import AvgPool2D, Conv2D, LayerSpec, MaxPool2D, parse_size
+from .symbols import Role
+
+__all__ = [
+    "BackwardMismatch",
+    "CheckResult",
+    "Trial",
+    "check_avgpool2d_backward",
+    "check_conv2d_backward",
+    "check_layer_backward",
+    "check_maxpool2d_backward",
+    "compare_layer_backward",
+    "configurations",
+    "fixture_arrays",
+    "parametrize",
+    "spec_id",
+    "torch_fn",
+    "trial_inputs",
+]
+
+DEFAULT_RTOL = 1e-5
+DEFAULT_ATOL = 1e-6
+_KINDS: dict[str, type] = {"conv2d": Conv2D, "maxpool2d": MaxPool2D, "avgpool2d": AvgPool2D}
+
+
+@dataclass
+class CheckResult:
+    """Outcome of a check: true when every trial matched; ``message`` is the report."""
+
+    ok: bool
+    message: str
+    layer: Any
+    failing_trial: Trial | None = None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class BackwardMismatch(AssertionError):
+    """The backward function under test is wrong; the message is the full report."""
+
+    def __init__(self, result: CheckResult) -> None:
+        super().__init__(result.message)
+        self.result = result
+
+
+@functools.lru_cache(maxsize=64)
+def compiled(layer: LayerSpec) -> tuple[Derivation, NumericGradients]:
+    """The derivation (proofs skipped) and its lambdified gradients, cached per configuration."""
+    d = derive(layer, prove=False)
+    return d, d.numeric()
+
+
+def _expected(num: NumericGradients, arrays: Arrays) -> dict[Role, np.ndarray]:
+    values = {role.value: arr for role, arr in arrays.items() if arr is not None}
+    return {Role(name): arr for name, arr in num(**values).items()}
+
+
+def compare_layer_backward(
+    layer: LayerSpec,
+    fn: Callable[..., Any],
+    *,
+    trials: int = 3,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
+    seed: int = 0,
+    ties: bool = True,
+    max_entries: int = 5,
+    probe: bool = True,
+) -> CheckResult:
+    """Run ``fn`` on random inputs and compare with the formulas; never raises on a mismatch.
+
+    ``ties`` adds a trial full of tied maxima for max pooling; ``max_entries`` caps the wrong
+    entries shown; ``probe`` allows calling ``fn`` once per δ entry to name missing and extra
+    terms. Exceptions raised by ``fn`` itself propagate unchanged.
+
+    Example:
+        >>> r = compare_layer_backward(MaxPool2D(input=(2, 2), window=(2, 2)), lambda x, d: 0 * x)
+        >>> r.ok, r.message.splitlines()[0]
+        (False, "maxpool2d backward does not match symcnn's formulas (trial 1 of 3, seed 0)")
+    """
+    try:
+        con = contract(layer)
+    except TypeError:
+        raise SymcnnError(
+            f"expected a Conv2D, MaxPool2D or AvgPool2D layer, got {type(layer).__name__}"
+        ) from None
+    if not callable(fn):
+        raise SymcnnError(f"the function to check is not callable: {fn!r}")
+    derivation, num = compiled(layer)
+    worst = 0.0
+    runs = trial_inputs(layer, trials, seed, ties)
+    for trial in runs:
+        args = trial.args(con)
+        result = fn(*args)
+        try:
+            got = read_result(result, con)
+        except ContractViolation as err:
+            what = f"returned something its contract does not allow ({trial.label})"
+            text = "\n".join([*header(layer, con, what, rtol, atol), "", f"  {err}"])
+            return CheckResult(False, text, layer, trial)
+        expected = _expected(num, trial.arrays)
+        good = all(
+            got[s.role] is None
+            or (
+                got[s.role].shape == expected[s.role].shape  # type: ignore[union-attr]
+                and np.allclose(got[s.role], expected[s.role], rtol=rtol, atol=atol)  # type: ignore[arg-type]
+            )
+            for s in con.slots
+        )
+        if not good:
+            notes = [
+                f"fn modified its argument {name} in place"
+                for name, role, arg in zip(con.arg_names, con.arg_roles, args)
+                if arg is not None and not np.array_equal(arg, trial.arrays[role])  # type: ignore[arg-type]
+            ]
+            fail = Failure(
+                derivation, con, trial, seed, expected, got, rtol, atol,
+                _prober(fn, con, trial, layer) if probe else lambda: None, max_entries, notes,
+            )  # fmt: skip
+            return CheckResult(False, fail.text(), layer, trial)
+        for s in con.slots:
+            g = got[s.role]
+            if g is not None and g.size:
+                worst = max(worst, float(np.max(np.abs(g - expected[s.role]))))
+    extra = " and a tie trial" if len(runs) > trials else ""
+    text = (
+        f"{layer_kind(layer)} backward matches symcnn's formulas: {trials} random trial(s)"
+        f"{extra}, seed {seed}, largest difference {worst:.2g}"
+    )
+    return CheckResult(True, text, layer)
+
+
+def _prober(
+    fn: Callable[..., Any], con: Any, trial: Trial, layer: LayerSpec
+) -> Callable[[], dict[Role, np.ndarray] | None]:
+    def call(delta: np.ndarray) -> Arrays:
+        arrays = {**trial.arrays, Role.DELTA: delta}
+        return read_result(fn(*Trial(trial.label, arrays).args(con)), con)
+
+    return lambda: termcheck.probe(call, layer.output_shape)
+
+
+def check_layer_backward(layer: LayerSpec, fn: Callable[..., Any], **options: Any) -> CheckResult:
+    """Check ``fn`` against the formulas of ``layer``; raise `BackwardMismatch` (an
+    ``AssertionError``) carrying the report when it is wrong, return a true result otherwise.
+
+    Options as in `compare_layer_backward`: trials, rtol, atol, seed, ties, max_entries, probe.
+
+    Example:
+        >>> import numpy as np
+        >>> layer = AvgPool2D(input=(2, 2), window=(2, 2))
+        >>> check_layer_backward(layer, lambda x, d: np.ones((1, 2, 2)))  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        symcnn.testing.BackwardMismatch: avgpool2d backward does not match ...
+    """
+    result = compare_layer_backward(layer, fn, **options)
+    if not result:
+        raise BackwardMismatch(result)
+    return result
+
+
+def _split(value: Any, what: str, lead: int) -> tuple[tuple[int, ...], tuple[int, int]]:
+    """``(C, H, W)`` → ((C,), (H, W)); ``"5x5"``, ``5`` or ``(H, W)`` → ((), (H, W))."""
+    if isinstance(value, (tuple, list)) and len(value) == lead + 2:
+        return tuple(int(v) for v in value[:lead]), parse_size(tuple(value[lead:]), what)
+    return (), parse_size(value, what)
+
+
+def _channels(name: str, *values: int | None) -> int | None:
+    given = {v for v in values if v is not None}
+    if len(given) > 1:
+        raise SpecError(f"{name} given twice with different values: {sorted(given)}")
+    return given.pop() if given else None
+
+
+def check_conv2d_backward(
+    fn: Callable[..., Any],
+    input_shape: Any,
+    kernel: Any,
+    stride: Any = 1,
+    padding: Any = 0,
+    dilation: Any = 1,
+    in_channels: int | None = None,
+    out_channels: int | None = None,
+    bias: str = "shared",
+    *,
+    index_base: int = 1,
+    **options: Any,
+) -> CheckResult:
+    """Check ``fn(x, w, b, delta) -> (gx, gw, gb)`` for one conv2d configuration.
+
+    ``input_shape`` is ``(H, W)``, ``"HxW"`` or ``(C, H, W)``; ``kernel`` is ``(KH, KW)`` or the
+    weight shape ``(O, C, KH, KW)``; other options as in `compare_layer_backward`.
+
+    Example:
+        >>> def conv_backward(x, w, b, delta):  # a 1x1 kernel, one channel, no padding
+        ...     return w[0, 0, 0, 0] * delta, (x * delta).sum().reshape(1, 1, 1, 1), delta.sum((1, 2))
+        >>> bool(check_conv2d_backward(conv_backward, (3, 3), 1))
+        True
+    """
+    lead_in, size = _split(input_shape, "input", 1)
+    c1 = lead_in[0] if lead_in else None
+    lead, kern = _split(kernel, "kernel", 2)
+    o2, c2 = lead if lead else (None, None)
+    layer = Conv2D(
+        input=size,
+        kernel=kern,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        in_channels=_channels("in_channels", c1, c2, in_channels) or 1,
+        out_channels=_channels("out_channels", o2, out_channels) or 1,
+        bias=bias,  # type: ignore[arg-type]
+        index_base=index_base,
+    )
+    return check_layer_backward(layer, fn, **options)
+
+
+def _pool(
+    cls: type, fn: Callable[..., Any], input_shape: Any, window: Any, stride: Any,
+    channels: int | None, index_base: int, options: dict[str, Any],
+) -> CheckResult:  # fmt: skip
+    lead, size = _split(input_shape, "input", 1)
+    layer = cls(
+        input=size,
+        window=window,
+        stride=stride,
+        channels=_channels("channels", *lead, channels) or 1,
+        index_base=index_base,
+    )
+    return check_layer_backward(layer, fn, **options)
+
+
+def check_maxpool2d_backward(
+    fn: Callable[..., Any],
+    input_shape: Any,
+    window: Any,
+    stride: Any = None,
+    channels: int | None = None,
+    *,
+    index_base: int = 1,
+    **options: Any,
+) -> CheckResult:
+    """Check ``fn(x, delta) -> gx`` for max pooling (stride defaults to the window).
+
+    Random trials have no near-ties; a tie trial checks that each window's δ goes to its first
+    maximum in row-major order (PyTorch's rule). Options as in `compare_layer_backward`.
+
+    Example:
+        >>> import numpy as np
+        >>> def max_backward(x, delta):  # 2x2 windows, stride 2
+        ...     gx = np.zeros_like(x)
+        ...     for c, i, j in np.ndindex(*delta.shape):
+        ...         k = np.argmax(x[c, 2*i:2*i+2, 2*j:2*j+2])
+        ...         gx[c, 2*i + k // 2, 2*j + k % 2] += delta[c, i, j]
+        ...     return gx
+        >>> bool(check_maxpool2d_backward(max_backward, (4, 6), 2))
+        True
+    """
+    return _pool(MaxPool2D, fn, input_shape, window, stride, channels, index_base, options)
+
+
+def check_avgpool2d_backward(
+    fn: Callable[..., Any],
+    input_shape: Any,
+    window: Any,
+    stride: Any = None,
+    channels: int | None = None,
+    *,
+    index_base: int = 1,
+    **options: Any,
+) -> CheckResult:
+    """Check ``fn(x, delta) -> gx`` for average pooling (see the module example)."""
+    return _pool(AvgPool2D, fn, input_shape, window, stride, channels, index_base, options)
+
+
+def torch_fn(fn: Callable[..., Any], dtype: Any = None, device: str = "cpu") -> Callable[..., Any]:
+    """Wrap a backward written for PyTorch tensors: NumPy arguments become tensors (float64 by
+    default; ``None`` stays ``None``); returned tensors are converted back by the check.
+
+    Example:
+        >>> check_layer_backward(layer, torch_fn(my_torch_backward))  # doctest: +SKIP
+    """
+    try:
+        import torch
+    except ImportError:
+        raise SymcnnError("torch_fn needs PyTorch (pip install torch)") from None
+    kind = torch.float64 if dtype is None else dtype
+
+    @functools.wraps(fn)
+    def call(*args: Any) -> Any:
+        tensors = [
+            None if a is None else torch.as_tensor(a, dtype=kind, device=device) for a in args
+        ]
+        return fn(*tensors)
+
+    return call
+
+
+def fixture_arrays(
+    layer: LayerSpec, trials: int = 3, seed: int = 0, ties: bool = True
+) -> dict[str, np.ndarray]:
+    """Inputs and expected gradients for ``np.savez``: one leading trial axis per array.
+
+    Keys: the contract's argument names (``x``, ``w``, ``b``, ``delta``), its result names
+    (``gx``, ``gw``, ``gb``), ``formula_<result>`` (each entry's formula as text), ``trial``
+    (labels), ``config`` (JSON) and ``contract`` (the call signature). No pickled objects.
+
+    Example:
+        >>> f = fixture_arrays(AvgPool2D(input=(4, 4), window=(2, 2)), trials=2)
+        >>> f["x"].shape, f["gx"].shape, str(f["formula_gx"][0, 0, 0])
+        ((2, 1, 4, 4), (2, 1, 4, 4), '∂E/∂a_11 = δ_11/4')
+    """
+    derivation, num = compiled(layer)
+    con = contract(layer)
+    runs = trial_inputs(layer, trials, seed, ties)
+    config = {"layer": layer_kind(layer), **layer.config()}
+    out: dict[str, np.ndarray] = {
+        "config": np.array(json.dumps(config)),
+        "contract": np.array(con.signature),
+        "trial": np.array([t.label for t in runs]),
+    }
+    for name, role in zip(con.arg_names, con.arg_roles):
+        if runs[0].arrays.get(role) is not None:
+            out[name] = np.stack([t.arrays[role] for t in runs])  # type: ignore[misc]
+    expected = [_expected(num, t.arrays) for t in runs]
+    printer = TextPrinter(derivation.table)
+    for slot in con.slots:
+        if slot.shape is not None:
+            out[slot.name] = np.stack([e[slot.role] for e in expected])
+            grads = derivation.grads[slot.role]
+            text = [
+                f"{printer.gradient_name(cs.wrt)} = {chain_sum_string(printer, cs)}"
+                for cs in grads.ravel()
+            ]
+            out[f"formula_{slot.name}"] = np.array(text).reshape(grads.shape)
+    return out
+
+
+def configurations(kind: type | str, **options: Any) -> list[LayerSpec]:
+    """Every combination of the options (a list means alternatives), skipping those that do not
+    fit (kernel larger than the padded input …). Field names are those of the layer class.
+
+    Example:
+        >>> specs = configurations(Conv2D, input=["5x5", "4x6"], kernel=[2, 3], stride=[1, 2])
+        >>> len(specs), spec_id(specs[-1])
+        (8, 'conv2d-4x6-k3-s2')
+    """
+    cls: Any = _KINDS.get(kind) if isinstance(kind, str) else kind
+    if cls not in _KINDS.values():
+        raise SpecError(f"unknown layer {kind!r}; valid: {', '.join(_KINDS)}")
+    axes = {k: v if isinstance(v, list) else [v] for k, v in options.items()}
+    out: list[LayerSpec] = []
+    for combo in itertools.product(*axes.values()):
+        try:
+            out.append(cls(**dict(zip(axes, combo))))
+        except SpecError:
+            continue
+        except TypeError as err:
+            raise SpecError(f"{cls.__name__}: {err}") from None
+    return out
+
+
+def spec_id(layer: LayerSpec) -> str:
+    """A short readable test id: ``conv2d-5x5-k3-s2-p1-d2-c2o3-untied``, ``maxpool2d-4x4-w2-s1``.
+
+    Example:
+        >>> spec_id(MaxPool2D(input=(4, 4), window=(2, 2), stride=1, channels=2))
+        'maxpool2d-4x4-w2-s1-c2'
+    """
+
+    def size(pair: tuple[int, int]) -> str:
+        return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
+
+    parts = [layer_kind(layer), f"{layer.input[0]}x{layer.input[1]}"]
+    if isinstance(layer, Conv2D):
+        parts.append(f"k{size(layer.kernel)}")
+        for tag, pair, default in (
+            ("s", layer.stride, 1),
+            ("p", layer.padding, 0),
+            ("d", layer.dilation, 1),
+        ):
+            if pair != (default, default):
+                parts.append(f"{tag}{size(pair)}")
+        if (layer.in_channels, layer.out_channels) != (1, 1):
+            parts.append(f"c{layer.in_channels}o{layer.out_channels}")
+        if layer.bias.value != "shared":
+            parts.append(layer.bias.value)
+    else:
+        assert layer.stride is not None
+        parts.append(f"w{size(layer.window)}")
+        if layer.stride != layer.window:
+            parts.append(f"s{size(layer.stride)}")
+        if layer.channels != 1:
+            parts.append(f"c{layer.channels}")
+    return "-".join(parts)
+
+
+def parametrize(kind: type | str, argname: str = "layer", **options: Any) -> Any:
+    """A pytest mark over `configurations`, with readable ids: one line per test.
+
+    Example:
+        >>> @parametrize(Conv2D, input=["5x5", "6x4"], kernel=[2, 3], padding=[0, 1])  # doctest: +SKIP
+        ... def test_my_conv(layer):
+        ...     check_layer_backward(layer, my_conv_backward)
+    """
+    import pytest
+
+    return pytest.mark.parametrize(argname, configurations(kind, **options), ids=spec_id)
