@@ -14,7 +14,7 @@ from .printing import describe
 from .symbols import Role
 from .termcheck import TermAnalysis
 
-Prober = Callable[[], "dict[Role, np.ndarray] | None"]
+Prober = Callable[[], "dict[Role, np.ndarray] | str | None"]
 
 
 def layer_kind(spec: object) -> str:
@@ -132,7 +132,9 @@ class Failure:
         delta = self.trial.arrays[Role.DELTA]
         assert delta is not None
         usable: dict[Role, np.ndarray] = {}
-        if columns is not None:
+        if isinstance(columns, str):
+            self.notes.append(columns)
+        elif columns is not None:
             for slot in dict.fromkeys(s for s, _ in shown):
                 cols, got = columns.get(slot.role), self.got[slot.role]
                 if cols is not None and got is not None:

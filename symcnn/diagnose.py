@@ -143,8 +143,6 @@ def _axis_variants(
 
 def _shift_name(axis: str, k: int, pad: int) -> str:
     start = pad - k
-    if pad == 0:
-        return f"{axis} shifted by {k:+d} (index i·s + m·d {k:+d})"
     if start == 0:
         return f"padding cropped at one side only ({axis} start at 0 of the padded gradient, not {pad})"
     off = "off by one" if abs(k) == 1 else f"off by {abs(k)}"
@@ -170,13 +168,12 @@ def _conv_mistakes(spec: Conv2D) -> Iterator[Mistake]:
         gx.append(
             ("padding not cropped (gradient of the padded input returned)", {"uncropped": True})
         )
-    shifts = sorted({-1, 1, ph, -ph, pw, -pw} - {0})
-    for k in shifts:
-        if ph and abs(k) <= ph + 1:
+    for k in sorted({-1, 1, ph, -ph, pw, -pw} - {0}):  # crop start p − k: off by one, or 0 / 2p
+        if ph and abs(k) in (1, ph):
             gx.append((_shift_name("rows", k, ph), {"shift": (k, 0)}))
-        if pw and abs(k) <= pw + 1:
+        if pw and abs(k) in (1, pw):
             gx.append((_shift_name("columns", k, pw), {"shift": (0, k)}))
-        if ph == pw and ph and abs(k) <= ph + 1:
+        if ph == pw and ph and abs(k) in (1, ph):
             gx.append((_shift_name("rows and columns", k, ph), {"shift": (k, k)}))
     if spec.out_channels == spec.in_channels > 1:
         gx.append(

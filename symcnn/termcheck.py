@@ -29,9 +29,9 @@ WIDTH = 100
 
 def probe(
     call: Callable[[np.ndarray], Arrays], delta_shape: tuple[int, ...]
-) -> dict[Role, np.ndarray] | None:
+) -> dict[Role, np.ndarray] | str:
     """The user's map δ → gradients, column by column: ``out[role][k]`` is the gradient for
-    δ = e_k. None when there are too many δ entries or the function fails on a probe.
+    δ = e_k. A sentence saying why not when there are too many δ entries or a probe fails.
 
     Example:
         >>> cols = probe(lambda d: {Role.INPUT: 2 * d}, (1, 2))
@@ -40,15 +40,18 @@ def probe(
     """
     n = int(np.prod(delta_shape))
     if n > MAX_PROBES:
-        return None
+        return f"terms not analysed: δ has {n} entries, more than {MAX_PROBES} probe calls"
     columns: dict[Role, list[np.ndarray]] = {}
     for k in range(n):
         unit = np.zeros(n)
         unit[k] = 1.0
         try:
             out = call(unit.reshape(delta_shape))
-        except Exception:
-            return None
+        except Exception as err:
+            return (
+                "terms not analysed: fn failed when called with one δ entry 1 and the rest 0 "
+                f"({type(err).__name__}: {err})".replace("\n", " ")
+            )
         for role, value in out.items():
             if value is not None:
                 columns.setdefault(role, []).append(value)
@@ -104,7 +107,8 @@ class EntryTerms:
         for k, item in enumerate(self.wrong[:4]):
             out.append(f"{'wrong:' if k == 0 else '':<8} {item}")
         if len(self.wrong) > 4:
-            out.append(f"{'':<8} … and {len(self.wrong) - 4} more wrong terms")
+            rest = len(self.wrong) - 4
+            out.append(f"{'':<8} … and {rest} more wrong term{'s' if rest > 1 else ''}")
         return out
 
 

@@ -69,7 +69,7 @@ DEFAULT_ATOL = 1e-6
 _KINDS: dict[str, type] = {"conv2d": Conv2D, "maxpool2d": MaxPool2D, "avgpool2d": AvgPool2D}
 
 
-@dataclass
+@dataclass(repr=False)
 class CheckResult:
     """Outcome of a check: true when every trial matched; ``message`` is the report."""
 
@@ -83,6 +83,9 @@ class CheckResult:
 
     def __str__(self) -> str:
         return self.message
+
+    def __repr__(self) -> str:
+        return f"CheckResult(ok={self.ok}, layer={spec_id(self.layer)})"
 
 
 class BackwardMismatch(AssertionError):
@@ -182,7 +185,7 @@ def compare_layer_backward(
 
 def _prober(
     fn: Callable[..., Any], con: Any, trial: Trial, layer: LayerSpec
-) -> Callable[[], dict[Role, np.ndarray] | None]:
+) -> Callable[[], dict[Role, np.ndarray] | str]:
     def call(delta: np.ndarray) -> Arrays:
         arrays = {**trial.arrays, Role.DELTA: delta}
         return read_result(fn(*Trial(trial.label, arrays).args(con)), con)
@@ -204,6 +207,7 @@ def check_layer_backward(layer: LayerSpec, fn: Callable[..., Any], **options: An
         ...
         symcnn.testing.BackwardMismatch: avgpool2d backward does not match ...
     """
+    __tracebackhide__ = True  # pytest shows the report, not this frame
     result = compare_layer_backward(layer, fn, **options)
     if not result:
         raise BackwardMismatch(result)
@@ -249,6 +253,7 @@ def check_conv2d_backward(
         >>> bool(check_conv2d_backward(conv_backward, (3, 3), 1))
         True
     """
+    __tracebackhide__ = True
     lead_in, size = _split(input_shape, "input", 1)
     c1 = lead_in[0] if lead_in else None
     lead, kern = _split(kernel, "kernel", 2)
@@ -271,6 +276,7 @@ def _pool(
     cls: type, fn: Callable[..., Any], input_shape: Any, window: Any, stride: Any,
     channels: int | None, index_base: int, options: dict[str, Any],
 ) -> CheckResult:  # fmt: skip
+    __tracebackhide__ = True
     lead, size = _split(input_shape, "input", 1)
     layer = cls(
         input=size,
@@ -308,6 +314,7 @@ def check_maxpool2d_backward(
         >>> bool(check_maxpool2d_backward(max_backward, (4, 6), 2))
         True
     """
+    __tracebackhide__ = True
     return _pool(MaxPool2D, fn, input_shape, window, stride, channels, index_base, options)
 
 
@@ -322,6 +329,7 @@ def check_avgpool2d_backward(
     **options: Any,
 ) -> CheckResult:
     """Check ``fn(x, delta) -> gx`` for average pooling (see the module example)."""
+    __tracebackhide__ = True
     return _pool(AvgPool2D, fn, input_shape, window, stride, channels, index_base, options)
 
 
