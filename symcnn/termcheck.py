@@ -159,10 +159,13 @@ class TermAnalysis:
         """The symbols that appear as plain factors in this gradient's terms, with their values."""
         if role not in self._candidates:
             grids = set()
-            for cs in self.d.grads[role].ravel()[:50]:
-                for t in cs.terms:
-                    if isinstance(t.partial, (se.Symbol, sympy.Symbol)):
-                        grids.add(self.d.table.info(t.partial).grid.name)
+            for cs in self.d.grads[role].ravel():  # every term of a gradient has the same kind
+                plain = [
+                    t.partial for t in cs.terms if isinstance(t.partial, (se.Symbol, sympy.Symbol))
+                ]
+                grids |= {self.d.table.info(p).grid.name for p in plain}
+                if cs.terms:
+                    break
             syms = [
                 s
                 for g in self.d.forward.grids.values()

@@ -22,6 +22,7 @@ Example (in a pytest test; the check raises ``AssertionError`` with the report o
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
 import json
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from . import termcheck
 from .checkreport import Failure, header, layer_kind
 from .contract import (
     Arrays,
+    Contract,
     ContractViolation,
     Trial,
     contract,
@@ -139,6 +141,10 @@ def compare_layer_backward(
         ) from None
     if not callable(fn):
         raise SymcnnError(f"the function to check is not callable: {fn!r}")
+    problem = _arity_problem(fn, con)
+    if problem:
+        text = "\n".join([*header(layer, con, "cannot be called", rtol, atol), "", f"  {problem}"])
+        return CheckResult(False, text, layer)
     derivation, num = compiled(layer)
     worst = 0.0
     runs = trial_inputs(layer, trials, seed, ties)
@@ -183,8 +189,22 @@ def compare_layer_backward(
     return CheckResult(True, text, layer)
 
 
+def _arity_problem(fn: Callable[..., Any], con: Contract) -> str:
+    """A sentence when ``fn`` cannot take the contract's arguments (empty when it can)."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return ""
+    try:
+        sig.bind(*con.arg_names)
+    except TypeError as err:
+        name = getattr(fn, "__name__", "fn")
+        return f"{name}{sig} cannot be called as {con.signature} ({err})"
+    return ""
+
+
 def _prober(
-    fn: Callable[..., Any], con: Any, trial: Trial, layer: LayerSpec
+    fn: Callable[..., Any], con: Contract, trial: Trial, layer: LayerSpec
 ) -> Callable[[], dict[Role, np.ndarray] | str]:
     def call(delta: np.ndarray) -> Arrays:
         arrays = {**trial.arrays, Role.DELTA: delta}

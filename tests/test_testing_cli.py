@@ -193,3 +193,23 @@ def test_fixtures_bad_usage_leaves_no_file(
     assert code == 2 and err.startswith("symcnn: error: kernel 3x3")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["expected.npz"]
+
+
+def test_torch_flag_wraps_a_tensor_function(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch")
+    path = tmp_path / "torchpool.py"
+    path.write_text(
+        "import torch.nn.functional as F\n"
+        "def backward(x, delta):\n"
+        "    x = x.clone().requires_grad_(True)\n"
+        "    z = F.max_pool2d(x[None], 2)[0]\n"
+        "    (z * delta).sum().backward()\n"
+        "    return x.grad\n"
+    )
+    args = ["check", f"{path}:backward", "--layer", "maxpool2d", "--input", "4x6", "--window", "2"]
+    code, out, _ = run([*args, "--torch"], capsys)
+    assert code == 0, out
+    code, out, _ = run(args, capsys)  # NumPy arrays have no clone(): the function raises
+    assert code == 1 and "raised AttributeError" in out

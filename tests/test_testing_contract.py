@@ -71,6 +71,18 @@ def test_wrong_types_are_named(fn, message: str) -> None:
         check_layer_backward(CONV, fn)
 
 
+def test_a_function_with_the_wrong_arguments_is_named() -> None:
+    def pool_backward(x, delta):
+        return x
+
+    text = compare_layer_backward(CONV, pool_backward).message
+    assert text.startswith("conv2d backward cannot be called")
+    assert text.splitlines()[-1] == (
+        "  pool_backward(x, delta) cannot be called as fn(x, w, b, delta) -> (gx, gw, gb) "
+        "(too many positional arguments)"
+    )
+
+
 def test_bias_gradient_must_be_none_without_bias() -> None:
     layer = Conv2D(input=(3, 3), kernel=(2, 2), bias="none")
     assert _last_line(layer, lambda x, w, b, d: (x, w, np.zeros(1))) == (
