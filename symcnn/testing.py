@@ -158,24 +158,12 @@ def compare_layer_backward(
             text = "\n".join([*header(layer, con, what, rtol, atol), "", f"  {err}"])
             return CheckResult(False, text, layer, trial)
         expected = _expected(num, trial.arrays)
-        good = all(
-            got[s.role] is None
-            or (
-                got[s.role].shape == expected[s.role].shape  # type: ignore[union-attr]
-                and np.allclose(got[s.role], expected[s.role], rtol=rtol, atol=atol)  # type: ignore[arg-type]
-            )
-            for s in con.slots
-        )
-        if not good:
-            notes = [
-                f"fn modified its argument {name} in place"
-                for name, role, arg in zip(con.arg_names, con.arg_roles, args)
-                if arg is not None and not np.array_equal(arg, trial.arrays[role])  # type: ignore[arg-type]
-            ]
+        if not _all_close(got, expected, rtol, atol):
+            prober = _prober(fn, con, trial, layer) if probe else lambda: None
+            notes = _mutations(con, args, trial)
             fail = Failure(
-                derivation, con, trial, seed, expected, got, rtol, atol,
-                _prober(fn, con, trial, layer) if probe else lambda: None, max_entries, notes,
-            )  # fmt: skip
+                derivation, con, trial, seed, expected, got, rtol, atol, prober, max_entries, notes
+            )
             return CheckResult(False, fail.text(), layer, trial)
         for s in con.slots:
             g = got[s.role]
@@ -187,6 +175,25 @@ def compare_layer_backward(
         f"{extra}, seed {seed}, largest difference {worst:.2g}"
     )
     return CheckResult(True, text, layer)
+
+
+def _all_close(got: Arrays, expected: dict[Role, np.ndarray], rtol: float, atol: float) -> bool:
+    for role, value in got.items():
+        if value is not None and not (
+            value.shape == expected[role].shape
+            and np.allclose(value, expected[role], rtol=rtol, atol=atol)
+        ):
+            return False
+    return True
+
+
+def _mutations(con: Contract, args: tuple[Any, ...], trial: Trial) -> list[str]:
+    """Notes on arguments the function changed in place (it got copies; harmless but odd)."""
+    return [
+        f"fn modified its argument {name} in place"
+        for name, role, arg in zip(con.arg_names, con.arg_roles, args)
+        if arg is not None and not np.array_equal(arg, trial.arrays[role])  # type: ignore[arg-type]
+    ]
 
 
 def _arity_problem(fn: Callable[..., Any], con: Contract) -> str:
