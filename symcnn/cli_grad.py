@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "every entry x, the forward expressions and the proven matrix identities.",
         epilog="examples:\n  symcnn grad conv2d --input 3x3 --kernel 2x2 --bias untied\n"
         "  symcnn grad maxpool2d --input 4x4 --window 2x2 --format latex\n"
-        "  symcnn grad conv2d --input 5x5 --kernel 3x3 --stride 2 --padding 1 --format json",
+        "  symcnn grad conv2d --input 5x5 --kernel 3x3 --stride 2 --padding 1 --format json\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_layer_arguments(p, required=False)

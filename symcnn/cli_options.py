@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from .errors import SpecError
-from .spec import DEFAULT_MAX_TERMS, AvgPool2D, Conv2D, LayerSpec, MaxPool2D, parse_size
+from .spec import DEFAULT_MAX_TERMS, AvgPool2D, Bias, Conv2D, LayerSpec, MaxPool2D, parse_size
 
 LAYER_KINDS = {"conv2d": Conv2D, "maxpool2d": MaxPool2D, "avgpool2d": AvgPool2D}
 _CONV_ONLY = ("kernel", "padding", "dilation", "in_channels", "out_channels", "bias")
@@ -86,25 +86,22 @@ def spec_from_args(args: argparse.Namespace) -> LayerSpec:
         _reject(args, _POOL_ONLY, kind, "use --kernel and --in-channels")
         if args.kernel is None:
             raise SpecError("conv2d needs --kernel KHxKW, e.g. --kernel 2x2")
-        opts = {
-            "stride": parse_size(args.stride, "stride") if args.stride else (1, 1),
-            "padding": parse_size(args.padding, "padding", minimum=0) if args.padding else (0, 0),
-            "dilation": parse_size(args.dilation, "dilation") if args.dilation else (1, 1),
-            "in_channels": 1 if args.in_channels is None else args.in_channels,
-            "out_channels": 1 if args.out_channels is None else args.out_channels,
-            "bias": args.bias or "shared",
-        }
         return Conv2D(
             input=parse_size(args.input, "input"),
             kernel=parse_size(args.kernel, "kernel"),
-            **opts,
+            stride=parse_size(args.stride, "stride") if args.stride else (1, 1),
+            padding=parse_size(args.padding, "padding", minimum=0) if args.padding else (0, 0),
+            dilation=parse_size(args.dilation, "dilation") if args.dilation else (1, 1),
+            in_channels=1 if args.in_channels is None else args.in_channels,
+            out_channels=1 if args.out_channels is None else args.out_channels,
+            bias=Bias.parse(args.bias or "shared"),
             **common,
         )
     _reject(args, _CONV_ONLY, kind, "pooling layers take --window and --channels")
     if args.window is None:
         raise SpecError(f"{kind} needs --window KHxKW, e.g. --window 2x2")
     cls = LAYER_KINDS[kind]
-    return cls(  # type: ignore[call-arg]
+    return cls(
         input=parse_size(args.input, "input"),
         window=parse_size(args.window, "window"),
         stride=parse_size(args.stride, "stride") if args.stride else None,

@@ -11,6 +11,7 @@ import symengine as se
 import sympy
 
 from .layers import Forward, build_forward
+from .maxfunc import engine_form
 from .symbols import Role, SymbolTable
 
 if TYPE_CHECKING:
@@ -49,11 +50,9 @@ class ChainSum:
         """
         return sympy.Add(*[t.sympy() for t in self.terms])
 
-    def engine(self) -> se.Basic | sympy.Basic:
-        """The gradient entry as one expression of the fast engine (symengine when possible)."""
-        if any(isinstance(t.partial, sympy.Basic) for t in self.terms):
-            return self.sympy()
-        return se.Add(*[t.delta * t.partial for t in self.terms])
+    def engine(self) -> se.Basic:
+        """The gradient entry as one symengine expression (fast to expand, compare, lambdify)."""
+        return se.Add(*[t.delta * engine_form(t.partial) for t in self.terms])
 
 
 def _to_sympy(expr: Any) -> sympy.Basic:

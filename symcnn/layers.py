@@ -9,7 +9,7 @@ import numpy as np
 import symengine as se
 import sympy
 
-from .maxfunc import WindowMax
+from .maxfunc import WindowMax, engine_form
 from .spec import AvgPool2D, Bias, Conv2D, MaxPool2D, _Pool2D
 from .symbols import Grid, Role
 
@@ -27,12 +27,9 @@ class Forward:
     terms: np.ndarray
     wrt: tuple[Role, ...]
 
-    def expr(self, index: tuple[int, ...]) -> se.Basic | sympy.Basic:
-        """The output entry at ``index`` as one expression."""
-        terms = self.terms[index]
-        if any(isinstance(t, sympy.Basic) for t in terms):
-            return sympy.Add(*[sympy.sympify(t) for t in terms])
-        return se.Add(*terms)
+    def expr(self, index: tuple[int, ...]) -> se.Basic:
+        """The output entry at ``index`` as one symengine expression."""
+        return se.Add(*[engine_form(t) for t in self.terms[index]])
 
 
 def _grid(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -233,7 +234,7 @@ def chain_sum_string(printer: Printer, cs: ChainSum) -> str:
     return printer.total([term_string(printer, t) for t in cs.terms])
 
 
-def forward_string(printer: Printer, summands: tuple[Any, ...]) -> str:
+def forward_string(printer: Printer, summands: Iterable[Any]) -> str:
     """One forward entry, e.g. ``a_11·w_11 + a_12·w_12 + b``."""
     return printer.total([printer.product([s]) for s in summands])
 

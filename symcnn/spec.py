@@ -188,11 +188,11 @@ class Conv2D:
             "index_base": self.index_base,
         }
 
-    def derive(self) -> Derivation:
+    def derive(self, prove: bool = True) -> Derivation:
         """Build the forward expressions, differentiate them and prove the matrix identities."""
         from .derive import derive
 
-        return derive(self)
+        return derive(self, prove=prove)
 
 
 @dataclass(frozen=True)
@@ -258,11 +258,11 @@ class _Pool2D:
             "index_base": self.index_base,
         }
 
-    def derive(self) -> Derivation:
-        """Build the forward expressions and differentiate them."""
+    def derive(self, prove: bool = True) -> Derivation:
+        """Build the forward expressions, differentiate them and prove the upsampling rule."""
         from .derive import derive
 
-        return derive(self)
+        return derive(self, prove=prove)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
