@@ -105,3 +105,27 @@ class IsFirstMax(sympy.Function):
         self, k: sympy.Basic, *args: sympy.Basic, **kw: Any
     ) -> sympy.Basic:
         return Piecewise((1, first_max_condition(int(k), args)), (0, True))
+
+
+def is_first_max_value(k: Any, *values: float) -> float:
+    """Numeric `IsFirstMax` for lambdify: 1.0 if ``values[k]`` is the first maximum, else 0.0.
+
+    Example:
+        >>> is_first_max_value(1, 3.0, 5.0, 5.0), is_first_max_value(2, 3.0, 5.0, 5.0)
+        (1.0, 0.0)
+    """
+    return 1.0 if _first_max_index(values) == int(k) else 0.0
+
+
+def window_max_value(*values: float) -> float:
+    """Numeric `WindowMax` for lambdify: the largest value.
+
+    Example:
+        >>> window_max_value(3.0, 5.0, 4.0)
+        5.0
+    """
+    return values[_first_max_index(values)]
+
+
+#: Names lambdify looks up for the max-pool functions (no Piecewise rewrite needed).
+NUMERIC_FUNCTIONS = {"IsFirstMax": is_first_max_value, "WindowMax": window_max_value}
