@@ -10,6 +10,7 @@ import numpy as np
 import symengine as se
 import sympy
 
+from .maxfunc import engine_form
 from .spec import AvgPool2D, Bias, Conv2D, MaxPool2D
 from .symbols import Role
 
@@ -65,10 +66,12 @@ def correlate_valid(x: np.ndarray, k: np.ndarray) -> np.ndarray:
     kr, kc = k.shape
     rows, cols = x.shape[0] - kr + 1, x.shape[1] - kc + 1
     nonzero = [(p, q, k[p, q]) for p in range(kr) for q in range(kc) if k[p, q] != 0]
+    cells = x.tolist()  # nested lists index much faster than an object array
+    live = [[v != 0 for v in row] for row in cells]
     out = np.empty((rows, cols), dtype=object)
     for r in range(rows):
         for t in range(cols):
-            prods = [x[r + p, t + q] * v for p, q, v in nonzero if x[r + p, t + q] != 0]
+            prods = [cells[r + p][t + q] * v for p, q, v in nonzero if live[r + p][t + q]]
             out[r, t] = se.Add(*prods) if prods else ZERO
     return out
 
@@ -128,29 +131,27 @@ def conv_bias_grad_closed(spec: Conv2D, delta: np.ndarray) -> np.ndarray:
 def pool_input_grad_closed(
     spec: AvgPool2D | MaxPool2D, inputs: np.ndarray, delta: np.ndarray
 ) -> np.ndarray:
-    """Upsampling: each window hands its δ to its cells, times 1/(kh·kw) (avg) or the max mask."""
-    from .layers import pool_windows
-    from .maxfunc import IsFirstMax
+    """Upsampling: each window hands its δ to its cells, times 1/(kh·kw) (avg) or the max mask.
 
-    a, d = _to_sympy_array(inputs), _to_sympy_array(delta)
-    out = np.full(spec.input_shape, sympy.Integer(0), dtype=object)
+    The max mask is written here directly as comparisons (the cell is above every earlier cell
+    of its window and at least every later one), independently of the derivative rule.
+    """
+    from .layers import pool_windows
+
+    out = _zeros(spec.input_shape)
     windows = pool_windows(spec)
     for idx in np.ndindex(*spec.output_shape):
         cells = windows[idx]
-        if isinstance(spec, AvgPool2D):
-            weights = [sympy.Rational(1, len(cells))] * len(cells)
-        else:
-            window = [a[cell] for cell in cells]
-            weights = [IsFirstMax(k, *window) for k in range(len(cells))]
-        for cell, weight in zip(cells, weights):
-            out[cell] = out[cell] + d[idx] * weight
-    return out
-
-
-def _to_sympy_array(arr: np.ndarray) -> np.ndarray:
-    out = np.empty(arr.shape, dtype=object)
-    for index in np.ndindex(*arr.shape):
-        out[index] = sympy.Symbol(str(arr[index]))
+        window = [inputs[cell] for cell in cells]
+        for k, cell in enumerate(cells):
+            if isinstance(spec, AvgPool2D):
+                weight = se.Rational(1, len(cells))
+            else:
+                wins = [window[k] > v for v in window[:k]] + [
+                    window[k] >= v for v in window[k + 1 :]
+                ]
+                weight = se.Piecewise((1, se.And(*wins)), (0, True)) if wins else se.Integer(1)
+            out[cell] = out[cell] + delta[idx] * weight
     return out
 
 
@@ -177,10 +178,10 @@ def prove_equal(
         d = d.engine() if hasattr(d, "engine") else d
         c: Any = closed[index]
         if isinstance(c, sympy.Basic) or isinstance(d, sympy.Basic):
-            diff = sympy.expand(sympy.sympify(c) - sympy.sympify(d))
-        else:
-            diff = se.expand(c - d)
-        if diff != 0:
+            c, d = engine_form(c), engine_form(d)
+        # identical canonical sums are equal; anything else is decided by expansion
+        equal = c == d or se.expand(c - d) == 0
+        if not equal:
             bad += 1
     return IdentityResult(name, statement, latex, bad == 0, derived.size, bad)
 

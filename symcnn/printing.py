@@ -47,6 +47,7 @@ class TextPrinter(StrPrinter):
         self.table = table
         self.unicode = unicode
         self._cache: dict[str, str] = {}
+        self._keys: dict[Any, tuple[int, int]] = {}
 
     def symbol(self, sym: Any) -> str:
         """One symbol: ``a_11``, ``δ_2_11``."""
@@ -78,7 +79,7 @@ class TextPrinter(StrPrinter):
 
     def product(self, factors: list[Any]) -> str:
         """A product of a number and symbols/functions, in grid order: ``δ_11·a_12``, ``δ_11/4``."""
-        fast = _symbols_only(factors, self.table)
+        fast = _symbols_only(factors, self.table, self._keys)
         if fast is not None:
             return self.times.join(self.symbol(f) for f in fast)
         coeff, rest = _split_factors(factors, self.table)
@@ -115,6 +116,7 @@ class SymcnnLatexPrinter(LatexPrinter):
         super().__init__({"order": "none"})
         self.table = table
         self._cache: dict[str, str] = {}
+        self._keys: dict[Any, tuple[int, int]] = {}
 
     def symbol(self, sym: Any) -> str:
         """One symbol: ``a_{11}``, ``\\delta_{2,11}``, ``w_{10,3}``."""
@@ -144,7 +146,7 @@ class SymcnnLatexPrinter(LatexPrinter):
 
     def product(self, factors: list[Any]) -> str:
         """A product: ``\\delta_{11} a_{12}``, ``\\tfrac{1}{4} \\delta_{11}``."""
-        fast = _symbols_only(factors, self.table)
+        fast = _symbols_only(factors, self.table, self._keys)
         if fast is not None:
             return " ".join(self.symbol(f) for f in fast)
         coeff, rest = _split_factors(factors, self.table)
@@ -185,8 +187,13 @@ def _factors(expr: Any) -> list[Any]:
     return [expr]
 
 
-def _symbols_only(factors: list[Any], table: SymbolTable) -> list[Any] | None:
-    """Fast path: the factors flattened and sorted (δ first) if they are all symengine symbols."""
+def _symbols_only(
+    factors: list[Any], table: SymbolTable, keys: dict[Any, tuple[int, int]] | None = None
+) -> list[Any] | None:
+    """Fast path: the factors flattened and sorted (δ first) if they are all symengine symbols.
+
+    ``keys`` caches each symbol's sort key across calls (a printer's products reuse symbols).
+    """
     flat: list[Any] = []
     for f in factors:
         if type(f) is se.Symbol:
@@ -198,7 +205,16 @@ def _symbols_only(factors: list[Any], table: SymbolTable) -> list[Any] | None:
         else:
             return None
     if len(flat) > 1:
-        flat.sort(key=lambda g: _order_key(g, table))
+        if keys is None:
+            keys = {}
+
+        def key(g: Any) -> tuple[int, int]:
+            hit = keys.get(g)
+            if hit is None:
+                hit = keys[g] = _order_key(g, table)
+            return hit
+
+        flat.sort(key=key)
     return flat
 
 
@@ -332,14 +348,21 @@ def derivation_latex(d: Derivation, notebook: bool = False) -> str:
         for idx in np.ndindex(*d.output_shape)
     ]
     out.append("\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
-    for grads in d.grads.values():
-        rows = [f"{p.gradient_name(cs.wrt)} &= {chain_sum_string(p, cs)}" for cs in grads.ravel()]
+    # each entry is printed once and used in both its align* row and its bmatrix cell
+    printed = {
+        role: np.vectorize(lambda cs: chain_sum_string(p, cs), otypes=[object])(grads)
+        for role, grads in d.grads.items()
+    }
+    for role, grads in d.grads.items():
+        rows = [
+            f"{p.gradient_name(cs.wrt)} &= {text}"
+            for cs, text in zip(grads.ravel(), printed[role].ravel())
+        ]
         out.append("\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
     if not notebook:
         for role, grads in d.grads.items():
             name = d.forward.grids[role].latex
-            for lead, sl in slices_2d(grads):
-                cells = np.vectorize(lambda cs: chain_sum_string(p, cs), otypes=[object])(sl)
+            for lead, cells in slices_2d(printed[role]):
                 tag = (
                     f"_{{{','.join(str(i + d.spec.index_base) for i in lead)}}}"
                     if lead and any(s > 1 for s in grads.shape[: len(lead)])

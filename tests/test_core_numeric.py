@@ -1,0 +1,107 @@
+"""The numeric back end: polynomial plans, the symengine fallback, max-pool helpers, bad arrays."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import symengine as se
+import sympy
+
+from symcnn import Conv2D, MaxPool2D, SymcnnError
+from symcnn.maxfunc import IsFirstMax, WindowMax, engine_form
+from symcnn.numeric import Monomials, _lambdify
+
+X, Y, Z = se.symbols("x y z")
+POINT = {"x": 1.5, "y": -2.0, "z": 0.25}
+
+
+@pytest.mark.parametrize(
+    "expr, value",
+    [
+        pytest.param(X * Y + 3, 1.5 * -2.0 + 3, id="product-plus-constant"),
+        pytest.param(X**2 * Y - Z / 4, 1.5**2 * -2.0 - 0.25 / 4, id="power-and-rational"),
+        pytest.param(se.Integer(0), 0.0, id="zero"),
+        pytest.param(se.Integer(7), 7.0, id="constant"),
+        pytest.param(
+            2 * X * Y * Z + X + Y + Z, 2 * 1.5 * -2.0 * 0.25 + 1.5 - 2.0 + 0.25, id="degree-3"
+        ),
+    ],
+)
+def test_polynomials_evaluate_like_python(expr: se.Basic, value: float) -> None:
+    plan = Monomials.build([X, Y, Z], [expr, se.expand(expr * 2)])
+    assert plan is not None
+    got = plan(np.array([POINT["x"], POINT["y"], POINT["z"]]))
+    np.testing.assert_allclose(got, [value, 2 * value], rtol=1e-15, atol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [pytest.param(se.sin(X) + Y, id="function"), pytest.param(X ** se.Rational(1, 2), id="root")],
+)
+def test_non_polynomials_fall_back_to_symengine(expr: se.Basic) -> None:
+    assert Monomials.build([X, Y], [expr]) is None
+    fn = _lambdify([X, Y], [expr])
+    want = {"function": math.sin(1.5) - 2.0, "root": math.sqrt(1.5)}
+    got = float(np.asarray(fn(np.array([1.5, -2.0]))).ravel()[0])
+    assert got == pytest.approx(want["function" if expr.has(se.sin(X)) else "root"], rel=1e-14)
+
+
+def test_symbol_outside_the_arguments_is_not_a_plan() -> None:
+    assert Monomials.build([X], [X * Y]) is None
+
+
+@pytest.mark.parametrize(
+    "values, k, first",
+    [
+        ((3.0, 5.0, 5.0), 1, True),
+        ((3.0, 5.0, 5.0), 2, False),
+        ((2.0, 2.0), 0, True),
+        ((1.0, -1.0), 1, False),
+    ],
+)
+def test_engine_form_of_max_brackets_follows_the_first_maximum(
+    values: tuple, k: int, first: bool
+) -> None:
+    cells = sympy.symbols(f"c0:{len(values)}")
+    point = {se.Symbol(str(c)): v for c, v in zip(cells, values)}
+    bracket = engine_form(IsFirstMax(k, *cells))
+    assert float(bracket.subs(point)) == (1.0 if first else 0.0)
+    assert float(engine_form(WindowMax(*cells)).subs(point)) == max(values)
+
+
+def test_maxpool_numeric_is_right_with_ties() -> None:
+    num = MaxPool2D(input=(3, 3), window=(2, 2), stride=1).derive().numeric()
+    x = np.array([[[1.0, 9.0, 2.0], [9.0, 0.0, 3.0], [4.0, 5.0, 9.0]]])
+    got = num(input=x, delta=np.array([[[1.0, 10.0], [100.0, 1000.0]]]))["input"]
+    # windows: top-left ties 9 at (0,1) and (1,0) → (0,1); top-right → (0,1); bottom-left → (1,0);
+    # bottom-right → (2,2)
+    want = np.zeros((1, 3, 3))
+    want[0, 0, 1] = 1 + 10
+    want[0, 1, 0] = 100
+    want[0, 2, 2] = 1000
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(num.forward(input=x), [[[9.0, 9.0], [9.0, 9.0]]])
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        pytest.param({"input": np.ones((1, 3, 3))}, "missing array 'weight'", id="missing"),
+        pytest.param(
+            {
+                "input": np.ones((3, 3)),
+                "weight": np.ones((1, 1, 2, 2)),
+                "bias": np.ones(1),
+                "delta": np.ones((1, 2, 2)),
+            },
+            "array 'input' has shape [3, 3], expected [1, 3, 3]",
+            id="wrong-shape",
+        ),
+    ],
+)
+def test_bad_arrays_are_user_errors(values: dict, message: str) -> None:
+    num = Conv2D(input=(3, 3), kernel=(2, 2)).derive().numeric()
+    with pytest.raises(SymcnnError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        num(**values)
