@@ -1,0 +1,180 @@
+"""Sheet layout from a derivation: equation rows broken into lines, matrix slices, elisions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import singledispatch
+from typing import Any
+
+import numpy as np
+
+from .derive import ChainSum, Derivation
+from .identities import ZERO, rot180, zero_insert, zero_pad
+from .printing import ROLE_TITLES, SymcnnLatexPrinter, term_string
+from .render import Tex
+from .sheetprint import Matrix, break_terms, elide, matrix, short_sum, tex_width
+from .spec import AvgPool2D, Conv2D, MaxPool2D
+from .symbols import Role
+
+#: Width in em of the right-hand side of one equation line (A4, 11pt, 2 cm margins).
+LINE_WIDTH = 36.0
+#: At most this many lines per equation; further summands are elided (⋯, with a count).
+MAX_LINES = 4
+#: At most this many entries of one tensor are written out; the rest is elided (⋮).
+ENTRY_CAP = 64
+#: Matrices show at most this many rows and columns.
+MATRIX_CAP = 16
+#: Matrices estimated wider than this (em) would shrink below legibility: they are left out.
+MATRIX_MAX_WIDTH = 70.0
+#: The chain-rule form δ·∂z/∂x of each entry is shown for tensors up to this many entries.
+CHAIN_FORM_CAP = 16
+
+
+def equation_rows(
+    rows: Sequence[tuple[Tex, Sequence[str]]], p: SymcnnLatexPrinter, cap: int = ENTRY_CAP
+) -> dict[str, Any]:
+    """``lhs = t1 + t2 + …`` rows for an ``align*``, long sums broken into lines.
+
+    Each row is ``{"lhs", "lines", "omitted"}``; an elided run of rows is ``{"gap": n}``.
+
+    Example:
+        >>> from symcnn.symbols import SymbolTable
+        >>> out = equation_rows([(Tex("z"), ["a", "b"])], SymcnnLatexPrinter(SymbolTable([])))
+        >>> out["rows"][0]["lines"]
+        ['a + b']
+    """
+    kept, more = elide(list(rows), cap, tail=4)
+    out = [{"gap": more} if row is None else equation_row(row[0], row[1], p) for row in kept]
+    return {"rows": out, "more": more}
+
+
+def equation_row(lhs: Tex, terms: Sequence[str], p: SymcnnLatexPrinter) -> dict[str, Any]:
+    """One ``lhs = sum`` row: ``{"lhs", "lines", "omitted"}`` (summands left out for length)."""
+    lines, omitted = break_terms(list(terms), LINE_WIDTH, MAX_LINES)
+    return {"lhs": lhs, "lines": [Tex(p.total(list(line))) for line in lines], "omitted": omitted}
+
+
+def slices(cells: np.ndarray, name: str, base: int) -> list[dict[str, Any]]:
+    """A tensor of printed cells as 2-D slices, each labelled with its channel indices.
+
+    Example:
+        >>> cells = np.array([[["a", "b"]], [["c", "d"]]], dtype=object)
+        >>> [s["label"] for s in slices(cells, "a", 1)]
+        ['a^{(1)}', 'a^{(2)}']
+    """
+    if cells.size == 1:
+        return [{"label": Tex(name), "body": Tex(str(cells.ravel()[0]))}]
+    if cells.ndim == 1:
+        return [{"label": Tex(name), "body": matrix(cells.reshape(1, -1), MATRIX_CAP)}]
+    lead = cells.shape[:-2]
+    out = []
+    for idx in np.ndindex(*lead):
+        shown = [str(i + base) for i, n in zip(idx, lead) if n > 1]
+        label = f"{name}^{{({','.join(shown)})}}" if shown else name
+        out.append({"label": Tex(label), "body": matrix(cells[idx], MATRIX_CAP)})
+    return out
+
+
+def entries(d: Derivation, p: SymcnnLatexPrinter, role: Role) -> dict[str, Any]:
+    """Every per-entry gradient of one tensor, its chain-rule form, and its matrix slices."""
+    grads = d.grads[role]
+    z = d.forward.grids[Role.OUTPUT].symbols
+    chain_form = grads.size <= CHAIN_FORM_CAP and all(len(cs.terms) <= 4 for cs in grads.ravel())
+    rows = []
+    for cs in grads.ravel():
+        rows.append((Tex(p.gradient_name(cs.wrt)), [term_string(p, t) for t in cs.terms]))
+    chains = [
+        Tex(
+            p.total(
+                [
+                    rf"{p.symbol(t.delta)} \frac{{\partial {p.symbol(z[t.source])}}}"
+                    rf"{{\partial {p.symbol(cs.wrt)}}}"
+                    for t in cs.terms
+                ]
+            )
+        )
+        for cs in grads.ravel()
+    ]
+    table = equation_rows(rows, p)
+    if chain_form:
+        for row, form in zip(table["rows"], chains):
+            row["chain"] = form
+            width = tex_width(form) + sum(tex_width(line) for line in row["lines"])
+            row["chain_inline"] = len(row["lines"]) == 1 and width < LINE_WIDTH
+    cells = np.vectorize(lambda cs: _cell(p, cs), otypes=[object])(grads)
+    name = rf"\frac{{\partial E}}{{\partial {d.forward.grids[role].latex}}}"
+    matrices = slices(cells, name, d.spec.index_base)
+    wide = any(getattr(m["body"], "width", 0.0) > MATRIX_MAX_WIDTH for m in matrices)
+    return {
+        "role": ROLE_TITLES[role],
+        "symbol": Tex(d.forward.grids[role].latex),
+        "rows": table["rows"],
+        "chain_form": chain_form,
+        "matrices": [] if wide else matrices,
+    }
+
+
+def _cell(p: SymcnnLatexPrinter, cs: ChainSum) -> Tex:
+    return short_sum(p, [term_string(p, t) for t in cs.terms])
+
+
+def _print_grid(p: SymcnnLatexPrinter, arr: np.ndarray) -> np.ndarray:
+    return np.vectorize(lambda s: "0" if s == ZERO else p.symbol(s), otypes=[object])(arr)
+
+
+@singledispatch
+def identity_operands(spec: object, d: Derivation, p: SymcnnLatexPrinter) -> list[Tex | None]:
+    """For each identity (in the core's order), its operands written out for this layer."""
+    return []
+
+
+@identity_operands.register
+def _conv(spec: Conv2D, d: Derivation, p: SymcnnLatexPrinter) -> list[Tex | None]:
+    g = d.forward.grids
+    delta, w, a = g[Role.DELTA].symbols[0], g[Role.WEIGHT].symbols[0, 0], g[Role.INPUT].symbols[0]
+    kernel = zero_insert(w, spec.dilation)
+    kr, kc = kernel.shape
+    spread = zero_insert(delta, spec.stride)
+    padded = zero_pad(spread, (kr - 1, kc - 1), (kr - 1, kc - 1))
+    d_name = r"\delta^{\uparrow s}" if spec.stride != (1, 1) else r"\delta"
+    if spec.out_channels > 1:
+        d_name = f"{{{d_name}}}^{{(1)}}"
+    w_name = "w^{(1,1)}" if spec.out_channels > 1 or spec.in_channels > 1 else "w"
+    a_name = "a^{(1)}" if spec.in_channels > 1 else "a"
+    if spec.dilation != (1, 1):
+        w_name = rf"\operatorname{{dilate}}({w_name})"
+    mats = {
+        "pad_delta": matrix(_print_grid(p, padded), MATRIX_CAP),
+        "rot_w": matrix(_print_grid(p, rot180(kernel)), MATRIX_CAP),
+        "a": matrix(_print_grid(p, zero_pad(a, spec.padding, spec.padding)), MATRIX_CAP),
+        "delta": matrix(_print_grid(p, spread), MATRIX_CAP),
+    }
+    if any(spec.padding):
+        a_name = rf"\operatorname{{pad}}({a_name})"
+    input_op = (
+        rf"\operatorname{{pad}}({d_name}) \star \operatorname{{rot180}}({w_name}) = "
+        rf"{mats['pad_delta']} \star {mats['rot_w']}"
+    )
+    weight_op = rf"{a_name} \star {d_name} = {mats['a']} \star {mats['delta']}"
+    return [Tex(input_op), Tex(weight_op), None]
+
+
+def _pool(spec: AvgPool2D | MaxPool2D, d: Derivation, p: SymcnnLatexPrinter) -> list[Tex | None]:
+    delta = d.forward.grids[Role.DELTA].symbols
+    first = slices(_print_grid(p, delta), r"\delta", d.spec.index_base)[0]
+    return [Tex(f"{first['label']} = {first['body']}")]
+
+
+identity_operands.register(AvgPool2D, _pool)
+identity_operands.register(MaxPool2D, _pool)
+
+
+def max_matrix_cols(context: Any) -> int:
+    """The widest `Matrix` anywhere in a template context (amsmath allows 10 by default)."""
+    if isinstance(context, Matrix):
+        return context.cols
+    if isinstance(context, dict):
+        return max((max_matrix_cols(v) for v in context.values()), default=0)
+    if isinstance(context, (list, tuple)):
+        return max((max_matrix_cols(v) for v in context), default=0)
+    return 0

@@ -1,0 +1,164 @@
+"""The worked numeric example of a sheet: formula, numbers substituted, result (handcalcs style)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .layout import ENTRY_CAP, LINE_WIDTH, equation_row, slices
+from .printing import SymcnnLatexPrinter, term_string
+from .render import Tex
+from .sheetprint import NumberLatexPrinter, elide, fmt_number, tex_width
+from .symbols import Role
+
+if TYPE_CHECKING:
+    from .derive import Derivation
+    from .sheet import SheetOptions
+
+#: Entries of one tensor written out in the worked example (the matrices show all of them).
+WORKED_CAP = ENTRY_CAP // 2
+
+
+def symbol_values(d: Derivation, values: dict[str, np.ndarray]) -> dict[str, float]:
+    """Symbol name → number, for every entry of the given arrays (``input``, ``weight`` …)."""
+    out: dict[str, float] = {}
+    for role, grid in d.forward.grids.items():
+        arr = values.get(role.value)
+        if arr is None:
+            continue
+        for idx in np.ndindex(*grid.shape):
+            out[str(grid.symbols[idx])] = float(arr[idx])
+    return out
+
+
+def number_slices(arr: np.ndarray, name: str, base: int) -> list[dict[str, Any]]:
+    """An array of numbers as labelled bmatrix slices."""
+    cells = np.vectorize(fmt_number, otypes=[object])(np.asarray(arr, dtype=float))
+    return slices(cells, name, base)
+
+
+def _rows(
+    pairs: list[tuple[Tex, list[str], list[str], float]], p: SymcnnLatexPrinter
+) -> list[dict[str, Any]]:
+    """Three-part rows: the formula, the same with numbers substituted, the result."""
+    kept, more = elide(list(range(len(pairs))), WORKED_CAP, tail=4)
+    rows: list[dict[str, Any]] = []
+    for k in kept:
+        if k is None:
+            rows.append({"gap": more})
+            continue
+        lhs, symbolic, numbers, result = pairs[k]
+        row = equation_row(lhs, symbolic, p)
+        filled = equation_row(lhs, numbers, p)
+        text = fmt_number(result)
+        row.update(numbers=filled["lines"], numbers_omitted=filled["omitted"], result=Tex(text))
+        # "= (−1) = −1" says nothing: drop the numbers when they are just the result
+        row["numbers_shown"] = not (len(numbers) == 1 and numbers[0].strip("()") == text)
+        parts = [*row["lines"], *(row["numbers"] if row["numbers_shown"] else []), text]
+        row["inline"] = (
+            len(row["lines"]) == 1
+            and len(row["numbers"]) == 1
+            and not row["omitted"]
+            and sum(tex_width(x) + 1.3 for x in parts) < LINE_WIDTH
+        )
+        rows.append(row)
+    return rows
+
+
+def worked_example(d: Derivation, options: SheetOptions) -> dict[str, Any]:
+    """Forward pass and every gradient with the given numbers, then the SGD step.
+
+    The numbers come from ``Derivation.numeric()`` (the lambdified formulas); the sheet
+    only formats them.
+    """
+    assert options.values is not None
+    values = options.values
+    base = d.spec.index_base
+    p = SymcnnLatexPrinter(d.table)
+    nump = NumberLatexPrinter(d.table, symbol_values(d, values))
+    num = d.numeric()
+    fwd_args = {k: v for k, v in values.items() if k != Role.DELTA.value}
+    z = num.forward(**fwd_args)
+    grads = num(**values)
+
+    zsym = d.forward.grids[Role.OUTPUT].symbols
+    forward = _rows(
+        [
+            (
+                Tex(p.symbol(zsym[idx])),
+                [p.product([s]) for s in d.forward.terms[idx]],
+                [nump.product([s]) for s in d.forward.terms[idx]],
+                float(z[idx]),
+            )
+            for idx in np.ndindex(*d.output_shape)
+        ],
+        p,
+    )
+    gradients = []
+    for role, chain in d.grads.items():
+        grid = d.forward.grids[role]
+        pairs = [
+            (
+                Tex(p.gradient_name(cs.wrt)),
+                [term_string(p, t) for t in cs.terms],
+                [term_string(nump, t) for t in cs.terms],
+                float(grads[role.value][idx]),
+            )
+            for idx, cs in np.ndenumerate(chain)
+        ]
+        gradients.append(
+            {
+                "role": role.value,
+                "symbol": Tex(grid.latex),
+                "rows": _rows(pairs, p),
+                "matrices": number_slices(
+                    grads[role.value], rf"\frac{{\partial E}}{{\partial {grid.latex}}}", base
+                ),
+            }
+        )
+    given = [
+        {
+            "role": r.value,
+            "matrices": number_slices(values[r.value], d.forward.grids[r].latex, base),
+        }
+        for r in d.forward.grids
+        if r.value in values
+    ]
+    return {
+        "source": options.values_source,
+        "given": given,
+        "forward": forward,
+        "output": number_slices(z, "z", base),
+        "gradients": gradients,
+        "sgd": _sgd(d, values, grads, options.lr),
+        "lr": Tex(fmt_number(options.lr)),
+    }
+
+
+def _sgd(
+    d: Derivation, values: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float
+) -> list[dict[str, Any]]:
+    """``θ(t+1) = θ(t) − η ∂E/∂θ`` for every parameter tensor (none for pooling)."""
+    base = d.spec.index_base
+    out = []
+    for role in (Role.WEIGHT, Role.BIAS):
+        if role not in d.grads:
+            continue
+        name = d.forward.grids[role].latex
+        old, grad = values[role.value], grads[role.value]
+        new = old - lr * grad
+        out.append(
+            {
+                "role": role.value,
+                "symbol": Tex(name),
+                "steps": list(
+                    zip(
+                        number_slices(old, name, base),
+                        number_slices(grad, name, base),
+                        number_slices(new, name, base),
+                    )
+                ),
+            }
+        )
+    return out
