@@ -10,14 +10,23 @@ import numpy as np
 
 from .derive import ChainSum, Derivation
 from .identities import ZERO, rot180, zero_insert, zero_pad
+from .maxfunc import WindowMax
 from .printing import ROLE_TITLES, SymcnnLatexPrinter, term_string
 from .render import Tex
-from .sheetprint import Matrix, break_terms, elide, matrix, short_sum, tex_width
+from .sheetprint import (
+    CompactLatexPrinter,
+    Matrix,
+    break_terms,
+    elide,
+    matrix,
+    short_sum,
+    tex_width,
+)
 from .spec import AvgPool2D, Conv2D, MaxPool2D
 from .symbols import Role
 
 #: Width in em of the right-hand side of one equation line (A4, 11pt, 2 cm margins).
-LINE_WIDTH = 36.0
+LINE_WIDTH = 38.0
 #: At most this many lines per equation; further summands are elided (⋯, with a count).
 MAX_LINES = 4
 #: At most this many entries of one tensor are written out; the rest is elided (⋮).
@@ -25,7 +34,9 @@ ENTRY_CAP = 64
 #: Matrices show at most this many rows and columns.
 MATRIX_CAP = 16
 #: Matrices estimated wider than this (em) would shrink below legibility: they are left out.
-MATRIX_MAX_WIDTH = 70.0
+MATRIX_MAX_WIDTH = 62.0
+#: Above this width (em) matrix cells keep fewer summands.
+MATRIX_COMFORT_WIDTH = 46.0
 #: The chain-rule form δ·∂z/∂x of each entry is shown for tensors up to this many entries.
 CHAIN_FORM_CAP = 16
 
@@ -54,24 +65,30 @@ def equation_row(lhs: Tex, terms: Sequence[str], p: SymcnnLatexPrinter) -> dict[
     return {"lhs": lhs, "lines": [Tex(p.total(list(line))) for line in lines], "omitted": omitted}
 
 
-def slices(cells: np.ndarray, name: str, base: int) -> list[dict[str, Any]]:
+def slices(cells: np.ndarray, name: str, base: int, gradient: bool = False) -> list[dict[str, Any]]:
     """A tensor of printed cells as 2-D slices, each labelled with its channel indices.
+
+    ``gradient`` labels them ∂E/∂(name) instead of (name).
 
     Example:
         >>> cells = np.array([[["a", "b"]], [["c", "d"]]], dtype=object)
         >>> [s["label"] for s in slices(cells, "a", 1)]
         ['a^{(1)}', 'a^{(2)}']
     """
+
+    def label(sup: str) -> Tex:
+        symbol = f"{name}^{{({sup})}}" if sup else name
+        return Tex(rf"\frac{{\partial E}}{{\partial {symbol}}}" if gradient else symbol)
+
     if cells.size == 1:
-        return [{"label": Tex(name), "body": Tex(str(cells.ravel()[0]))}]
+        return [{"label": label(""), "body": Tex(str(cells.ravel()[0]))}]
     if cells.ndim == 1:
-        return [{"label": Tex(name), "body": matrix(cells.reshape(1, -1), MATRIX_CAP)}]
+        return [{"label": label(""), "body": matrix(cells.reshape(1, -1), MATRIX_CAP)}]
     lead = cells.shape[:-2]
     out = []
     for idx in np.ndindex(*lead):
-        shown = [str(i + base) for i, n in zip(idx, lead) if n > 1]
-        label = f"{name}^{{({','.join(shown)})}}" if shown else name
-        out.append({"label": Tex(label), "body": matrix(cells[idx], MATRIX_CAP)})
+        shown = ",".join(str(i + base) for i, n in zip(idx, lead) if n > 1)
+        out.append({"label": label(shown), "body": matrix(cells[idx], MATRIX_CAP)})
     return out
 
 
@@ -101,10 +118,15 @@ def entries(d: Derivation, p: SymcnnLatexPrinter, role: Role) -> dict[str, Any]:
             row["chain"] = form
             width = tex_width(form) + sum(tex_width(line) for line in row["lines"])
             row["chain_inline"] = len(row["lines"]) == 1 and width < LINE_WIDTH
-    cells = np.vectorize(lambda cs: _cell(p, cs), otypes=[object])(grads)
-    name = rf"\frac{{\partial E}}{{\partial {d.forward.grids[role].latex}}}"
-    matrices = slices(cells, name, d.spec.index_base)
-    wide = any(getattr(m["body"], "width", 0.0) > MATRIX_MAX_WIDTH for m in matrices)
+    # matrix cells: long sums shortened to first + ⋯ + last, shorter still if the matrix is wide
+    compact = compact_printer(d)
+    for keep in (3, 2):
+        cells = np.vectorize(lambda cs, k=keep: _cell(compact, cs, k), otypes=[object])(grads)
+        matrices = slices(cells, d.forward.grids[role].latex, d.spec.index_base, gradient=True)
+        widest = max(getattr(m["body"], "width", 0.0) for m in matrices)
+        if widest <= MATRIX_COMFORT_WIDTH:
+            break
+    wide = widest > MATRIX_MAX_WIDTH
     return {
         "role": ROLE_TITLES[role],
         "symbol": Tex(d.forward.grids[role].latex),
@@ -114,8 +136,20 @@ def entries(d: Derivation, p: SymcnnLatexPrinter, role: Role) -> dict[str, Any]:
     }
 
 
-def _cell(p: SymcnnLatexPrinter, cs: ChainSum) -> Tex:
-    return short_sum(p, [term_string(p, t) for t in cs.terms])
+def compact_printer(d: Derivation) -> CompactLatexPrinter:
+    """A printer for matrix cells that writes a max-pool window as the output it produced."""
+    p = SymcnnLatexPrinter(d.table)
+    z = d.forward.grids[Role.OUTPUT].symbols
+    windows = {}
+    for idx in np.ndindex(*d.output_shape):
+        for summand in d.forward.terms[idx]:
+            if isinstance(summand, WindowMax):
+                windows[tuple(str(a) for a in summand.args)] = p.symbol(z[idx])
+    return CompactLatexPrinter(d.table, windows)
+
+
+def _cell(p: SymcnnLatexPrinter, cs: ChainSum, keep: int) -> Tex:
+    return short_sum(p, [term_string(p, t) for t in cs.terms], keep)
 
 
 def _print_grid(p: SymcnnLatexPrinter, arr: np.ndarray) -> np.ndarray:
@@ -160,9 +194,16 @@ def _conv(spec: Conv2D, d: Derivation, p: SymcnnLatexPrinter) -> list[Tex | None
 
 
 def _pool(spec: AvgPool2D | MaxPool2D, d: Derivation, p: SymcnnLatexPrinter) -> list[Tex | None]:
+    """δ and, when it is legible as a matrix, the upsampled ∂E/∂a it turns into (seed 003)."""
     delta = d.forward.grids[Role.DELTA].symbols
     first = slices(_print_grid(p, delta), r"\delta", d.spec.index_base)[0]
-    return [Tex(f"{first['label']} = {first['body']}")]
+    text = f"{first['label']} = {first['body']}"
+    compact = compact_printer(d)
+    cells = np.vectorize(lambda cs: _cell(compact, cs, 2), otypes=[object])(d.grads[Role.INPUT])
+    up = slices(cells, d.forward.grids[Role.INPUT].latex, d.spec.index_base, gradient=True)[0]
+    if up["body"].width <= MATRIX_MAX_WIDTH:
+        text += rf" \;\xrightarrow{{\text{{backward}}}}\; {up['label']} = {up['body']}"
+    return [Tex(text)]
 
 
 identity_operands.register(AvgPool2D, _pool)

@@ -32,13 +32,17 @@ _SPECIAL = {
     "&": r"\&",
     "#": r"\#",
     "%": r"\%",
-    "_": r"\_",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    # the OT1 font encoding (no T1 here) has no glyphs for these three
+    # the OT1 font encoding (no T1 here) lacks glyphs for these: they come from the
+    # typewriter font, so they print (and copy out of the PDF) as themselves
+    "_": r"\texttt{\char95}",
+    "~": r"\texttt{\char126}",
+    "^": r"\texttt{\char94}",
+    '"': r"\texttt{\char34}",
+    "`": r"\texttt{\char96}",
     "<": r"\textless{}",
     ">": r"\textgreater{}",
     "|": r"\textbar{}",
+    "-": "-{}",  # no -- or --- ligatures: a title says what it says
     "\n": " ",
     "\r": " ",
     "\t": " ",
@@ -141,8 +145,8 @@ def escape_tex(text: object) -> Tex:
     commands; any other character pdflatex cannot typeset becomes ``?``.
 
     Example:
-        >>> print(escape_tex(r"\input{/etc/passwd} 50% & $x_1$"))
-        \textbackslash{}input\{/etc/passwd\} 50\% \& \$x\_1\$
+        >>> print(escape_tex(r"\input{/etc/passwd} 50% & $x$"))
+        \textbackslash{}input\{/etc/passwd\} 50\% \& \$x\$
         >>> print(escape_tex("Café"))
         Caf\'{e}
     """
@@ -176,6 +180,8 @@ def _finalize(value: Any) -> str:
     """What ``\\VAR{…}`` prints: Tex as is, whole numbers as digits, other strings escaped."""
     if isinstance(value, Tex):
         return value
+    if isinstance(value, jinja2.Undefined):
+        return str(value)  # StrictUndefined raises here, naming the missing variable
     if isinstance(value, bool):
         raise TypeError("a template printed a boolean; test it with \\BLOCK{if} instead")
     if isinstance(value, int):

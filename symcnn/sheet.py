@@ -43,7 +43,7 @@ def sheet_tex(d: Derivation, options: SheetOptions | None = None) -> str:
     Example:
         >>> from symcnn import Conv2D
         >>> tex = sheet_tex(Conv2D(input=(3, 3), kernel=(2, 2), bias="untied").derive())
-        >>> tex.startswith(r"\documentclass") and r"\end{document}" in tex
+        >>> r"\documentclass" in tex and tex.rstrip().endswith(r"\end{document}")
         True
     """
     options = options or SheetOptions()

@@ -123,6 +123,24 @@ def _atomic(f: sympy.Basic) -> bool:
     return isinstance(f, (Indexed, sympy.Symbol, sympy.KroneckerDelta, sympy.Derivative))
 
 
+class CompactLatexPrinter(SymcnnLatexPrinter):
+    r"""For matrix cells: a max-pool bracket names its window by the output it produced.
+
+    ``\left[a_{12} = \max(a_{11}, a_{12}, a_{21}, a_{22})\right]`` becomes
+    ``\left[a_{12} = z_{11}\right]``: the same statement, since z_{11} is that maximum.
+    """
+
+    def __init__(self, table: SymbolTable, windows: dict[tuple[str, ...], str]) -> None:
+        super().__init__(table)
+        self.windows = windows
+
+    def _print_IsFirstMax(self, expr: Any, exp: Any = None) -> str:
+        name = self.windows.get(tuple(str(a) for a in expr.window))
+        if name is None:
+            return super()._print_IsFirstMax(expr, exp)
+        return rf"\left[{self._print(expr.winner)} = {name}\right]"
+
+
 def fmt_number(x: float) -> str:
     """A number as LaTeX, at most 6 significant digits, no float noise: ``-0.23``, ``13.5``.
 
@@ -156,16 +174,16 @@ class NumberLatexPrinter(SymcnnLatexPrinter):
         name = str(sym)
         if name not in self.values:
             return super().symbol(sym)
-        text = fmt_number(self.values[name])
-        return f"({text})" if text.startswith("-") else text
+        return fmt_number(self.values[name])
 
     def product(self, factors: list[Any]) -> str:
         coeff, rest = _split_factors(factors, self.table)
         parts = [self._item(f) for f in rest]
         if coeff != 1 or not parts:
             num = rf"\tfrac{{{coeff.p}}}{{{coeff.q}}}" if coeff.q != 1 else str(coeff.p)
-            parts.insert(0, f"({num})" if coeff < 0 else num)
-        return r" \cdot ".join(parts)
+            parts.insert(0, num)
+        # a negative factor of a product, or a negative first summand after "+", needs brackets
+        return r" \cdot ".join(f"({x})" if x.startswith("-") else x for x in parts)
 
 
 # --- layout helpers: widths, line breaking, matrices ------------------------------------
@@ -175,7 +193,7 @@ _SCRIPT = re.compile(r"[_^]\{([^{}]*)\}")
 _SILENT = re.compile(r"\\(left|right|tfrac|frac|partial|,|!|;|quad|qquad)")
 _CHAR_WIDTH = {
     ".": 0.28,
-    ",": 0.28,
+    ",": 0.45,
     "(": 0.39,
     ")": 0.39,
     "[": 0.28,
@@ -193,7 +211,7 @@ def tex_width(tex: str) -> float:
 
     Example:
         >>> round(tex_width(r"\delta_{11} w_{12}"), 1)
-        2.5
+        2.8
     """
     scripts = sum(len(m) for m in _SCRIPT.findall(tex))
     body = _SCRIPT.sub("", tex)
@@ -201,7 +219,7 @@ def tex_width(tex: str) -> float:
     body = _SILENT.sub("", body)
     body = _CMD.sub("x", body)
     body = re.sub(r"[{}\s]", "", body)
-    return sum(_CHAR_WIDTH.get(ch, 0.5) for ch in body) + 0.35 * scripts
+    return sum(_CHAR_WIDTH.get(ch, 0.55) for ch in body) + 0.4 * scripts
 
 
 def break_terms(
@@ -212,7 +230,7 @@ def break_terms(
     Returns the lines and the number of summands left out (shown by the template as ⋯).
 
     Example:
-        >>> lines, left_out = break_terms(["x"] * 10, 3.0, max_lines=2)
+        >>> lines, left_out = break_terms(["x"] * 10, 6.0, max_lines=2)
         >>> [len(line) for line in lines], left_out
         ([3, 3], 4)
     """
@@ -236,7 +254,7 @@ def elide(items: Sequence[Any], cap: int, tail: int = 2) -> tuple[list[Any], int
 
     Example:
         >>> elide(list(range(10)), 6)
-        ([0, 1, 2, None, 8, 9], 4)
+        ([0, 1, 2, None, 8, 9], 5)
     """
     if len(items) <= cap:
         return list(items), 0

@@ -32,10 +32,12 @@ def symbol_values(d: Derivation, values: dict[str, np.ndarray]) -> dict[str, flo
     return out
 
 
-def number_slices(arr: np.ndarray, name: str, base: int) -> list[dict[str, Any]]:
-    """An array of numbers as labelled bmatrix slices."""
+def number_slices(
+    arr: np.ndarray, name: str, base: int, gradient: bool = False
+) -> list[dict[str, Any]]:
+    """An array of numbers as labelled bmatrix slices (``∂E/∂name`` when ``gradient``)."""
     cells = np.vectorize(fmt_number, otypes=[object])(np.asarray(arr, dtype=float))
-    return slices(cells, name, base)
+    return slices(cells, name, base, gradient)
 
 
 def _rows(
@@ -112,9 +114,7 @@ def worked_example(d: Derivation, options: SheetOptions) -> dict[str, Any]:
                 "role": role.value,
                 "symbol": Tex(grid.latex),
                 "rows": _rows(pairs, p),
-                "matrices": number_slices(
-                    grads[role.value], rf"\frac{{\partial E}}{{\partial {grid.latex}}}", base
-                ),
+                "matrices": number_slices(grads[role.value], grid.latex, base, gradient=True),
             }
         )
     given = [
