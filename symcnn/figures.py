@@ -148,6 +148,12 @@ def _symbol_label(p: SymcnnLatexPrinter, grid: Any) -> Callable[[int, int], str]
     return lambda r, c: p.symbol(grid.symbols[0, r, c])
 
 
+def _title(words: str, grid: Any, base: int) -> str:
+    """A panel title, naming channel 1 when the tensor has several: ``input $a^{(1)}$``."""
+    channel = f"^{{({base})}}" if grid.shape[0] > 1 else ""
+    return f"{words} ${grid.latex}{channel}$"
+
+
 def receptive_field(d: Derivation, p: SymcnnLatexPrinter) -> tuple[Tex, Tex]:
     """The input (channel 1) with the cells one output entry reads, beside the output."""
     a, z = d.forward.grids[Role.INPUT], d.forward.grids[Role.OUTPUT]
@@ -160,12 +166,16 @@ def receptive_field(d: Derivation, p: SymcnnLatexPrinter) -> tuple[Tex, Tex]:
         a.shape[1],
         a.shape[2],
         _symbol_label(p, a),
-        r"input $a$",
+        _title("input", a, d.spec.index_base),
         dict.fromkeys(cells, "field"),
         pad,
     )
     right = Panel(
-        z.shape[1], z.shape[2], _symbol_label(p, z), r"output $z$", {target[1:]: "target"}
+        z.shape[1],
+        z.shape[2],
+        _symbol_label(p, z),
+        _title("output", z, d.spec.index_base),
+        {target[1:]: "target"},
     )
     return grids_figure([left, right]), Tex(p.symbol(z.symbols[target]))
 
@@ -186,12 +196,16 @@ def weight_cells(d: Derivation, p: SymcnnLatexPrinter) -> tuple[Tex, Tex]:
         a.shape[1],
         a.shape[2],
         _symbol_label(p, a),
-        r"input $a$",
+        _title("input", a, d.spec.index_base),
         dict.fromkeys(cells, "field"),
         pad,
     )
     right = Panel(
-        z.shape[1], z.shape[2], _symbol_label(p, z), r"$\delta$", dict.fromkeys(sources, "target")
+        z.shape[1],
+        z.shape[2],
+        _symbol_label(p, z),
+        _title("error", z, d.spec.index_base),
+        dict.fromkeys(sources, "target"),
     )
     w = d.forward.grids[Role.WEIGHT].symbols[w_index]
     return grids_figure([left, right]), Tex(p.symbol(w))
@@ -222,8 +236,13 @@ def routing(d: Derivation, values: dict[str, np.ndarray]) -> Tex:
 
     (h, w), (oh, ow) = inp.shape, delta.shape
     panels = [
-        Panel(h, w, numbers_of(inp), r"input $a$", marks),
-        Panel(oh, ow, numbers_of(delta), r"error $\delta$"),
+        Panel(h, w, numbers_of(inp), _title("input", a, d.spec.index_base), marks),
+        Panel(
+            oh,
+            ow,
+            numbers_of(delta),
+            _title("error", d.forward.grids[Role.DELTA], d.spec.index_base),
+        ),
         Panel(h, w, numbers_of(grad), r"$\partial E/\partial a$", marks),
     ]
     return grids_figure(panels, [None, "backward"])

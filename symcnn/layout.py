@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import singledispatch
 from typing import Any
 
@@ -15,7 +15,6 @@ from .printing import ROLE_TITLES, SymcnnLatexPrinter, term_string
 from .render import Tex
 from .sheetprint import (
     CompactLatexPrinter,
-    Matrix,
     break_terms,
     elide,
     matrix,
@@ -41,22 +40,15 @@ MATRIX_COMFORT_WIDTH = 46.0
 CHAIN_FORM_CAP = 16
 
 
-def equation_rows(
-    rows: Sequence[tuple[Tex, Sequence[str]]], p: SymcnnLatexPrinter, cap: int = ENTRY_CAP
-) -> dict[str, Any]:
-    """``lhs = t1 + t2 + …`` rows for an ``align*``, long sums broken into lines.
-
-    Each row is ``{"lhs", "lines", "omitted"}``; an elided run of rows is ``{"gap": n}``.
+def elided_rows(count: int, row: Callable[[int], dict[str, Any]], cap: int = ENTRY_CAP) -> list:
+    """Rows 0…count−1 made by ``row(k)``, only for the rows kept; a run left out is ``{"gap": n}``.
 
     Example:
-        >>> from symcnn.symbols import SymbolTable
-        >>> out = equation_rows([(Tex("z"), ["a", "b"])], SymcnnLatexPrinter(SymbolTable([])))
-        >>> out["rows"][0]["lines"]
-        ['a + b']
+        >>> [r.get("gap", r.get("k")) for r in elided_rows(100, lambda k: {"k": k}, cap=6)]
+        [0, 1, None, 96, 97, 98, 99]
     """
-    kept, more = elide(list(rows), cap, tail=4)
-    out = [{"gap": more} if row is None else equation_row(row[0], row[1], p) for row in kept]
-    return {"rows": out, "more": more}
+    kept, more = elide(list(range(count)), cap, tail=4)
+    return [{"gap": more} if k is None else row(k) for k in kept]
 
 
 def equation_row(lhs: Tex, terms: Sequence[str], p: SymcnnLatexPrinter) -> dict[str, Any]:
@@ -97,27 +89,18 @@ def entries(d: Derivation, p: SymcnnLatexPrinter, role: Role) -> dict[str, Any]:
     grads = d.grads[role]
     z = d.forward.grids[Role.OUTPUT].symbols
     chain_form = grads.size <= CHAIN_FORM_CAP and all(len(cs.terms) <= 4 for cs in grads.ravel())
-    rows = []
-    for cs in grads.ravel():
-        rows.append((Tex(p.gradient_name(cs.wrt)), [term_string(p, t) for t in cs.terms]))
-    chains = [
-        Tex(
-            p.total(
-                [
-                    rf"{p.symbol(t.delta)} \frac{{\partial {p.symbol(z[t.source])}}}"
-                    rf"{{\partial {p.symbol(cs.wrt)}}}"
-                    for t in cs.terms
-                ]
-            )
-        )
-        for cs in grads.ravel()
-    ]
-    table = equation_rows(rows, p)
-    if chain_form:
-        for row, form in zip(table["rows"], chains):
-            row["chain"] = form
-            width = tex_width(form) + sum(tex_width(line) for line in row["lines"])
-            row["chain_inline"] = len(row["lines"]) == 1 and width < LINE_WIDTH
+    flat = grads.ravel()
+
+    def row(k: int) -> dict[str, Any]:
+        cs = flat[k]
+        out = equation_row(Tex(p.gradient_name(cs.wrt)), [term_string(p, t) for t in cs.terms], p)
+        if chain_form:
+            form = Tex(p.total([_chain_term(p, t.delta, z[t.source], cs.wrt) for t in cs.terms]))
+            width = tex_width(form) + sum(tex_width(line) for line in out["lines"])
+            out.update(chain=form, chain_inline=len(out["lines"]) == 1 and width < LINE_WIDTH)
+        return out
+
+    rows = elided_rows(len(flat), row)
     # matrix cells: long sums shortened to first + ⋯ + last, shorter still if the matrix is wide
     compact = compact_printer(d)
     for keep in (3, 2):
@@ -130,10 +113,15 @@ def entries(d: Derivation, p: SymcnnLatexPrinter, role: Role) -> dict[str, Any]:
     return {
         "role": ROLE_TITLES[role],
         "symbol": Tex(d.forward.grids[role].latex),
-        "rows": table["rows"],
+        "rows": rows,
         "chain_form": chain_form,
         "matrices": [] if wide else matrices,
     }
+
+
+def _chain_term(p: SymcnnLatexPrinter, delta: Any, z: Any, wrt: Any) -> str:
+    """One chain-rule term written out: ``\\delta_{11} \\frac{\\partial z_{11}}{\\partial a_{12}}``."""
+    return rf"{p.symbol(delta)} \frac{{\partial {p.symbol(z)}}}{{\partial {p.symbol(wrt)}}}"
 
 
 def compact_printer(d: Derivation) -> CompactLatexPrinter:
@@ -208,14 +196,3 @@ def _pool(spec: AvgPool2D | MaxPool2D, d: Derivation, p: SymcnnLatexPrinter) -> 
 
 identity_operands.register(AvgPool2D, _pool)
 identity_operands.register(MaxPool2D, _pool)
-
-
-def max_matrix_cols(context: Any) -> int:
-    """The widest `Matrix` anywhere in a template context (amsmath allows 10 by default)."""
-    if isinstance(context, Matrix):
-        return context.cols
-    if isinstance(context, dict):
-        return max((max_matrix_cols(v) for v in context.values()), default=0)
-    if isinstance(context, (list, tuple)):
-        return max((max_matrix_cols(v) for v in context), default=0)
-    return 0

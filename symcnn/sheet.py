@@ -9,18 +9,20 @@ import numpy as np
 
 from . import indexed, layout
 from .derive import Derivation
+from .figures import figures
 from .printing import SymcnnLatexPrinter, describe
 from .render import Tex, escape_tex, render
-from .sheetprint import IndexedLatexPrinter
-from .spec import Bias, Conv2D, MaxPool2D
+from .sheetprint import IndexedLatexPrinter, track_matrix_columns
+from .spec import AvgPool2D, Bias, Conv2D, MaxPool2D
 from .symbols import Role
+from .worked import worked_example
 
 #: Template of each layer kind (it extends layer_base.tex.j2 with the kind's prose).
 LAYER_TEMPLATES = {
     Conv2D: "layer_conv2d.tex.j2",
     MaxPool2D: "layer_maxpool2d.tex.j2",
+    AvgPool2D: "layer_avgpool2d.tex.j2",
 }
-LAYER_TEMPLATE_DEFAULT = "layer_avgpool2d.tex.j2"
 
 #: Chain-rule derivations are shown in this order (seed 001 starts with the weights).
 CHAIN_ORDER = (Role.WEIGHT, Role.INPUT, Role.BIAS)
@@ -47,12 +49,13 @@ def sheet_tex(d: Derivation, options: SheetOptions | None = None) -> str:
         True
     """
     options = options or SheetOptions()
-    layer = layer_context(d, options)
+    with track_matrix_columns() as columns:
+        layer = layer_context(d, options)
     context = {
         "title": options.title if options.title is not None else default_title(d),
         "subtitle": escape_tex(describe(d.spec)),
         "layers": [layer],
-        "max_matrix_cols": layout.max_matrix_cols([layer]),
+        "max_matrix_cols": max(columns, default=0),
     }
     return render("sheet.tex.j2", **context)
 
@@ -63,19 +66,24 @@ def default_title(d: Derivation) -> str:
     return f"Backpropagation through a {kind} layer"
 
 
-def layer_context(d: Derivation, options: SheetOptions) -> dict[str, Any]:
-    """Everything the templates need about one layer: printed formulas, numbers, figures."""
-    from .figures import figures
-    from .worked import worked_example
+def layer_context(
+    d: Derivation, options: SheetOptions, layer_id: int = 1, standalone: bool = True
+) -> dict[str, Any]:
+    """Everything the templates need about one layer: printed formulas, numbers, figures.
 
+    A sheet is ``sheet.tex.j2`` around a list of these, each rendered by its own
+    ``template``; ``layer_id`` keeps figure labels apart when there are several, and
+    ``standalone`` (one layer alone) adds the section on where δ comes from, which a
+    network sheet replaces by its own loss section.
+    """
     p = SymcnnLatexPrinter(d.table)
     general, rules = indexed.derive_general(d.spec)
     ip = IndexedLatexPrinter(d.table)
-    numbers = worked_example(d, options) if options.values is not None else None
     layer_names = names(d, p)
     return {
-        "id": 1,
-        "template": LAYER_TEMPLATES.get(type(d.spec), LAYER_TEMPLATE_DEFAULT),
+        "id": layer_id,
+        "standalone": standalone,
+        "template": LAYER_TEMPLATES[type(d.spec)],
         "spec": setup(d),
         "names": layer_names,
         "forward": forward(d, p, ip, general),
@@ -85,7 +93,7 @@ def layer_context(d: Derivation, options: SheetOptions) -> dict[str, Any]:
         "entries": [layout.entries(d, p, role) for role in d.grads],
         "identities": identities(d, p),
         "figures": figures(d, p, options),
-        "numbers": numbers,
+        "numbers": worked_example(d, options) if options.values is not None else None,
     }
 
 
@@ -155,10 +163,14 @@ def forward(
 ) -> dict[str, Any]:
     """The general index formula and every output entry written out."""
     z = d.forward.grids[Role.OUTPUT].symbols
-    rows = [
-        (Tex(p.symbol(z[idx])), [p.product([s]) for s in d.forward.terms[idx]])
-        for idx in np.ndindex(*d.output_shape)
-    ]
+    indices = list(np.ndindex(*d.output_shape))
+
+    def row(k: int) -> dict[str, Any]:
+        idx = indices[k]
+        return layout.equation_row(
+            Tex(p.symbol(z[idx])), [p.product([s]) for s in d.forward.terms[idx]], p
+        )
+
     used = general.rhs.free_symbols | {
         b for s in general.outer for b in general.ranges[s][1].free_symbols
     }
@@ -170,7 +182,7 @@ def forward(
     return {
         "general": Tex(f"{ip.doprint(general.z)} = {ip.doprint(general.rhs)}"),
         "sizes": sizes,
-        "entries": layout.equation_rows(rows, p),
+        "entries": layout.elided_rows(len(indices), row),
     }
 
 

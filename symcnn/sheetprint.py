@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -262,6 +264,30 @@ def elide(items: Sequence[Any], cap: int, tail: int = 2) -> tuple[list[Any], int
     return [*items[:head], None, *items[len(items) - tail :]], len(items) - head - tail
 
 
+_COLUMNS: ContextVar[list[int] | None] = ContextVar("symcnn_matrix_columns", default=None)
+
+
+@contextmanager
+def track_matrix_columns() -> Iterator[list[int]]:
+    """Collect the column count of every `matrix` printed inside the ``with`` block.
+
+    amsmath's bmatrix allows 10 columns unless told more (``MaxMatrixCols``); matrices end
+    up inside larger LaTeX strings, so they report their width as they are made.
+
+    Example:
+        >>> with track_matrix_columns() as seen:
+        ...     _ = matrix(np.zeros((2, 12), dtype=object))
+        >>> seen
+        [12]
+    """
+    seen: list[int] = []
+    token = _COLUMNS.set(seen)
+    try:
+        yield seen
+    finally:
+        _COLUMNS.reset(token)
+
+
 class Matrix(Tex):
     """A printed ``bmatrix`` that knows its columns (for MaxMatrixCols) and width in em."""
 
@@ -286,6 +312,9 @@ def matrix(cells: np.ndarray, cap: int = 16) -> Matrix:
             lines.append(" & ".join(r"\cdots" if c is None else str(cells[r, c]) for c in cols))
     out = Matrix(r"\begin{bmatrix} " + r" \\ ".join(lines) + r" \end{bmatrix}")
     out.cols = len(cols)
+    seen = _COLUMNS.get()
+    if seen is not None:
+        seen.append(out.cols)
     out.width = sum(
         max((tex_width(str(cells[r, c])) for r in rows if r is not None), default=1.0) + 1.0
         if c is not None

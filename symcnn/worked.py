@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .layout import ENTRY_CAP, LINE_WIDTH, equation_row, slices
+from .layout import ENTRY_CAP, LINE_WIDTH, elided_rows, equation_row, slices
 from .printing import SymcnnLatexPrinter, term_string
 from .render import Tex
-from .sheetprint import NumberLatexPrinter, elide, fmt_number, tex_width
+from .sheetprint import NumberLatexPrinter, fmt_number, tex_width
 from .symbols import Role
 
 if TYPE_CHECKING:
@@ -40,32 +40,24 @@ def number_slices(
     return slices(cells, name, base, gradient)
 
 
-def _rows(
-    pairs: list[tuple[Tex, list[str], list[str], float]], p: SymcnnLatexPrinter
-) -> list[dict[str, Any]]:
-    """Three-part rows: the formula, the same with numbers substituted, the result."""
-    kept, more = elide(list(range(len(pairs))), WORKED_CAP, tail=4)
-    rows: list[dict[str, Any]] = []
-    for k in kept:
-        if k is None:
-            rows.append({"gap": more})
-            continue
-        lhs, symbolic, numbers, result = pairs[k]
-        row = equation_row(lhs, symbolic, p)
-        filled = equation_row(lhs, numbers, p)
-        text = fmt_number(result)
-        row.update(numbers=filled["lines"], numbers_omitted=filled["omitted"], result=Tex(text))
-        # "= (−1) = −1" says nothing: drop the numbers when they are just the result
-        row["numbers_shown"] = not (len(numbers) == 1 and numbers[0].strip("()") == text)
-        parts = [*row["lines"], *(row["numbers"] if row["numbers_shown"] else []), text]
-        row["inline"] = (
-            len(row["lines"]) == 1
-            and len(row["numbers"]) == 1
-            and not row["omitted"]
-            and sum(tex_width(x) + 1.3 for x in parts) < LINE_WIDTH
-        )
-        rows.append(row)
-    return rows
+def _row(
+    lhs: Tex, symbolic: list[str], numbers: list[str], result: float, p: SymcnnLatexPrinter
+) -> dict[str, Any]:
+    """One three-part row: the formula, the same with numbers substituted, the result."""
+    row = equation_row(lhs, symbolic, p)
+    filled = equation_row(lhs, numbers, p)
+    text = fmt_number(result)
+    row.update(numbers=filled["lines"], numbers_omitted=filled["omitted"], result=Tex(text))
+    # "= (−1) = −1" says nothing: drop the numbers when they are just the result
+    row["numbers_shown"] = not (len(numbers) == 1 and numbers[0].strip("()") == text)
+    parts = [*row["lines"], *(row["numbers"] if row["numbers_shown"] else []), text]
+    row["inline"] = (
+        len(row["lines"]) == 1
+        and len(row["numbers"]) == 1
+        and not row["omitted"]
+        and sum(tex_width(x) + 1.3 for x in parts) < LINE_WIDTH
+    )
+    return row
 
 
 def worked_example(d: Derivation, options: SheetOptions) -> dict[str, Any]:
@@ -85,35 +77,38 @@ def worked_example(d: Derivation, options: SheetOptions) -> dict[str, Any]:
     grads = num(**values)
 
     zsym = d.forward.grids[Role.OUTPUT].symbols
-    forward = _rows(
-        [
-            (
-                Tex(p.symbol(zsym[idx])),
-                [p.product([s]) for s in d.forward.terms[idx]],
-                [nump.product([s]) for s in d.forward.terms[idx]],
-                float(z[idx]),
-            )
-            for idx in np.ndindex(*d.output_shape)
-        ],
-        p,
-    )
+    out_idx = list(np.ndindex(*d.output_shape))
+
+    def forward_row(k: int) -> dict[str, Any]:
+        terms = d.forward.terms[out_idx[k]]
+        return _row(
+            Tex(p.symbol(zsym[out_idx[k]])),
+            [p.product([s]) for s in terms],
+            [nump.product([s]) for s in terms],
+            float(z[out_idx[k]]),
+            p,
+        )
+
     gradients = []
     for role, chain in d.grads.items():
         grid = d.forward.grids[role]
-        pairs = [
-            (
-                Tex(p.gradient_name(cs.wrt)),
-                [term_string(p, t) for t in cs.terms],
-                [term_string(nump, t) for t in cs.terms],
-                float(grads[role.value][idx]),
+        flat, numbers = chain.ravel(), grads[role.value].ravel()
+
+        def grad_row(k: int, flat: np.ndarray = flat, numbers: np.ndarray = numbers) -> dict:
+            terms = flat[k].terms
+            return _row(
+                Tex(p.gradient_name(flat[k].wrt)),
+                [term_string(p, t) for t in terms],
+                [term_string(nump, t) for t in terms],
+                float(numbers[k]),
+                p,
             )
-            for idx, cs in np.ndenumerate(chain)
-        ]
+
         gradients.append(
             {
                 "role": role.value,
                 "symbol": Tex(grid.latex),
-                "rows": _rows(pairs, p),
+                "rows": elided_rows(len(flat), grad_row, WORKED_CAP),
                 "matrices": number_slices(grads[role.value], grid.latex, base, gradient=True),
             }
         )
@@ -128,7 +123,7 @@ def worked_example(d: Derivation, options: SheetOptions) -> dict[str, Any]:
     return {
         "source": options.values_source,
         "given": given,
-        "forward": forward,
+        "forward": elided_rows(len(out_idx), forward_row, WORKED_CAP),
         "output": number_slices(z, "z", base),
         "gradients": gradients,
         "sgd": _sgd(d, values, grads, options.lr),

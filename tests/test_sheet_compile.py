@@ -38,11 +38,15 @@ CONFIGS = [
     (Conv2D(input=(5, 5), kernel=(2, 2), stride=2, padding=1, dilation=2, in_channels=2), None),
     (MaxPool2D(input=(4, 4), window=(2, 2), stride=1), 5),
     (AvgPool2D(input=(5, 4), window=(3, 2), stride=(1, 2), channels=2, index_base=0), 1),
+    # large enough for every elision: entries, worked rows, matrices beyond 10 columns
+    (Conv2D(input=(12, 12), kernel=(3, 3)), 4),
 ]
 
 
 @pytest.mark.parametrize(
-    ("spec", "seed"), CONFIGS, ids=["conv-s2-p1-d2-c2", "maxpool-overlap", "avgpool-c2-base0"]
+    ("spec", "seed"),
+    CONFIGS,
+    ids=["conv-s2-p1-d2-c2", "maxpool-overlap", "avgpool-c2-base0", "conv-12x12-elided"],
 )
 def test_sheets_compile(spec, seed, tmp_path: Path) -> None:
     d = spec.derive()
