@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import unicodedata
 from collections.abc import Callable, Iterable
@@ -227,11 +228,13 @@ def _template_root() -> Any:
     return REPO_TEMPLATES
 
 
+@functools.cache
 def environment() -> jinja2.Environment:
     r"""The Jinja2 environment for ``*.tex.j2``: ``\VAR{x}``, ``\BLOCK{if …}``, ``((= note =))``.
 
     Undefined names raise (StrictUndefined); printed values go through escaping unless they
     are `Tex`. There are no line statements, so ``%`` lines are plain LaTeX comments.
+    Built once per process (templates are parsed once).
 
     Example:
         >>> env = environment()

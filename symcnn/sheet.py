@@ -187,9 +187,18 @@ def forward(
 
 
 def forward_matrix(d: Derivation, layer_names: dict[str, Any]) -> Tex | None:
-    """``a ⋆ w + b = z`` with the matrices written out (seed 003), for one-channel convs."""
+    """``a ⋆ w + b = z`` with the matrices written out (seed 003).
+
+    Only for a one-channel conv with stride 1, no padding and no dilation: otherwise the
+    plain correlation ``a ⋆ w`` is not the layer's output.
+    """
     spec = d.spec
-    if not isinstance(spec, Conv2D) or spec.in_channels > 1 or spec.out_channels > 1:
+    if (
+        not isinstance(spec, Conv2D)
+        or spec.in_channels > 1
+        or spec.out_channels > 1
+        or (spec.stride, spec.padding, spec.dilation) != ((1, 1), (0, 0), (1, 1))
+    ):
         return None
     body = f"{layer_names['input'][0]['body']} \\star {layer_names['weight'][0]['body']}"
     if spec.bias is not Bias.NONE:
@@ -217,10 +226,7 @@ def chain(
                 "steps": {s.kind.value: _step(ip, s) for s in rule.steps},
                 "zero_outside": [Tex(ip.doprint(t)) for t in rule.zero_outside],
                 "fractional": any(
-                    not idx.is_integer
-                    or any(not c.is_integer for c in idx.as_coefficients_dict().values())
-                    for t in rule.zero_outside
-                    for idx in t.indices
+                    idx.is_integer is not True for t in rule.zero_outside for idx in t.indices
                 ),
             }
         )
@@ -239,6 +245,8 @@ def identities(d: Derivation, p: SymcnnLatexPrinter) -> list[dict[str, Any]]:
             "mismatches": r.mismatches,
             "operands": operands[i] if i < len(operands) else None,
             "first_slice": d.output_shape[0] > 1 or d.forward.grids[Role.INPUT].shape[0] > 1,
+            # the core lists a conv's input identity first; with padding its result is cropped
+            "crop": i == 0 and isinstance(d.spec, Conv2D) and any(d.spec.padding),
         }
         for i, r in enumerate(d.identities)
     ]

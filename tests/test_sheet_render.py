@@ -153,6 +153,14 @@ def test_seed003_entries_on_the_sheet_match_plain_loops() -> None:
     assert found == {"z": 4, "a": 9, "w": 4, "b": 4}
 
 
+def test_forward_matrix_form_only_where_it_is_the_output() -> None:
+    """``a ⋆ w + b = z`` (seed 003's form) is shown only when it is true as written."""
+    seed003 = sheet_tex(Conv2D(input=(3, 3), kernel=(2, 2), bias="untied").derive())
+    strided = sheet_tex(Conv2D(input=(5, 5), kernel=(3, 3), stride=2, padding=1).derive())
+    assert "In matrix form, as in the seeds" in seed003
+    assert "In matrix form, as in the seeds" not in strided
+
+
 def test_worked_example_numbers_match_numpy() -> None:
     d = Conv2D(input=(3, 3), kernel=(2, 2), bias="untied").derive()
     values = random_values(needed(d.forward.grids), 3)
