@@ -44,8 +44,8 @@ def elided_rows(count: int, row: Callable[[int], dict[str, Any]], cap: int = ENT
     """Rows 0…count−1 made by ``row(k)``, only for the rows kept; a run left out is ``{"gap": n}``.
 
     Example:
-        >>> [r.get("gap", r.get("k")) for r in elided_rows(100, lambda k: {"k": k}, cap=6)]
-        [0, 1, None, 96, 97, 98, 99]
+        >>> [r.get("k", "gap") for r in elided_rows(100, lambda k: {"k": k}, cap=6)]
+        [0, 'gap', 96, 97, 98, 99]
     """
     kept, more = elide(list(range(count)), cap, tail=4)
     return [{"gap": more} if k is None else row(k) for k in kept]
@@ -196,3 +196,23 @@ def _pool(spec: AvgPool2D | MaxPool2D, d: Derivation, p: SymcnnLatexPrinter) -> 
 
 identity_operands.register(AvgPool2D, _pool)
 identity_operands.register(MaxPool2D, _pool)
+
+
+def pack(displays: Sequence[dict[str, Any]], width: float = LINE_WIDTH) -> list[Tex]:
+    """``label = matrix`` displays packed side by side into lines of at most ``width`` em.
+
+    Example:
+        >>> m = {"label": Tex("a"), "body": matrix(np.array([["x"]], dtype=object))}
+        >>> len(pack([m, m])), len(pack([m] * 12, width=20.0))
+        (1, 4)
+    """
+    lines: list[list[str]] = [[]]
+    used = 0.0
+    for item in displays:
+        w = tex_width(item["label"]) + getattr(item["body"], "width", tex_width(item["body"])) + 4
+        if lines[-1] and used + w > width:
+            lines.append([])
+            used = 0.0
+        lines[-1].append(f"{item['label']} = {item['body']}")
+        used += w
+    return [Tex(r", \qquad ".join(line)) for line in lines if line]

@@ -86,6 +86,7 @@ def layer_context(
         "template": LAYER_TEMPLATES[type(d.spec)],
         "spec": setup(d),
         "names": layer_names,
+        "name_lines": layout.pack([m for slices in layer_names.values() for m in slices]),
         "forward": forward(d, p, ip, general),
         "forward_matrix": forward_matrix(d, layer_names),
         "delta_steps": [_step(ip, s) for s in indexed.output_delta_steps()],
