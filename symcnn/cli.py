@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from . import __version__, cli_check, cli_fixtures, cli_grad
+from . import __version__, cli_check, cli_fixtures, cli_grad, cli_sheet
 from .errors import SymcnnError
 
 EXIT_USAGE = 2
@@ -24,6 +24,7 @@ class _Parser(argparse.ArgumentParser):
 #: Sub-command registrars: each adds its parser and sets ``func``.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     cli_grad.register,
+    cli_sheet.register,
     cli_check.register,
     cli_fixtures.register,
 ]

@@ -169,9 +169,10 @@ class Derivation:
         return derivation_json(self)
 
     def _repr_latex_(self) -> str:
-        from .printing import derivation_latex
+        """Jupyter's view: a compact ``$$…$$`` block (see `symcnn.notebook`)."""
+        from .notebook import notebook_latex
 
-        return derivation_latex(self, notebook=True)
+        return notebook_latex(self)
 
 
 def _map(arr: np.ndarray, fn: Callable[[Any], Any]) -> np.ndarray:

@@ -1,0 +1,104 @@
+"""``symcnn sheet``: write the LaTeX derivation sheet of one layer, and compile it to PDF."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .cli_options import add_layer_arguments, spec_from_args
+from .errors import SymcnnError
+from .fileio import write_atomic
+from .sheet import SheetOptions, sheet_name, sheet_tex
+from .texcompile import DEFAULT_TIMEOUT, TexCompileError, TexEngineMissing, compile_pdf
+from .values import load_values, needed, random_values
+
+
+def _sheet(args: argparse.Namespace) -> int:
+    if args.layer is None:
+        raise SymcnnError(
+            "name a layer (conv2d, maxpool2d, avgpool2d), e.g. "
+            "symcnn sheet conv2d --input 3x3 --kernel 2x2 --bias untied --pdf"
+        )
+    if args.lr is not None and not args.lr > 0:
+        raise SymcnnError(f"--lr must be a positive number, got {args.lr}")
+    if args.timeout <= 0:
+        raise SymcnnError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    to_stdout = args.output == "-"
+    if to_stdout and args.pdf:
+        raise SymcnnError("--pdf needs a file: give -o NAME.tex instead of -o -")
+    spec = spec_from_args(args)
+    derivation = spec.derive()
+    options = SheetOptions(title=args.title, lr=0.1 if args.lr is None else args.lr)
+    shapes = needed(derivation.forward.grids)
+    if args.values is not None:
+        options.values = load_values(args.values, shapes)
+        options.values_source = f"from {Path(args.values).name}"
+    elif args.random is not None:
+        options.values = random_values(shapes, args.random)
+        options.values_source = f"drawn with --random {args.random}"
+    tex = sheet_tex(derivation, options)
+    status = 0 if derivation.all_proven else 1
+    if to_stdout:
+        sys.stdout.write(tex)
+        return status
+    path = Path(args.output) if args.output else Path(sheet_name(derivation) + ".tex")
+    if path.suffix != ".tex":
+        raise SymcnnError(f"the output file must end in .tex, got {str(path)!r}")
+    write_atomic(path, tex)
+    print(f"wrote {path}")
+    if args.pdf:
+        try:
+            pdf = compile_pdf(tex, timeout=args.timeout, name=path.stem)
+        except (TexEngineMissing, TexCompileError) as err:
+            sys.stderr.write(f"symcnn: error: {err}; the .tex is written: {path}\n")
+            return 1
+        pdf_path = write_atomic(path.with_suffix(".pdf"), pdf)
+        print(f"wrote {pdf_path}")
+    return status
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sheet",
+        help="write the LaTeX derivation sheet of a layer (and compile it to PDF)",
+        description="Write a complete derivation sheet: set-up, forward pass, where δ comes "
+        "from, the chain rule for any size (derived by SymPy), every gradient entry, the proven "
+        "matrix identities, figures and, with numbers, a worked example ending in an SGD step.",
+        epilog="examples:\n"
+        "  symcnn sheet conv2d --input 3x3 --kernel 2x2 --bias untied --random 3 --pdf\n"
+        "  symcnn sheet maxpool2d --input 4x4 --window 2x2 --stride 1 -o output/pool.tex\n"
+        "  symcnn sheet conv2d --input 5x5 --kernel 2x2 --values numbers.json --pdf\n"
+        "values files hold JSON arrays named input, weight, bias and delta "
+        "(shapes as in symcnn grad --format json).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_layer_arguments(p, required=False)
+    g = p.add_argument_group("sheet options")
+    g.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE.tex",
+        help="where to write the sheet (default: a name built from the layer, in the current "
+        "folder; - for standard output)",
+    )
+    g.add_argument("--pdf", action="store_true", help="also compile FILE.pdf (latexmk/pdflatex)")
+    numbers = g.add_mutually_exclusive_group()
+    numbers.add_argument(
+        "--values", metavar="FILE", help="numbers for a worked example (JSON: input, weight, ...)"
+    )
+    numbers.add_argument(
+        "--random", type=int, metavar="SEED", help="a worked example with reproducible numbers"
+    )
+    g.add_argument(
+        "--lr", type=float, metavar="ETA", help="learning rate of the SGD step (default 0.1)"
+    )
+    g.add_argument("--title", help="title of the sheet (printed as plain text)")
+    g.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"stop the TeX engine after S seconds (default {DEFAULT_TIMEOUT:g})",
+    )
+    p.set_defaults(func=_sheet)

@@ -1,0 +1,267 @@
+"""TikZ figures for sheets: grids of cells with highlighted entries and arrows between them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import sympy
+
+from .printing import SymcnnLatexPrinter
+from .render import Tex
+from .sheetprint import fmt_number
+from .spec import Conv2D, MaxPool2D
+from .symbols import Role, SymbolTable
+from .values import random_values
+
+if TYPE_CHECKING:
+    from .derive import Derivation
+    from .sheet import SheetOptions
+
+Cell = tuple[int, int]
+
+#: Width in cm available to the two grids of one figure (A4, 2 cm margins, a gap between).
+FIGURE_WIDTH = 14.0
+MAX_CELL = 0.95  # cm
+LABEL_MIN = 0.5  # cells smaller than this carry no label
+
+
+@dataclass
+class Panel:
+    """One grid of a figure: its size, padding ring, cell labels and marked cells.
+
+    ``label(r, c)`` gives the LaTeX of the cell at row r, column c of the unpadded grid
+    (0-based); ``marks`` maps cells to a style name defined in the sheet's preamble
+    (``field``, ``target``, ``win``); ``pad`` adds a dashed ring of zero cells.
+    """
+
+    rows: int
+    cols: int
+    label: Callable[[int, int], str]
+    title: str
+    marks: dict[Cell, str] = field(default_factory=dict)
+    pad: tuple[int, int] = (0, 0)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Rows and columns including the padding ring."""
+        return self.rows + 2 * self.pad[0], self.cols + 2 * self.pad[1]
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.3f}".rstrip("0").rstrip(".") or "0"
+
+
+def cell_size(panels: Sequence[Panel]) -> float:
+    """The side of a cell in cm so that the panels fit side by side (same size in each).
+
+    Example:
+        >>> cell_size([Panel(3, 3, str, ""), Panel(2, 2, str, "")])
+        0.95
+    """
+    cols = sum(p.shape[1] for p in panels)
+    rows = max(p.shape[0] for p in panels)
+    return min(MAX_CELL, FIGURE_WIDTH / max(cols, 1), 9.0 / max(rows, 1))
+
+
+def _panel(p: Panel, x0: float, s: float) -> list[str]:
+    """TikZ commands drawing one panel with its top-left corner at (x0, 0)."""
+    out: list[str] = []
+    ph, pw = p.pad
+    rows, cols = p.shape
+    labels = s >= LABEL_MIN
+    font = r"\scriptsize" if s >= 0.8 else r"\tiny"
+    for r in range(rows):
+        for c in range(cols):
+            x, y = x0 + c * s, -r * s
+            inner = (r - ph, c - pw)
+            padded = not (0 <= inner[0] < p.rows and 0 <= inner[1] < p.cols)
+            style = "padcell" if padded else "cell"
+            mark = p.marks.get(inner)
+            if mark:
+                style += f", {mark}"
+            box = f"({_fmt(x)},{_fmt(y)}) rectangle ({_fmt(x + s)},{_fmt(y - s)})"
+            text = "0" if padded else p.label(*inner)
+            node = f" node[midway, font={font}] {{${text}$}}" if labels and text else ""
+            out.append(rf"\draw[{style}] {box}{node};")
+    out.append(
+        rf"\node[anchor=south, font=\small] at ({_fmt(x0 + cols * s / 2)},0.05) {{{p.title}}};"
+    )
+    return out
+
+
+def grids_figure(panels: Sequence[Panel], labels: Sequence[str | None] = ()) -> Tex:
+    r"""Grids side by side, joined left to right by arrows (``labels`` above them; None: no arrow).
+
+    Returns a complete ``tikzpicture``; the grids are centred on a common horizontal axis.
+
+    Example:
+        >>> fig = grids_figure([Panel(2, 2, lambda r, c: f"a_{{{r}{c}}}", "$a$", {(0, 0): "field"}),
+        ...                     Panel(1, 1, lambda r, c: "z", "$z$", {(0, 0): "target"})])
+        >>> fig.startswith(r"\begin{tikzpicture}") and "field" in fig
+        True
+    """
+    s = cell_size(panels)
+    gap = max(1.1, 2.2 * s)
+    height = max(p.shape[0] for p in panels) * s
+    lines = [r"\begin{tikzpicture}"]
+    x = 0.0
+    for k, panel in enumerate(panels):
+        label = labels[k - 1] if 0 < k <= len(labels) else ""
+        if k and label is not None:
+            y = _fmt(-height / 2)
+            text = rf" node[midway, above, font=\scriptsize] {{{label}}}" if label else ""
+            lines.append(
+                rf"\draw[flow] ({_fmt(x - gap + 0.2)},{y}) -- ({_fmt(x - 0.2)},{y}){text};"
+            )
+        shift = (height - panel.shape[0] * s) / 2
+        lines.append(rf"\begin{{scope}}[yshift={_fmt(-shift)}cm]")
+        lines += _panel(panel, x, s)
+        lines.append(r"\end{scope}")
+        x += panel.shape[1] * s + gap
+    lines.append(r"\end{tikzpicture}")
+    return Tex("\n".join(lines))
+
+
+# --- the figures of a layer, from its derivation ------------------------------------------
+
+
+def _input_cells(expr: Any, table: SymbolTable) -> list[tuple[int, ...]]:
+    """Indices of the input entries an expression contains, in table order."""
+    found = []
+    for sym in expr.free_symbols:
+        info = table.get(sym)
+        if info is not None and info.grid.role is Role.INPUT:
+            found.append(info.index)
+    return sorted(found)
+
+
+def _target(d: Derivation) -> tuple[int, int, int]:
+    """The output entry whose receptive field is drawn: (1, 1) 0-based, or the last one."""
+    _, oh, ow = d.output_shape
+    return (0, min(1, oh - 1), min(1, ow - 1))
+
+
+def _symbol_label(p: SymcnnLatexPrinter, grid: Any) -> Callable[[int, int], str]:
+    return lambda r, c: p.symbol(grid.symbols[0, r, c])
+
+
+def _title(words: str, grid: Any, base: int) -> str:
+    """A panel title, naming channel 1 when the tensor has several: ``input $a^{(1)}$``."""
+    channel = f"^{{({base})}}" if grid.shape[0] > 1 else ""
+    return f"{words} ${grid.latex}{channel}$"
+
+
+def receptive_field(d: Derivation, p: SymcnnLatexPrinter) -> tuple[Tex, Tex]:
+    """The input (channel 1) with the cells one output entry reads, beside the output."""
+    a, z = d.forward.grids[Role.INPUT], d.forward.grids[Role.OUTPUT]
+    target = _target(d)
+    cells: set[tuple[int, int]] = set()
+    for summand in d.forward.terms[target]:
+        cells.update((r, c) for ch, r, c in _input_cells(summand, d.table) if ch == 0)
+    pad = d.spec.padding if isinstance(d.spec, Conv2D) else (0, 0)
+    left = Panel(
+        a.shape[1],
+        a.shape[2],
+        _symbol_label(p, a),
+        _title("input", a, d.spec.index_base),
+        dict.fromkeys(cells, "field"),
+        pad,
+    )
+    right = Panel(
+        z.shape[1],
+        z.shape[2],
+        _symbol_label(p, z),
+        _title("output", z, d.spec.index_base),
+        {target[1:]: "target"},
+    )
+    return grids_figure([left, right]), Tex(p.symbol(z.symbols[target]))
+
+
+def weight_cells(d: Derivation, p: SymcnnLatexPrinter) -> tuple[Tex, Tex]:
+    """For the last weight of channel pair (1, 1): the input cells it multiplies, and its δs."""
+    a, z = d.forward.grids[Role.INPUT], d.forward.grids[Role.DELTA]
+    w_index = (0, 0, *(k - 1 for k in d.spec.kernel))  # type: ignore[union-attr]
+    chain = d.grads[Role.WEIGHT][w_index]
+    cells: set[tuple[int, int]] = set()
+    sources: set[tuple[int, int]] = set()
+    for term in chain.terms:
+        cells.update((r, c) for ch, r, c in _input_cells(term.partial, d.table) if ch == 0)
+        _, i, j = term.source
+        sources.add((i, j))
+    pad = d.spec.padding  # type: ignore[union-attr]
+    left = Panel(
+        a.shape[1],
+        a.shape[2],
+        _symbol_label(p, a),
+        _title("input", a, d.spec.index_base),
+        dict.fromkeys(cells, "field"),
+        pad,
+    )
+    right = Panel(
+        z.shape[1],
+        z.shape[2],
+        _symbol_label(p, z),
+        _title("error", z, d.spec.index_base),
+        dict.fromkeys(sources, "target"),
+    )
+    w = d.forward.grids[Role.WEIGHT].symbols[w_index]
+    return grids_figure([left, right]), Tex(p.symbol(w))
+
+
+def routing(d: Derivation, values: dict[str, np.ndarray]) -> Tex:
+    """Max pooling, channel 1: the input with each window's winner shaded, δ, and ∂E/∂a.
+
+    The winners are the cells whose bracket ``IsFirstMax`` (the engine's rule, ties to the
+    first maximum) is 1 at these numbers; ∂E/∂a comes from the lambdified formulas.
+    """
+    a = d.forward.grids[Role.INPUT]
+    numbers = {
+        sympy.Symbol(str(s)): sympy.Float(v)
+        for s, v in zip(a.symbols.ravel(), values["input"].ravel())
+    }
+    winners: set[tuple[int, int]] = set()
+    for cs in d.grads[Role.INPUT][0].ravel():
+        if any(t.partial.xreplace(numbers) == 1 for t in cs.terms):
+            _, r, c = d.table.info(cs.wrt).index
+            winners.add((r, c))
+    grad = d.numeric()(**values)["input"][0]
+    inp, delta = values["input"][0], values["delta"][0]
+    marks = dict.fromkeys(winners, "win")
+
+    def numbers_of(arr: np.ndarray) -> Callable[[int, int], str]:
+        return lambda r, c: fmt_number(arr[r, c])
+
+    (h, w), (oh, ow) = inp.shape, delta.shape
+    panels = [
+        Panel(h, w, numbers_of(inp), _title("input", a, d.spec.index_base), marks),
+        Panel(
+            oh,
+            ow,
+            numbers_of(delta),
+            _title("error", d.forward.grids[Role.DELTA], d.spec.index_base),
+        ),
+        Panel(h, w, numbers_of(grad), r"$\partial E/\partial a$", marks),
+    ]
+    return grids_figure(panels, [None, "backward"])
+
+
+def figures(d: Derivation, p: SymcnnLatexPrinter, options: SheetOptions) -> dict[str, Any]:
+    """All figures of a layer, with the names their captions mention."""
+    field_fig, target = receptive_field(d, p)
+    out: dict[str, Any] = {"field": field_fig, "target": target}
+    if Role.WEIGHT in d.grads:
+        out["weight"], out["weight_name"] = weight_cells(d, p)
+    if isinstance(d.spec, MaxPool2D):
+        values = options.values
+        out["illustrative"] = values is None
+        if values is None:
+            shapes = {
+                "input": d.forward.grids[Role.INPUT].shape,
+                "delta": d.forward.grids[Role.DELTA].shape,
+            }
+            values = random_values(shapes, options.illustrative_seed)
+        out["routing"] = routing(d, values)
+    return out

@@ -1,0 +1,336 @@
+"""LaTeX printers for sheets: general index formulas, numbers substituted, matrices, line breaks."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import numpy as np
+import sympy
+from sympy import Indexed
+
+from .printing import SymcnnLatexPrinter, _split_factors
+from .render import Tex
+from .symbols import SymbolTable
+
+_NAMES = {"H_out": r"H_{\mathrm{out}}", "W_out": r"W_{\mathrm{out}}"}
+_BASES = {"delta": r"\delta", "mu": r"\mu", "omega": r"\omega"}
+
+
+class IndexedLatexPrinter(SymcnnLatexPrinter):
+    r"""Prints the general index formulas of `symcnn.indexed` in the seeds' notation.
+
+    ``Indexed`` as ``a_{i+m-1,\,j+n-1}``, ``KroneckerDelta`` as the Iverson bracket
+    ``[m = m']`` (δ is taken: it is ∂E/∂z), nested ``\sum`` signs, ``∂E/∂z`` fractions,
+    δ first in products and positive terms first in sums (``u - i + 1``).
+
+    Example:
+        >>> from sympy import IndexedBase, symbols, KroneckerDelta
+        >>> i, m = symbols("i m", integer=True)
+        >>> p = IndexedLatexPrinter(SymbolTable([]))
+        >>> p.doprint(KroneckerDelta(i, m) * IndexedBase("a")[i - m + 1])
+        '\\left[i = m\\right] a_{i - m + 1}'
+    """
+
+    def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
+        name = str(expr)
+        if name in _NAMES:
+            return _NAMES[name]
+        if self.table.get(name) is not None:
+            return self.symbol(expr)
+        return super()._print_Symbol(expr, style)
+
+    def _print_IndexedBase(self, expr: sympy.IndexedBase) -> str:
+        return _BASES.get(str(expr.label), str(expr.label))
+
+    def _print_KroneckerDelta(self, expr: sympy.KroneckerDelta, exp: Any = None) -> str:
+        a, b = (self._print(x) for x in expr.args)
+        return rf"\left[{a} = {b}\right]"
+
+    def _print_Sum(self, expr: sympy.Sum) -> str:
+        signs = "".join(
+            rf"\sum_{{{self._print(v)}={self._print(lo)}}}^{{{self._print(hi)}}} "
+            for v, lo, hi in expr.limits
+        )
+        body = self._print(expr.function)
+        if isinstance(expr.function, sympy.Add):
+            body = rf"\left({body}\right)"
+        return signs + body
+
+    def _print_Derivative(self, expr: sympy.Derivative) -> str:
+        (x, count), *rest = expr.variable_count
+        if rest or count != 1:
+            return super()._print_Derivative(expr)
+        f = expr.expr
+        if isinstance(f, (sympy.Symbol, Indexed)):
+            return rf"\frac{{\partial {self._print(f)}}}{{\partial {self._print(x)}}}"
+        if isinstance(f, sympy.core.function.AppliedUndef) and f.args == (x,):
+            return rf"{self._print(f.func)}'\!\left({self._print(x)}\right)"
+        return rf"\frac{{\partial}}{{\partial {self._print(x)}}}\left({self._print(f)}\right)"
+
+    def _print_Function(self, expr: Any, exp: Any = None) -> str:
+        if isinstance(expr, sympy.core.function.AppliedUndef) and len(expr.args) == 1:
+            return rf"{self._print(expr.func)}\!\left({self._print(expr.args[0])}\right)"
+        return super()._print_Function(expr, exp)
+
+    def _as_ordered_terms(self, expr: Any, order: Any = None) -> list[Any]:
+        terms = list(expr.as_ordered_terms()) if isinstance(expr, sympy.Add) else [expr]
+        numbers = [t for t in terms if t.is_Number]
+        rest = [t for t in terms if not t.is_Number]
+        pos = [t for t in rest if not t.could_extract_minus_sign()]
+        neg = [t for t in rest if t.could_extract_minus_sign()]
+        return pos + neg + numbers if pos else numbers + neg
+
+    def _print_Mul(self, expr: sympy.Mul) -> str:
+        args = list(expr.args)
+        if not any(isinstance(f, (Indexed, sympy.KroneckerDelta)) for f in args):
+            return super()._print_Mul(expr)
+        coeff = [f for f in args if f.is_Number]
+        rest = sorted((f for f in args if not f.is_Number), key=_factor_rank)
+        parts = [self._print(f) if _atomic(f) else rf"\left({self._print(f)}\right)" for f in rest]
+        if coeff and coeff != [sympy.Integer(-1)]:
+            parts.insert(0, self._print(sympy.Mul(*coeff)))
+        text = " ".join(parts)
+        return "-" + text if coeff == [sympy.Integer(-1)] else text
+
+    def _print_Indexed(self, expr: Indexed) -> str:
+        indices = r",\,".join(self._index(i) for i in expr.indices)
+        return f"{self._print(expr.base)}_{{{indices}}}"
+
+    def _index(self, idx: sympy.Expr) -> str:
+        """An index; one with fractional coefficients (dilation) as ``(u - i)/2``."""
+        num, den = sympy.fraction(sympy.together(idx))
+        if den == 1:
+            return self._print(idx)
+        return f"({self._print(sympy.expand(num))})/{self._print(den)}"
+
+
+_RANK = {"delta": 0, "w": 2, "omega": 2, "mu": 2, "a": 3}
+
+
+def _factor_rank(f: sympy.Basic) -> int:
+    """δ first, then Iverson brackets, then kernel-like tensors, then the input, then the rest."""
+    if isinstance(f, Indexed):
+        return _RANK.get(str(f.base), 4)
+    if isinstance(f, sympy.KroneckerDelta):
+        return 1
+    return 4
+
+
+def _atomic(f: sympy.Basic) -> bool:
+    return isinstance(f, (Indexed, sympy.Symbol, sympy.KroneckerDelta, sympy.Derivative))
+
+
+class CompactLatexPrinter(SymcnnLatexPrinter):
+    r"""For matrix cells: a max-pool bracket names its window by the output it produced.
+
+    ``\left[a_{12} = \max(a_{11}, a_{12}, a_{21}, a_{22})\right]`` becomes
+    ``\left[a_{12} = z_{11}\right]``: the same statement, since z_{11} is that maximum.
+    """
+
+    def __init__(self, table: SymbolTable, windows: dict[tuple[str, ...], str]) -> None:
+        super().__init__(table)
+        self.windows = windows
+
+    def _print_IsFirstMax(self, expr: Any, exp: Any = None) -> str:
+        name = self.windows.get(tuple(str(a) for a in expr.window))
+        if name is None:
+            return super()._print_IsFirstMax(expr, exp)
+        return rf"\left[{self._print(expr.winner)} = {name}\right]"
+
+
+def fmt_number(x: float) -> str:
+    """A number as LaTeX, at most 6 significant digits, no float noise: ``-0.23``, ``13.5``.
+
+    Example:
+        >>> fmt_number(0.1 + 0.2), fmt_number(-1e-17), fmt_number(2.5e-7), fmt_number(4.0)
+        ('0.3', '0', '2.5 \\\\times 10^{-7}', '4')
+    """
+    if not math.isfinite(x):
+        return r"\infty" if x > 0 else (r"-\infty" if x < 0 else r"\mathrm{NaN}")
+    if abs(x) < 1e-12:
+        return "0"
+    text = f"{x:.6g}"
+    if "e" in text:
+        mant, exp = text.split("e")
+        return rf"{mant} \times 10^{{{int(exp)}}}"
+    return text
+
+
+class NumberLatexPrinter(SymcnnLatexPrinter):
+    r"""The same layout as `SymcnnLatexPrinter`, every known symbol replaced by its number.
+
+    Negative numbers get parentheses and products an explicit ``\cdot``, as in a hand
+    calculation: ``a_{11} w_{11}`` becomes ``0.5 \cdot (-1)``.
+    """
+
+    def __init__(self, table: SymbolTable, values: dict[str, float]) -> None:
+        super().__init__(table)
+        self.values = values
+
+    def symbol(self, sym: Any) -> str:
+        name = str(sym)
+        if name not in self.values:
+            return super().symbol(sym)
+        return fmt_number(self.values[name])
+
+    def product(self, factors: list[Any]) -> str:
+        coeff, rest = _split_factors(factors, self.table)
+        parts = [self._item(f) for f in rest]
+        if coeff != 1 or not parts:
+            num = rf"\tfrac{{{coeff.p}}}{{{coeff.q}}}" if coeff.q != 1 else str(coeff.p)
+            parts.insert(0, num)
+        # a negative factor of a product, or a negative first summand after "+", needs brackets
+        return r" \cdot ".join(f"({x})" if x.startswith("-") else x for x in parts)
+
+
+# --- layout helpers: widths, line breaking, matrices ------------------------------------
+
+_CMD = re.compile(r"\\[a-zA-Z]+")
+_SCRIPT = re.compile(r"[_^]\{([^{}]*)\}")
+_SILENT = re.compile(r"\\(left|right|tfrac|frac|partial|,|!|;|quad|qquad)")
+_CHAR_WIDTH = {
+    ".": 0.28,
+    ",": 0.45,
+    "(": 0.39,
+    ")": 0.39,
+    "[": 0.28,
+    "]": 0.28,
+    "·": 0.8,
+    "+": 1.3,
+    "=": 1.3,
+    "-": 0.9,
+    "x": 0.6,
+}
+
+
+def tex_width(tex: str) -> float:
+    r"""Rough printed width of inline maths in em (for line breaking, never exact).
+
+    Example:
+        >>> round(tex_width(r"\delta_{11} w_{12}"), 1)
+        2.8
+    """
+    scripts = sum(len(m) for m in _SCRIPT.findall(tex))
+    body = _SCRIPT.sub("", tex)
+    body = body.replace(r"\cdot", "·")
+    body = _SILENT.sub("", body)
+    body = _CMD.sub("x", body)
+    body = re.sub(r"[{}\s]", "", body)
+    return sum(_CHAR_WIDTH.get(ch, 0.55) for ch in body) + 0.4 * scripts
+
+
+def break_terms(
+    terms: Sequence[str], width: float, max_lines: int = 0
+) -> tuple[list[list[Tex]], int]:
+    """Group summands into lines of at most ``width`` em; keep at most ``max_lines`` lines.
+
+    Returns the lines and the number of summands left out (shown by the template as ⋯).
+
+    Example:
+        >>> lines, left_out = break_terms(["x"] * 10, 6.0, max_lines=2)
+        >>> [len(line) for line in lines], left_out
+        ([3, 3], 4)
+    """
+    lines: list[list[Tex]] = [[]]
+    used = 0.0
+    for term in terms:
+        w = tex_width(term) + 1.3
+        if lines[-1] and used + w > width:
+            lines.append([])
+            used = 0.0
+        lines[-1].append(Tex(term))
+        used += w
+    if max_lines and len(lines) > max_lines:
+        kept = lines[:max_lines]
+        return kept, len(terms) - sum(len(line) for line in kept)
+    return lines, 0
+
+
+def elide(items: Sequence[Any], cap: int, tail: int = 2) -> tuple[list[Any], int]:
+    """First ``cap - tail - 1`` items, ``None`` (the gap), last ``tail`` items, when too long.
+
+    Example:
+        >>> elide(list(range(10)), 6)
+        ([0, 1, 2, None, 8, 9], 5)
+    """
+    if len(items) <= cap:
+        return list(items), 0
+    head = cap - tail - 1
+    return [*items[:head], None, *items[len(items) - tail :]], len(items) - head - tail
+
+
+_COLUMNS: ContextVar[list[int] | None] = ContextVar("symcnn_matrix_columns", default=None)
+
+
+@contextmanager
+def track_matrix_columns() -> Iterator[list[int]]:
+    """Collect the column count of every `matrix` printed inside the ``with`` block.
+
+    amsmath's bmatrix allows 10 columns unless told more (``MaxMatrixCols``); matrices end
+    up inside larger LaTeX strings, so they report their width as they are made.
+
+    Example:
+        >>> with track_matrix_columns() as seen:
+        ...     _ = matrix(np.zeros((2, 12), dtype=object))
+        >>> seen
+        [12]
+    """
+    seen: list[int] = []
+    token = _COLUMNS.set(seen)
+    try:
+        yield seen
+    finally:
+        _COLUMNS.reset(token)
+
+
+class Matrix(Tex):
+    """A printed ``bmatrix`` that knows its columns (for MaxMatrixCols) and width in em."""
+
+    cols: int
+    width: float
+
+
+def matrix(cells: np.ndarray, cap: int = 16) -> Matrix:
+    r"""A 2-D array of LaTeX strings as a ``bmatrix``, rows and columns elided beyond ``cap``.
+
+    Example:
+        >>> print(matrix(np.array([["a", "b"], ["c", "d"]], dtype=object)))
+        \begin{bmatrix} a & b \\ c & d \end{bmatrix}
+    """
+    rows, _ = elide(list(range(cells.shape[0])), cap)
+    cols, _ = elide(list(range(cells.shape[1])), cap)
+    lines = []
+    for r in rows:
+        if r is None:
+            lines.append(" & ".join(r"\ddots" if c is None else r"\vdots" for c in cols))
+        else:
+            lines.append(" & ".join(r"\cdots" if c is None else str(cells[r, c]) for c in cols))
+    out = Matrix(r"\begin{bmatrix} " + r" \\ ".join(lines) + r" \end{bmatrix}")
+    out.cols = len(cols)
+    seen = _COLUMNS.get()
+    if seen is not None:
+        seen.append(out.cols)
+    out.width = sum(
+        max((tex_width(str(cells[r, c])) for r in rows if r is not None), default=1.0) + 1.0
+        if c is not None
+        else 1.0
+        for c in cols
+    )
+    return out
+
+
+def short_sum(printer: SymcnnLatexPrinter, terms: Sequence[str], keep: int = 3) -> Tex:
+    r"""A sum for a matrix cell: all terms when few, else ``first + \cdots + last``.
+
+    Example:
+        >>> print(short_sum(SymcnnLatexPrinter(SymbolTable([])), ["a", "b", "c", "d", "e"]))
+        a + b + \cdots + e
+    """
+    if len(terms) <= keep + 1:
+        return Tex(printer.total(list(terms)))
+    return Tex(printer.total([*terms[: keep - 1], r"\cdots", terms[-1]]))

@@ -1,0 +1,159 @@
+"""The worked numeric example of a sheet: formula, numbers substituted, result (handcalcs style)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .layout import ENTRY_CAP, LINE_WIDTH, elided_rows, equation_row, slices
+from .printing import SymcnnLatexPrinter, term_string
+from .render import Tex
+from .sheetprint import NumberLatexPrinter, fmt_number, tex_width
+from .symbols import Role
+
+if TYPE_CHECKING:
+    from .derive import Derivation
+    from .sheet import SheetOptions
+
+#: Entries of one tensor written out in the worked example (the matrices show all of them).
+WORKED_CAP = ENTRY_CAP // 2
+
+
+def symbol_values(d: Derivation, values: dict[str, np.ndarray]) -> dict[str, float]:
+    """Symbol name → number, for every entry of the given arrays (``input``, ``weight`` …)."""
+    out: dict[str, float] = {}
+    for role, grid in d.forward.grids.items():
+        arr = values.get(role.value)
+        if arr is None:
+            continue
+        for idx in np.ndindex(*grid.shape):
+            out[str(grid.symbols[idx])] = float(arr[idx])
+    return out
+
+
+def number_slices(
+    arr: np.ndarray, name: str, base: int, gradient: bool = False
+) -> list[dict[str, Any]]:
+    """An array of numbers as labelled bmatrix slices (``∂E/∂name`` when ``gradient``)."""
+    cells = np.vectorize(fmt_number, otypes=[object])(np.asarray(arr, dtype=float))
+    return slices(cells, name, base, gradient)
+
+
+def _row(
+    lhs: Tex, symbolic: list[str], numbers: list[str], result: float, p: SymcnnLatexPrinter
+) -> dict[str, Any]:
+    """One three-part row: the formula, the same with numbers substituted, the result."""
+    row = equation_row(lhs, symbolic, p)
+    filled = equation_row(lhs, numbers, p)
+    text = fmt_number(result)
+    row.update(numbers=filled["lines"], numbers_omitted=filled["omitted"], result=Tex(text))
+    # "= (−1) = −1" says nothing: drop the numbers when they are just the result
+    row["numbers_shown"] = not (len(numbers) == 1 and numbers[0].strip("()") == text)
+    parts = [*row["lines"], *(row["numbers"] if row["numbers_shown"] else []), text]
+    row["inline"] = (
+        len(row["lines"]) == 1
+        and len(row["numbers"]) == 1
+        and not row["omitted"]
+        and sum(tex_width(x) + 1.3 for x in parts) < LINE_WIDTH
+    )
+    return row
+
+
+def worked_example(d: Derivation, options: SheetOptions) -> dict[str, Any]:
+    """Forward pass and every gradient with the given numbers, then the SGD step.
+
+    The numbers come from ``Derivation.numeric()`` (the lambdified formulas); the sheet
+    only formats them.
+    """
+    assert options.values is not None
+    values = options.values
+    base = d.spec.index_base
+    p = SymcnnLatexPrinter(d.table)
+    nump = NumberLatexPrinter(d.table, symbol_values(d, values))
+    num = d.numeric()
+    fwd_args = {k: v for k, v in values.items() if k != Role.DELTA.value}
+    z = num.forward(**fwd_args)
+    grads = num(**values)
+
+    zsym = d.forward.grids[Role.OUTPUT].symbols
+    out_idx = list(np.ndindex(*d.output_shape))
+
+    def forward_row(k: int) -> dict[str, Any]:
+        terms = d.forward.terms[out_idx[k]]
+        return _row(
+            Tex(p.symbol(zsym[out_idx[k]])),
+            [p.product([s]) for s in terms],
+            [nump.product([s]) for s in terms],
+            float(z[out_idx[k]]),
+            p,
+        )
+
+    gradients = []
+    for role, chain in d.grads.items():
+        grid = d.forward.grids[role]
+        flat, numbers = chain.ravel(), grads[role.value].ravel()
+
+        def grad_row(k: int, flat: np.ndarray = flat, numbers: np.ndarray = numbers) -> dict:
+            terms = flat[k].terms
+            return _row(
+                Tex(p.gradient_name(flat[k].wrt)),
+                [term_string(p, t) for t in terms],
+                [term_string(nump, t) for t in terms],
+                float(numbers[k]),
+                p,
+            )
+
+        gradients.append(
+            {
+                "role": role.value,
+                "symbol": Tex(grid.latex),
+                "rows": elided_rows(len(flat), grad_row, WORKED_CAP),
+                "matrices": number_slices(grads[role.value], grid.latex, base, gradient=True),
+            }
+        )
+    given = [
+        {
+            "role": r.value,
+            "matrices": number_slices(values[r.value], d.forward.grids[r].latex, base),
+        }
+        for r in d.forward.grids
+        if r.value in values
+    ]
+    return {
+        "source": options.values_source,
+        "given": given,
+        "forward": elided_rows(len(out_idx), forward_row, WORKED_CAP),
+        "output": number_slices(z, "z", base),
+        "gradients": gradients,
+        "sgd": _sgd(d, values, grads, options.lr),
+        "lr": Tex(fmt_number(options.lr)),
+    }
+
+
+def _sgd(
+    d: Derivation, values: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float
+) -> list[dict[str, Any]]:
+    """``θ(t+1) = θ(t) − η ∂E/∂θ`` for every parameter tensor (none for pooling)."""
+    base = d.spec.index_base
+    out = []
+    for role in (Role.WEIGHT, Role.BIAS):
+        if role not in d.grads:
+            continue
+        name = d.forward.grids[role].latex
+        old, grad = values[role.value], grads[role.value]
+        new = old - lr * grad
+        out.append(
+            {
+                "role": role.value,
+                "symbol": Tex(name),
+                "steps": list(
+                    zip(
+                        number_slices(old, name, base),
+                        number_slices(grad, name, base),
+                        number_slices(new, name, base),
+                    )
+                ),
+            }
+        )
+    return out

@@ -1,0 +1,189 @@
+"""The size-independent chain rule (symcnn.indexed) against plain-loop NumPy references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+from sympy import Indexed, KroneckerDelta
+
+from symcnn import AvgPool2D, Conv2D, MaxPool2D, Role
+from symcnn.indexed import StepKind, derive_general, output_delta_steps
+
+RNG = np.random.default_rng(7)
+
+
+# --- independent references (plain loops, 0-based arrays) --------------------------------
+
+
+def conv_reference(a, w, delta, stride, pad, dil):
+    """Forward read positions and both gradients of a conv, by loops over every product."""
+    _, c_in, kh, kw = w.shape
+    o_n, oh, ow = delta.shape
+    grad_a, grad_w = np.zeros_like(a), np.zeros_like(w)
+    for o in range(o_n):
+        for i in range(oh):
+            for j in range(ow):
+                for c in range(c_in):
+                    for m in range(kh):
+                        for n in range(kw):
+                            r = i * stride[0] + m * dil[0] - pad[0]
+                            t = j * stride[1] + n * dil[1] - pad[1]
+                            if 0 <= r < a.shape[1] and 0 <= t < a.shape[2]:
+                                grad_a[c, r, t] += delta[o, i, j] * w[o, c, m, n]
+                                grad_w[o, c, m, n] += delta[o, i, j] * a[c, r, t]
+    return grad_a, grad_w
+
+
+def pool_reference(a, delta, window, stride, kind):
+    """Input gradient of max (first maximum wins) or average pooling, by loops."""
+    grad = np.zeros_like(a)
+    for c in range(delta.shape[0]):
+        for i in range(delta.shape[1]):
+            for j in range(delta.shape[2]):
+                cells = [
+                    (i * stride[0] + m, j * stride[1] + n)
+                    for m in range(window[0])
+                    for n in range(window[1])
+                ]
+                if kind == "max":
+                    best = cells[0]
+                    for cell in cells:
+                        if a[c, cell[0], cell[1]] > a[c, best[0], best[1]]:
+                            best = cell
+                    grad[c, best[0], best[1]] += delta[c, i, j]
+                else:
+                    for r, t in cells:
+                        grad[c, r, t] += delta[c, i, j] / len(cells)
+    return grad
+
+
+# --- evaluating a general formula at concrete numbers ------------------------------------
+
+
+def evaluate(expr, point, arrays, base):
+    """Substitute a generic index, expand the sums, look every entry up.
+
+    ``arrays`` maps a base name to (array, number of leading channel axes); a channel axis
+    of size 1 is not written in the formulas. Entries outside an array or at a non-whole
+    index are 0, the convention the sheet states.
+    """
+    e = expr.subs(point).doit()
+
+    def value(x: Indexed):
+        arr, leading = arrays[str(x.base)]
+        idx = iter(x.indices)
+        full = [
+            0 if ax < leading and arr.shape[ax] == 1 else sympy.nsimplify(next(idx)) - base
+            for ax in range(arr.ndim)
+        ]
+        if any(not k.is_integer for k in full if isinstance(k, sympy.Basic)):
+            return sympy.Integer(0)
+        full = [int(k) for k in full]
+        if any(not 0 <= k < n for k, n in zip(full, arr.shape)):
+            return sympy.Integer(0)
+        return sympy.Float(arr[tuple(full)], 30)
+
+    return float(e.replace(lambda x: isinstance(x, Indexed), value))
+
+
+CONVS = [
+    Conv2D(input=(3, 3), kernel=(2, 2), bias="untied"),
+    Conv2D(input=(5, 5), kernel=(2, 2), index_base=0),
+    Conv2D(input=(5, 4), kernel=(3, 2), stride=(2, 1), padding=(1, 0)),
+    Conv2D(input=(5, 5), kernel=(2, 2), dilation=2),
+    Conv2D(input=(3, 3), kernel=(2, 2), in_channels=2, out_channels=2, bias="none"),
+]
+
+
+@pytest.mark.parametrize("spec", CONVS, ids=lambda s: "x".join(map(str, s.input)) + str(s.kernel))
+def test_general_conv_gradients_match_loops(spec: Conv2D) -> None:
+    general, rules = derive_general(spec)
+    a = RNG.normal(size=spec.input_shape)
+    w = RNG.normal(size=spec.weight_shape)
+    delta = RNG.normal(size=spec.output_shape)
+    ref_a, ref_w = conv_reference(a, w, delta, spec.stride, spec.padding, spec.dilation)
+    arrays = {"a": (a, 1), "w": (w, 2), "delta": (delta, 1)}
+    base = spec.index_base
+    by_role = {r.role: r for r in rules}
+    result_w = by_role[Role.WEIGHT].steps[-1].rhs.subs(general.sizes)
+    x_w = general.wrt[Role.WEIGHT]
+    for idx in np.ndindex(*spec.weight_shape):
+        shown = [i for i, n in zip(idx, spec.weight_shape[:2]) if n > 1] + list(idx[2:])
+        point = dict(zip(x_w.indices, [i + base for i in shown]))
+        got = evaluate(result_w, point, arrays, base)
+        assert got == pytest.approx(ref_w[idx], abs=1e-9), idx
+    result_a = by_role[Role.INPUT].steps[-1].rhs.subs(general.sizes)
+    x_a = general.wrt[Role.INPUT]
+    for idx in np.ndindex(*spec.input_shape):
+        shown = ([idx[0]] if spec.in_channels > 1 else []) + list(idx[1:])
+        point = dict(zip(x_a.indices, [i + base for i in shown]))
+        got = evaluate(result_a, point, arrays, base)
+        assert got == pytest.approx(ref_a[idx], abs=1e-9), idx
+
+
+def test_general_bias_gradients() -> None:
+    for bias, expected in (("untied", "delta[i', j']"), ("shared", "Sum(delta[i, j]")):
+        _, rules = derive_general(Conv2D(input=(3, 3), kernel=(2, 2), bias=bias))
+        rule = next(r for r in rules if r.role is Role.BIAS)
+        assert str(rule.steps[-1].rhs).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        MaxPool2D(input=(4, 4), window=(2, 2), stride=1),
+        MaxPool2D(input=(4, 3), window=(2, 2), stride=(2, 1), channels=2),
+        AvgPool2D(input=(4, 4), window=(2, 2)),
+        AvgPool2D(input=(4, 4), window=(3, 3), stride=1, index_base=0),
+    ],
+    ids=str,
+)
+def test_general_pool_gradients_match_loops(spec) -> None:
+    general, rules = derive_general(spec)
+    (rule,) = rules
+    kind = "max" if isinstance(spec, MaxPool2D) else "avg"
+    # small integers make ties likely: the first maximum must win
+    a = RNG.integers(0, 3, size=spec.input_shape).astype(float)
+    delta = RNG.normal(size=spec.output_shape)
+    ref = pool_reference(a, delta, spec.window, spec.stride, kind)
+    base = spec.index_base
+    kh, kw = spec.window
+    mu = np.zeros((*spec.output_shape, kh, kw))
+    for c, i, j in np.ndindex(*spec.output_shape):
+        win = a[c, i * spec.stride[0] : i * spec.stride[0] + kh, j * spec.stride[1] :][:, :kw]
+        m, n = np.unravel_index(int(np.argmax(win)), win.shape)  # argmax: first maximum
+        mu[c, i, j, m, n] = 1
+    omega = np.full((kh, kw), 1 / (kh * kw))
+    arrays = {"a": (a, 1), "delta": (delta, 1), "mu": (mu, 1), "omega": (omega, 0)}
+    x = general.wrt[Role.INPUT]
+    result = rule.steps[-1].rhs.subs(general.sizes)
+    for idx in np.ndindex(*spec.input_shape):
+        shown = ([idx[0]] if spec.channels > 1 else []) + list(idx[1:])
+        point = dict(zip(x.indices, [i + base for i in shown]))
+        got = evaluate(result, point, arrays, base)
+        assert got == pytest.approx(ref[idx], abs=1e-9), idx
+
+
+def test_steps_are_derived_not_typed() -> None:
+    _, rules = derive_general(Conv2D(input=(3, 3), kernel=(2, 2)))
+    weight = next(r for r in rules if r.role is Role.WEIGHT)
+    steps = {s.kind: s for s in weight.steps}
+    assert [s.kind for s in weight.steps] == list(StepKind)
+    # the derivative of the Sum carries Kronecker deltas; the collapsed step none
+    assert steps[StepKind.DIFF].rhs.atoms(KroneckerDelta)
+    assert not steps[StepKind.SURVIVES].rhs.atoms(KroneckerDelta)
+    assert str(steps[StepKind.SURVIVES].rhs) == "a[i + m' - 1, j + n' - 1]"
+
+
+def test_output_delta_matches_finite_differences() -> None:
+    forward, _, result = output_delta_steps()
+    z, y = sympy.Symbol("z"), sympy.Symbol("y")
+    sigma = sympy.Function("sigma")
+    logistic = sympy.Lambda(z, 1 / (1 + sympy.exp(-z)))
+    loss = sympy.lambdify((z, y), forward.rhs.replace(sigma, logistic))
+    delta = sympy.lambdify((z, y), result.rhs.replace(sigma, logistic))
+    for zv, yv in ((0.3, 0.8), (-1.2, 0.1), (2.0, 1.0)):
+        h = 1e-6
+        fd = (loss(zv + h, yv) - loss(zv - h, yv)) / (2 * h)
+        assert delta(zv, yv) == pytest.approx(fd, rel=1e-6)
