@@ -64,12 +64,17 @@ def _to_sympy(expr: Any) -> sympy.Basic:
     return sympy.sympify(expr)
 
 
-def backprop(forward: Forward, table: SymbolTable) -> dict[Role, np.ndarray]:
+def backprop(
+    forward: Forward, table: SymbolTable, deltas: np.ndarray | None = None
+) -> dict[Role, np.ndarray]:
     """Apply the chain rule to every forward term: a sparse local Jacobian, accumulated.
 
     For each output entry z with δ_z, each summand t of z and each symbol x of t (in grid
     order), the term ``δ_z · ∂t/∂x`` is appended to ∂E/∂x. Only symbols a term contains are
     differentiated, so the cost is linear in the number of product terms.
+
+    ``deltas`` (shaped like the output) replaces the δ symbols of the layer's DELTA grid; a
+    loss, whose output is E itself, passes ``∂E/∂E = 1``.
 
     Example:
         >>> from symcnn.spec import Conv2D
@@ -80,7 +85,8 @@ def backprop(forward: Forward, table: SymbolTable) -> dict[Role, np.ndarray]:
     """
     wanted = {forward.grids[role].name: role for role in forward.wrt}
     acc: dict[str, list[Term]] = {}
-    deltas = forward.grids[Role.DELTA].symbols
+    if deltas is None:
+        deltas = forward.grids[Role.DELTA].symbols
     position = table.position
     for idx in np.ndindex(*forward.terms.shape):
         delta = deltas[idx]
