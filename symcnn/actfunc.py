@@ -15,6 +15,20 @@ def _arg(printer: Any, expr: sympy.Basic) -> str:
     return printer._print(expr)
 
 
+def _vector(printer: Any, ys: tuple[sympy.Basic, ...], latex: bool) -> tuple[str, list[str]]:
+    """The name of the grid all ``ys`` belong to (``z²``), or their list; and their indices."""
+    table = getattr(printer, "table", None)
+    infos = [table.get(y) for y in ys] if table is not None else [None]
+    if all(i is not None for i in infos) and len({i.grid.name for i in infos}) == 1:
+        grid = infos[0].grid
+        stem = (
+            grid.latex if latex else (grid.text if getattr(printer, "unicode", True) else grid.name)
+        )
+        shown = [",".join(str(k) for k in info.shown_index) for info in infos]
+        return stem, shown
+    return ", ".join(_arg(printer, y) for y in ys), [str(k + 1) for k in range(len(ys))]
+
+
 def _power(body: str, exp: Any) -> str:
     """LaTeX of a function raised to a power: ``\\sigma(x)^{2}``."""
     return f"{body}^{{{exp}}}" if exp is not None else body
@@ -149,12 +163,12 @@ class SoftMax(sympy.Function):
         return sympy.exp(ys[int(k)]) / sympy.Add(*[sympy.exp(y) for y in ys])
 
     def _symcnn_text(self, printer: Any) -> str:
-        args = ", ".join(_arg(printer, y) for y in self.vector)
-        return f"softmax({args})_{self.position + 1}"
+        name, shown = _vector(printer, self.vector, latex=False)
+        return f"softmax({name})_{shown[self.position]}"
 
     def _symcnn_latex(self, printer: Any, exp: Any = None) -> str:
-        args = ", ".join(_arg(printer, y) for y in self.vector)
-        body = rf"\operatorname{{softmax}}\left({args}\right)_{{{self.position + 1}}}"
+        name, shown = _vector(printer, self.vector, latex=True)
+        body = rf"\operatorname{{softmax}}\left({name}\right)_{{{shown[self.position]}}}"
         return _power(body, exp)
 
     def _symcnn_json(self, printer: Any) -> str:
@@ -178,7 +192,7 @@ class LogSumExp(sympy.Function):
         return sympy.log(sympy.Add(*[sympy.exp(y) for y in ys]))
 
     def _symcnn_text(self, printer: Any) -> str:
-        return "logsumexp(" + ", ".join(_arg(printer, y) for y in self.args) + ")"
+        return f"logsumexp({_vector(printer, self.args, latex=False)[0]})"
 
     def _symcnn_latex(self, printer: Any, exp: Any = None) -> str:
         terms = " + ".join(rf"e^{{{_arg(printer, y)}}}" for y in self.args)

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from . import __version__, cli_grad
+from . import __version__, cli_grad, cli_net
 from .errors import SymcnnError
 
 EXIT_USAGE = 2
@@ -22,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 #: Sub-command registrars: each adds its parser and sets ``func``.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [cli_grad.register]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [cli_grad.register, cli_net.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -104,7 +104,8 @@ def network_text(d: NetworkDerivation, unicode: bool = True, substitute: str | N
     for layer in reversed(d.layers):
         assert layer.delta is not None
         lines.append(
-            f"  δ{_sup(layer.index or 0)}, the δ of {layer.name}, from {delta_origin(layer)}:"
+            f"  δ{_sup(layer.index or 0)} = ∂E/∂(output of {layer.name}), "
+            f"from {delta_origin(layer)}:"
         )
         dsyms = layer.grid(Role.DELTA).symbols
         for idx in np.ndindex(*layer.output_shape):
@@ -158,7 +159,7 @@ _ASCII = str.maketrans(
         "→": "->",
         "ŷ": "y",
         "½": "1/2",
-        "Σ": "sum ",
+        "Σ": "sum",
         "−": "-",
         "²": "^2",
         "≥": ">=",

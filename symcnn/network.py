@@ -259,7 +259,7 @@ def _build_desc(kind: LayerKind, opts: dict[str, Any]) -> LayerDesc:
         try:  # validate each key alone (with the required ones) so that an error names it
             _construct(kind, {k: v for k, v in opts.items() if k == key or k in required})
         except SpecError as err:
-            raise LayerKeyError(key, f"{key}: {err}") from None
+            raise LayerKeyError(key, str(err)) from None
     return _construct(kind, opts)
 
 
