@@ -81,7 +81,7 @@ def network_json(d: NetworkDerivation, substitute: str | None = None) -> dict[st
     Example:
         >>> from symcnn.presets import preset
         >>> j = preset("seed003").derive().to_json()
-        >>> j["layers"][0]["delta"]["from"], j["loss"]["grad"]["input"][0][0]
+        >>> j["layers"][0]["delta"]["from"], j["loss"]["grad"]["input"][0][0][0]
         (1, 'a1_11 - t_11')
     """
     p = NetJsonPrinter(d.table)
@@ -146,6 +146,7 @@ def run_json(d: NetworkDerivation, run: NetworkRun) -> dict[str, Any]:
         "output": _list(run.output),
         "target": _list(run.values.target),
         "input": _list(run.values.input),
+        "params": {k: _list(v) for k, v in run.values.params.items()},
         "grad": {k: _list(v) for k, v in run.grads.items()},
         "layers": layers,
     }

@@ -88,7 +88,7 @@ def network_text(d: NetworkDerivation, unicode: bool = True, substitute: str | N
     Example:
         >>> from symcnn.presets import preset
         >>> text = preset("seed003").derive().text()
-        >>> "  δ⁰_11 = ∂E/∂z⁰_11 = δ¹_11·σ(z⁰_11)·(1 - σ(z⁰_11))" in text.splitlines()
+        >>> "    δ⁰_11 = ∂E/∂z⁰_11 = δ¹_11·σ(z⁰_11)·(1 - σ(z⁰_11))" in text.splitlines()
         True
     """
     p = TextPrinter(d.table, unicode=unicode)
@@ -151,8 +151,10 @@ def _substituted_title(level: str) -> str:
 
 
 _ASCII = str.maketrans(
-    {
+    {c: str(i) for i, c in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")}
+    | {
         "∂": "d",
+        "⋆": "*",
         "δ": "d",
         "σ": "sigmoid",
         "·": "*",
@@ -169,7 +171,6 @@ _ASCII = str.maketrans(
         "⌋": ")",
         "ˡ": "^l",
     }
-    | {c: str(i) for i, c in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")}
 )
 
 
