@@ -87,6 +87,7 @@ def backprop(
     acc: dict[str, list[Term]] = {}
     if deltas is None:
         deltas = forward.grids[Role.DELTA].symbols
+    memo: dict[tuple[Any, int, int], tuple[tuple[sympy.Dummy, ...], sympy.Basic]] = {}
     position = table.position
     for idx in np.ndindex(*forward.terms.shape):
         delta = deltas[idx]
@@ -97,7 +98,7 @@ def backprop(
                 info = table.info(name)
                 if info.grid.name not in wanted:
                     continue
-                acc.setdefault(name, []).append(Term(delta, summand.diff(sym), idx))
+                acc.setdefault(name, []).append(Term(delta, _partial(summand, sym, memo), idx))
     grads: dict[Role, np.ndarray] = {}
     for role in forward.wrt:
         grid = forward.grids[role]
@@ -107,6 +108,23 @@ def backprop(
             out[index] = ChainSum(sym, tuple(acc.get(str(sym), ())))
         grads[role] = out
     return grads
+
+
+def _partial(summand: Any, sym: Any, memo: dict[Any, Any]) -> Any:
+    """∂summand/∂sym. A SymPy function of distinct symbols, f(x_1, …, x_n), is differentiated
+    once per (f, n, k) on dummy arguments and the result renamed: ∂f/∂x_k = (∂f/∂u_k)(x).
+    The same maths as ``summand.diff(sym)``, without SymPy's per-call assumption queries.
+    """
+    args = summand.args if isinstance(summand, sympy.Function) else ()
+    if args and all(type(a) is sympy.Symbol for a in args) and len(set(args)) == len(args):
+        k = args.index(sym)
+        key = (summand.func, len(args), k)
+        if key not in memo:
+            dummies = tuple(sympy.Dummy(f"u{i}") for i in range(len(args)))
+            memo[key] = (dummies, summand.func(*dummies).diff(dummies[k]))
+        dummies, template = memo[key]
+        return template.xreplace(dict(zip(dummies, args)))
+    return summand.diff(sym)
 
 
 @dataclass

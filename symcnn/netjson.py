@@ -41,8 +41,25 @@ def _symbols(layer: NetLayer) -> dict[str, Any]:
     return {r.value: _nested(grids[r].symbols, str) for r in roles if r in grids}
 
 
-def layer_json(layer: NetLayer, p: NetJsonPrinter) -> dict[str, Any]:
-    """One layer in the layer contract's form, plus its δ link and parameter names."""
+def _strings(grads: np.ndarray, p: NetJsonPrinter) -> Any:
+    return _nested(grads, lambda cs: chain_sum_string(p, cs))
+
+
+def layer_json(
+    layer: NetLayer, p: NetJsonPrinter, printed: dict[int, Any] | None = None
+) -> dict[str, Any]:
+    """One layer in the layer contract's form, plus its δ link and parameter names.
+
+    ``printed`` caches printed chain-sum arrays by ``id``: a layer's δ formulas are the
+    input gradient of the layer after it, printed once.
+    """
+    cache = {} if printed is None else printed
+
+    def strings(grads: np.ndarray) -> Any:
+        if id(grads) not in cache:
+            cache[id(grads)] = _strings(grads, p)
+        return cache[id(grads)]
+
     entry: dict[str, Any] = {
         "index": layer.index,
         "layer": layer.kind.value,
@@ -51,10 +68,7 @@ def layer_json(layer: NetLayer, p: NetJsonPrinter) -> dict[str, Any]:
         "output_shape": list(layer.output_shape),
         "symbols": _symbols(layer),
         "forward": _nested(layer.forward.terms, lambda terms: forward_string(p, terms)),
-        "grad": {
-            role.value: _nested(grads, lambda cs: chain_sum_string(p, cs))
-            for role, grads in layer.grads.items()
-        },
+        "grad": {role.value: strings(grads) for role, grads in layer.grads.items()},
     }
     if layer.index is None:
         return entry
@@ -64,7 +78,7 @@ def layer_json(layer: NetLayer, p: NetJsonPrinter) -> dict[str, Any]:
         "symbols": _nested(layer.grid(Role.DELTA).symbols, str),
         "wrt": _nested(layer.grid(Role.OUTPUT).symbols, str),
         "from": "loss" if layer.delta_from is None else layer.delta_from,
-        "formula": _nested(layer.delta, lambda cs: chain_sum_string(p, cs)),
+        "formula": strings(layer.delta),
     }
     entry["identities"] = [
         {"name": r.name, "statement": r.statement, "proven": r.proven, "entries": r.entries}
@@ -85,6 +99,9 @@ def network_json(d: NetworkDerivation, substitute: str | None = None) -> dict[st
         (1, 'a1_11 - t_11')
     """
     p = NetJsonPrinter(d.table)
+    printed: dict[int, Any] = {}
+    loss = layer_json(d.loss, p, printed)
+    layers = [layer_json(layer, p, printed) for layer in reversed(d.layers)][::-1]
     out: dict[str, Any] = {
         "network": d.network.config(),
         "loss_definition": d.network.loss.definition,
@@ -92,14 +109,15 @@ def network_json(d: NetworkDerivation, substitute: str | None = None) -> dict[st
             "input": _nested(d.input_grid.symbols, str),
             "target": _nested(d.target_grid.symbols, str),
         },
-        "layers": [layer_json(layer, p) for layer in d.layers],
-        "loss": layer_json(d.loss, p),
-        "grad": {"input": _nested(d.input_grad(), lambda cs: chain_sum_string(p, cs))},
+        "layers": layers,
+        "loss": loss,
+        "grad": {"input": layers[0]["grad"]["input"]},
         "all_proven": d.all_proven,
         "conventions": CONVENTIONS,
     }
-    for name, grads in d.param_grads().items():
-        out["grad"][name] = _nested(grads, lambda cs: chain_sum_string(p, cs))
+    for layer, entry in zip(d.layers, layers):
+        for role, name in layer.params.items():
+            out["grad"][name] = entry["grad"][role.value]
     if substitute:
         subs = d.substituted(forward=substitute == "all")
         out["substituted"] = {
