@@ -18,14 +18,13 @@ def _arg(printer: Any, expr: sympy.Basic) -> str:
 def _vector(printer: Any, ys: tuple[sympy.Basic, ...], latex: bool) -> tuple[str, list[str]]:
     """The name of the grid all ``ys`` belong to (``z²``), or their list; and their indices."""
     table = getattr(printer, "table", None)
-    infos = [table.get(y) for y in ys] if table is not None else [None]
-    if all(i is not None for i in infos) and len({i.grid.name for i in infos}) == 1:
-        grid = infos[0].grid
-        stem = (
-            grid.latex if latex else (grid.text if getattr(printer, "unicode", True) else grid.name)
-        )
-        shown = [",".join(str(k) for k in info.shown_index) for info in infos]
-        return stem, shown
+    infos = [table.get(y) for y in ys] if table is not None else []
+    known = [i for i in infos if i is not None]
+    if known and len(known) == len(ys) and len({i.grid.name for i in known}) == 1:
+        grid = known[0].grid
+        unicode = getattr(printer, "unicode", True)
+        stem = grid.latex if latex else (grid.text if unicode else grid.name)
+        return stem, [",".join(str(k) for k in info.shown_index) for info in known]
     return ", ".join(_arg(printer, y) for y in ys), [str(k + 1) for k in range(len(ys))]
 
 

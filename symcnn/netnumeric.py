@@ -194,16 +194,16 @@ class _Compiled:
         self.backward = compile_terms(fwd_args + _flat(delta), sums)
         self.winner_fn: Any = None
         if isinstance(layer.spec, MaxPool2D):
-            sums: Any = layer.grads[Role.INPUT]
+            input_sums: Any = layer.grads[Role.INPUT]
             cells = [
                 (term.source, index)
                 for index in np.ndindex(*layer.input_shape)
-                for term in sums[index].terms
+                for term in input_sums[index].terms
             ]
             partials = [
                 term.partial
                 for index in np.ndindex(*layer.input_shape)
-                for term in sums[index].terms
+                for term in input_sums[index].terms
             ]
             self.cells = cells
             self.winner_fn = compile_exprs(_flat([g[Role.INPUT]]), partials)
