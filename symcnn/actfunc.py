@@ -67,7 +67,7 @@ class Sigmoid(sympy.Function):
         return _power(rf"\sigma\left({_arg(printer, self.args[0])}\right)", exp)
 
     def _symcnn_json(self, printer: Any) -> str:
-        return f"1/(1 + exp(-({_arg(printer, self.args[0])})))"
+        return f"(1/(1 + exp(-({_arg(printer, self.args[0])}))))"
 
 
 class Step(sympy.Function):
@@ -172,7 +172,7 @@ class SoftMax(sympy.Function):
 
     def _symcnn_json(self, printer: Any) -> str:
         total = " + ".join(f"exp({_arg(printer, y)})" for y in self.vector)
-        return f"exp({_arg(printer, self.vector[self.position])})/({total})"
+        return f"(exp({_arg(printer, self.vector[self.position])})/({total}))"
 
 
 class LogSumExp(sympy.Function):

@@ -21,8 +21,9 @@ from . import netforward  # noqa: F401  (registers the forward maths of the new 
 from .derive import ChainSum, Derivation, backprop
 from .errors import TooLargeError
 from .layers import Forward, build_forward
-from .netspec import Activation, Dense, Flatten, LossKind
-from .network import LayerKind, Network, shape_text
+from .netlayers import LayerKind
+from .netspec import Activation, Dense, Flatten, LossKind, shape_text
+from .network import Network
 from .spec import AvgPool2D, Conv2D, MaxPool2D
 from .symbols import Grid, Role, Stem, SymbolTable
 
@@ -52,7 +53,12 @@ def layer_stem(letter: str, index: int, latex: str | None = None) -> Stem:
 
 
 def output_letter(spec: Any) -> str:
-    """Stem letter of a layer's output: z (conv2d, dense), p (pooling), a (activation), v."""
+    """Stem letter of a layer's output: z (conv2d, dense), p (pooling), a (activation), v.
+
+    Example:
+        >>> output_letter(Flatten((1, 2, 2)))
+        'v'
+    """
     if isinstance(spec, (Conv2D, Dense)):
         return "z"
     if isinstance(spec, (MaxPool2D, AvgPool2D)):
@@ -143,6 +149,7 @@ class NetworkDerivation:
     layers: list[NetLayer]
     loss: NetLayer
     table: SymbolTable
+    _numeric: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def input_grid(self) -> Grid:
@@ -160,13 +167,25 @@ class NetworkDerivation:
         return all(r.proven for layer in self.layers for r in layer.identities)
 
     def param_grads(self) -> dict[str, np.ndarray]:
-        """``{"0.weight": ChainSum array, "0.bias": …}`` in layer order."""
+        """``{"0.weight": ChainSum array, "0.bias": …}`` in layer order.
+
+        Example:
+            >>> from symcnn.presets import preset
+            >>> list(preset("seed003").derive().param_grads())
+            ['0.weight', '0.bias']
+        """
         return {
             name: layer.grads[role] for layer in self.layers for role, name in layer.params.items()
         }
 
     def input_grad(self) -> np.ndarray:
-        """∂E/∂x as ChainSum objects in the δ of layer 0."""
+        """∂E/∂x as ChainSum objects in the δ of layer 0.
+
+        Example:
+            >>> from symcnn.presets import preset
+            >>> str(preset("seed003").derive().input_grad()[0, 0, 0].sympy())
+            'd0_11*w0_11'
+        """
         return self.layers[0].grads[Role.INPUT]
 
     def substituted(
@@ -214,13 +233,26 @@ class NetworkDerivation:
         return result
 
     def numeric(self) -> Any:
-        """Lambdified forward and backward passes (`symcnn.netnumeric.NetworkNumeric`)."""
-        from .netnumeric import NetworkNumeric
+        """Compiled forward and backward passes (`symcnn.netnumeric.NetworkNumeric`), built once."""
+        if self._numeric is None:
+            from .netnumeric import NetworkNumeric
 
-        return NetworkNumeric(self)
+            self._numeric = NetworkNumeric(self)
+        return self._numeric
 
     def evaluate(self, values: Any) -> NetworkRun:
-        """Numbers for every layer from the formulas (see `symcnn.netnumeric`)."""
+        """Numbers for every layer from the formulas: a `symcnn.netnumeric.NetworkRun`.
+
+        ``values`` is a `symcnn.netfile.NetworkValues` or a dict like the ``--values`` file.
+
+        Example:
+            >>> from symcnn.presets import preset
+            >>> from symcnn.netfile import random_values
+            >>> net = preset("seed003")
+            >>> run = net.derive().evaluate(random_values(net, seed=0))
+            >>> run.layers[0].delta.shape, run.grads["0.weight"].shape
+            ((1, 2, 2), (1, 1, 2, 2))
+        """
         return self.numeric().run(values)
 
     def text(self, unicode: bool = True, substitute: str | None = None) -> str:

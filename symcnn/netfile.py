@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from .errors import SpecError, SymcnnError, TooLargeError
+from .netlayers import LayerKeyError, NetworkShapeError, layer_from_dict, suggest
 from .netspec import LossKind
-from .network import LayerKeyError, Network, NetworkShapeError, layer_from_dict, suggest
+from .network import Network
 from .spec import DEFAULT_MAX_TERMS
 
 TOP_KEYS = ("input", "loss", "index_base", "description", "layer")
@@ -201,7 +202,16 @@ class NetworkValues:
 
 
 def check_values(network: Network, data: Any, source: str = "values") -> NetworkValues:
-    """Validate ``{"input": …, "target": …, "params": {"0.weight": …}}`` against a network."""
+    """Validate ``{"input": …, "target": …, "params": {"0.weight": …}}`` against a network.
+
+    Missing, unknown or wrongly shaped arrays are one-line `SymcnnError` messages.
+
+    Example:
+        >>> from symcnn.presets import preset
+        >>> check_values(preset("seed003"), {"input": [[[0] * 3] * 3]})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        symcnn.errors.SymcnnError: values: missing target (an array of shape [1, 2, 2])
+    """
     if not isinstance(data, Mapping):
         raise SymcnnError(f"{source}: expected an object with input, target and params")
     valid = ("input", "target", "params")
@@ -254,7 +264,11 @@ def _array(
 
 
 def load_values(path: str | Path, network: Network) -> NetworkValues:
-    """Read and validate a ``--values`` JSON file."""
+    """Read and validate a ``--values`` JSON file (see `check_values`).
+
+    Example:
+        >>> load_values("values.json", net)  # doctest: +SKIP
+    """
     text = _read(path)
     try:
         data = json.loads(text)
@@ -268,6 +282,11 @@ def load_values(path: str | Path, network: Network) -> NetworkValues:
 def random_values(network: Network, seed: int) -> NetworkValues:
     """Reproducible random values: input, parameters ~ U(−1, 1); targets in [0, 1] (mse) or a
     one-hot class (cross_entropy).
+
+    Example:
+        >>> from symcnn.presets import preset
+        >>> random_values(preset("seed000"), 0).params["4.weight"].shape
+        (2, 4)
     """
     rng = np.random.default_rng(seed)
     inputs = rng.uniform(-1.0, 1.0, network.input)
@@ -281,7 +300,13 @@ def random_values(network: Network, seed: int) -> NetworkValues:
 
 
 def values_json(values: NetworkValues) -> dict[str, Any]:
-    """A `NetworkValues` as the JSON object ``--values`` reads."""
+    """A `NetworkValues` as the JSON object ``--values`` reads.
+
+    Example:
+        >>> from symcnn.presets import preset
+        >>> sorted(values_json(random_values(preset("seed003"), 0)))
+        ['input', 'params', 'target']
+    """
     return {
         "input": values.input.tolist(),
         "target": values.target.tolist(),

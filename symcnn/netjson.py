@@ -50,6 +50,13 @@ def layer_json(
 ) -> dict[str, Any]:
     """One layer in the layer contract's form, plus its δ link and parameter names.
 
+    Example:
+        >>> from symcnn.presets import preset
+        >>> d = preset("seed003").derive()
+        >>> layer_json(d.layers[0], NetJsonPrinter(d.table))["delta"]["formula"][0][0][0]
+        'd1_11*(1/(1 + exp(-(z0_11))))*(1 - (1/(1 + exp(-(z0_11)))))'
+
+
     ``printed`` caches printed chain-sum arrays by ``id``: a layer's δ formulas are the
     input gradient of the layer after it, printed once.
     """
@@ -139,7 +146,16 @@ def _list(arr: np.ndarray | None) -> Any:
 
 
 def run_json(d: NetworkDerivation, run: NetworkRun) -> dict[str, Any]:
-    """The numbers of a run: loss, output, every layer's values and δ, gradients, SGD step."""
+    """The numbers of a run: loss, output, every layer's values and δ, gradients, SGD step.
+
+    Example:
+        >>> from symcnn.presets import preset
+        >>> from symcnn.netfile import random_values
+        >>> d = preset("seed000").derive()
+        >>> j = run_json(d, d.evaluate(random_values(d.network, 0)))
+        >>> j["layers"][1]["winners"]
+        [[['z0_11', 'z0_14'], ['z0_32', 'z0_44']]]
+    """
     layers = []
     for values, layer in zip(run.layers, d.layers):
         entry: dict[str, Any] = {

@@ -107,7 +107,13 @@ def _gather(expr: Any, position: dict[str, int], acc: list[float], idx: list[int
 
 
 def compile_terms(args: list[Any], outputs: list[list[list[Any]]]) -> Any:
-    """Evaluate sums of products: `Monomials` when every term is one, else `compile_exprs`."""
+    """Evaluate sums of products: `Monomials` when every term is one, else `compile_exprs`.
+
+    Example:
+        >>> x = se.Symbol("x")
+        >>> compile_terms([x], [[[x, x]], [[2, x]]])(np.array([3.0])).tolist()
+        [9.0, 6.0]
+    """
     fast = Monomials.build(args, outputs)
     if fast is not None:
         return fast

@@ -29,7 +29,13 @@ NAMES_NOTE = (
 
 
 def layer_summary(layer: NetLayer) -> str:
-    """``layer 0 conv2d (kernel 2x2, …): 1x3x3 → 1x2x2`` or ``loss mse: 1x2x2 → E``."""
+    """``layer 0 conv2d (kernel 2x2, …): 1x3x3 → 1x2x2`` or ``loss mse: 1x2x2 → E``.
+
+    Example:
+        >>> from symcnn.presets import preset
+        >>> layer_summary(preset("seed003").derive().layers[1])
+        'layer 1 sigmoid: 1x2x2 → 1x2x2'
+    """
     cfg = {
         k: ("x".join(map(str, v)) if isinstance(v, list) else v)
         for k, v in layer.spec.config().items()
@@ -44,7 +50,13 @@ def layer_summary(layer: NetLayer) -> str:
 
 
 def delta_origin(layer: NetLayer) -> str:
-    """Where the δ symbols in a layer's δ formulas come from: ``layer 1 (sigmoid)`` or the loss."""
+    """Where the δ symbols in a layer's δ formulas come from: ``δ¹ of layer 1`` or the loss.
+
+    Example:
+        >>> from symcnn.presets import preset
+        >>> [delta_origin(layer) for layer in preset("seed003").derive().layers]
+        ['δ¹ of layer 1', 'the loss']
+    """
     if layer.delta_from is None:
         return "the loss"
     return f"δ{_sup(layer.delta_from)} of layer {layer.delta_from}"

@@ -78,12 +78,22 @@ def shape_of(value: Any, what: str) -> Shape:
 
 
 def shape_text(shape: Shape) -> str:
-    """``1x5x5``; a flat vector of 4 is ``4``."""
+    """``1x5x5``; a flat vector of 4 is ``4``.
+
+    Example:
+        >>> shape_text((1, 5, 5)), shape_text((4,))
+        ('1x5x5', '4')
+    """
     return "x".join(str(s) for s in shape)
 
 
 def channel_axes(shape: Shape) -> int:
-    """How many leading axes of a tensor are channel axes: 1 for [C, H, W], 0 for [N]."""
+    """How many leading axes of a tensor are channel axes: 1 for [C, H, W], 0 for [N].
+
+    Example:
+        >>> channel_axes((2, 4, 4)), channel_axes((8,))
+        (1, 0)
+    """
     return 1 if len(shape) == 3 else 0
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from .errors import SymcnnError
-from .network import Network, suggest
+from .netlayers import suggest
+from .network import Network
 
 SEED000 = """\
 # Seed 000 (es): a learner's network. 5x5 input -> conv 2x2, stride 1 -> 4x4
@@ -94,7 +95,12 @@ def preset(name: str) -> Network:
 
 
 def preset_summary(name: str) -> str:
-    """The preset's ``description`` line."""
+    """The preset's ``description`` line.
+
+    Example:
+        >>> preset_summary("seed003")
+        'seed 003: conv 2x2 with untied bias -> sigmoid -> mse'
+    """
     import tomllib
 
     return str(tomllib.loads(preset_text(name)).get("description", ""))

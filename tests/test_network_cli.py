@@ -69,11 +69,43 @@ def _pairs(exprs, values):
         yield exprs, values
 
 
-def test_json_formulas_parse_back_and_evaluate_to_the_run_numbers(capsys):
-    code, out, _ = _cli(capsys, "grad", "--preset", "seed000", "--format", "json")
+OTHER_NET = """input = [2, 5, 4]
+loss = "cross_entropy"
+[[layer]]
+type = "conv2d"
+kernel = [2, 2]
+out_channels = 2
+padding = 1
+bias = "untied"
+[[layer]]
+type = "relu"
+[[layer]]
+type = "avgpool2d"
+window = [2, 2]
+stride = 1
+[[layer]]
+type = "tanh"
+[[layer]]
+type = "flatten"
+[[layer]]
+type = "dense"
+out_features = 3
+[[layer]]
+type = "sigmoid"
+"""
+
+
+@pytest.mark.parametrize("which", ["seed000", "other"])
+def test_json_formulas_parse_back_and_evaluate_to_the_run_numbers(capsys, tmp_path, which):
+    if which == "seed000":
+        net = ["--preset", "seed000"]
+    else:
+        (tmp_path / "net.toml").write_text(OTHER_NET)
+        net = ["--network", str(tmp_path / "net.toml")]
+    code, out, _ = _cli(capsys, "grad", *net, "--format", "json")
     assert code == 0
     formulas = json.loads(out)
-    code, out, _ = _cli(capsys, "run", "--preset", "seed000", "--random", "3", "--format", "json")
+    code, out, _ = _cli(capsys, "run", *net, "--random", "3", "--format", "json")
     run = json.loads(out)
 
     names: dict[str, sympy.Symbol] = {}
@@ -110,6 +142,8 @@ def test_json_formulas_parse_back_and_evaluate_to_the_run_numbers(capsys):
     for text, number in _pairs(formulas["grad"]["input"], run["grad"]["input"]):
         assert evaluate(text) == pytest.approx(number, rel=1e-9, abs=1e-12)
     assert evaluate(formulas["loss"]["forward"]) == pytest.approx(run["loss"], rel=1e-12)
+    for text, number in _pairs(formulas["loss"]["grad"]["input"], run["layers"][-1]["delta"]):
+        assert evaluate(text) == pytest.approx(number, rel=1e-9, abs=1e-12)
     assert checked > 40
     assert formulas["layers"][0]["delta"]["from"] == 1
     assert formulas["layers"][-1]["delta"]["from"] == "loss"
