@@ -48,6 +48,19 @@ class _Lines:
         later = [s for s in starts if s > begin]
         return begin, (later[0] - 1 if later else len(self.lines))
 
+    def table_key(self, table: str, key: str) -> int | None:
+        """Line of ``key`` inside the ``[table]`` table (its header if not found)."""
+        begin = self.tables.get(table)
+        if begin is None:
+            return None
+        later = [s for s in [*self.layer_headers, *self.tables.values()] if s > begin]
+        end = min(later) - 1 if later else len(self.lines)
+        pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+        for no in range(begin, end + 1):
+            if pattern.match(self.lines[no - 1]):
+                return no
+        return begin
+
     def key(self, layer: int | None, key: str | None) -> int | None:
         """Line of ``key`` in the top level or in [[layer]] ``layer`` (its header if not found)."""
         if layer is not None and layer >= len(self.layer_headers):
@@ -119,7 +132,8 @@ def parse_network(
         for key in loss:
             if key != "type":
                 raise where.error(
-                    where.lines.key(None, "loss"), f"unknown key {key!r} in [loss]; valid: type"
+                    where.lines.table_key("loss", key),
+                    f"unknown key {key!r} in [loss]; valid: type",
                 )
         loss = loss.get("type", "")
     try:
@@ -150,7 +164,8 @@ def _value(where: _Where, key: str, value: Any) -> Any:
 
 def _line_of_top(where: _Where, message: str) -> int | None:
     for key in ("input", "loss", "index_base"):
-        if message.startswith(key) or f" {key} " in message:
+        words = key.replace("_", " ")
+        if message.startswith((key, words)) or f" {key} " in message:
             return where.lines.key(None, key)
     return None
 

@@ -256,7 +256,27 @@ NET_ERRORS = [
     ('loss = "mse"\n[[layer]]\ntype = "relu"\n', ["missing input"]),
     ("input = [1, 4, 4]\n", ["no layers"]),
     ("input = [1, 4, 4]\n[[layer]]\nkernel = 2\n", ["line 2", "needs a type"]),
+    ('input = [1, 5, 5]\nindex_base = 2\n[[layer]]\ntype = "relu"\n', ["line 2", "0 or 1"]),
+    (
+        'input = [1, 5, 5]\n[loss]\ntype = "mse"\nfoo = 1\n[[layer]]\ntype = "relu"\n',
+        ["line 4", "unknown key 'foo' in [loss]"],
+    ),
+    (
+        'input = [1, 5, 5]\n[[layer]]\ntype = "conv2d"\nkernel = 2\nbias = true\n',
+        ["line 5", "unknown bias mode True"],
+    ),
 ]
+
+
+def test_a_loss_table_may_follow_the_layers():
+    from symcnn import parse_network
+
+    text = (
+        'input = [3]\n[[layer]]\ntype = "dense"\nout_features = 2\n[loss]\ntype = "cross_entropy"\n'
+    )
+    net = parse_network(text)
+    assert net.loss.value == "cross_entropy"
+    assert net.param_shapes() == {"0.weight": (2, 3), "0.bias": (2,)}
 
 
 @pytest.mark.parametrize(("toml", "needles"), NET_ERRORS)
