@@ -126,7 +126,7 @@ def test_json_formulas_parse_back_and_evaluate_to_the_run_numbers(capsys, tmp_pa
             bind(layer["symbols"][role], run["params"][pname])
 
     def evaluate(text):
-        return float(sympy.parse_expr(text, local_dict=names).subs(values))
+        return float(sympy.parse_expr(text, local_dict=names).xreplace(values))
 
     checked = 0
     for layer, numbers in zip(formulas["layers"], run["layers"]):
