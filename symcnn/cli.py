@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from . import __version__, cli_check, cli_fixtures, cli_grad, cli_sheet
+from . import __version__, cli_check, cli_fixtures, cli_grad, cli_net, cli_sheet
 from .errors import SymcnnError
 
 EXIT_USAGE = 2
@@ -25,6 +25,7 @@ class _Parser(argparse.ArgumentParser):
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     cli_grad.register,
     cli_sheet.register,
+    cli_net.register,
     cli_check.register,
     cli_fixtures.register,
 ]

@@ -63,12 +63,17 @@ def _to_sympy(expr: Any) -> sympy.Basic:
     return sympy.sympify(expr)
 
 
-def backprop(forward: Forward, table: SymbolTable) -> dict[Role, np.ndarray]:
+def backprop(
+    forward: Forward, table: SymbolTable, deltas: np.ndarray | None = None
+) -> dict[Role, np.ndarray]:
     """Apply the chain rule to every forward term: a sparse local Jacobian, accumulated.
 
     For each output entry z with δ_z, each summand t of z and each symbol x of t (in grid
     order), the term ``δ_z · ∂t/∂x`` is appended to ∂E/∂x. Only symbols a term contains are
     differentiated, so the cost is linear in the number of product terms.
+
+    ``deltas`` (shaped like the output) replaces the δ symbols of the layer's DELTA grid; a
+    loss, whose output is E itself, passes ``∂E/∂E = 1``.
 
     Example:
         >>> from symcnn.spec import Conv2D
@@ -79,7 +84,9 @@ def backprop(forward: Forward, table: SymbolTable) -> dict[Role, np.ndarray]:
     """
     wanted = {forward.grids[role].name: role for role in forward.wrt}
     acc: dict[str, list[Term]] = {}
-    deltas = forward.grids[Role.DELTA].symbols
+    if deltas is None:
+        deltas = forward.grids[Role.DELTA].symbols
+    memo: dict[tuple[Any, int, int], tuple[tuple[sympy.Dummy, ...], sympy.Basic]] = {}
     position = table.position
     for idx in np.ndindex(*forward.terms.shape):
         delta = deltas[idx]
@@ -90,7 +97,7 @@ def backprop(forward: Forward, table: SymbolTable) -> dict[Role, np.ndarray]:
                 info = table.info(name)
                 if info.grid.name not in wanted:
                     continue
-                acc.setdefault(name, []).append(Term(delta, summand.diff(sym), idx))
+                acc.setdefault(name, []).append(Term(delta, _partial(summand, sym, memo), idx))
     grads: dict[Role, np.ndarray] = {}
     for role in forward.wrt:
         grid = forward.grids[role]
@@ -100,6 +107,23 @@ def backprop(forward: Forward, table: SymbolTable) -> dict[Role, np.ndarray]:
             out[index] = ChainSum(sym, tuple(acc.get(str(sym), ())))
         grads[role] = out
     return grads
+
+
+def _partial(summand: Any, sym: Any, memo: dict[Any, Any]) -> Any:
+    """∂summand/∂sym. A SymPy function of distinct symbols, f(x_1, …, x_n), is differentiated
+    once per (f, n, k) on dummy arguments and the result renamed: ∂f/∂x_k = (∂f/∂u_k)(x).
+    The same maths as ``summand.diff(sym)``, without SymPy's per-call assumption queries.
+    """
+    args = summand.args if isinstance(summand, sympy.Function) else ()
+    if args and all(type(a) is sympy.Symbol for a in args) and len(set(args)) == len(args):
+        k = args.index(sym)
+        key = (summand.func, len(args), k)
+        if key not in memo:
+            dummies = tuple(sympy.Dummy(f"u{i}") for i in range(len(args)))
+            memo[key] = (dummies, summand.func(*dummies).diff(dummies[k]))
+        dummies, template = memo[key]
+        return template.xreplace(dict(zip(dummies, args)))
+    return summand.diff(sym)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import singledispatch
 
@@ -11,7 +12,10 @@ import sympy
 
 from .maxfunc import WindowMax, engine_form
 from .spec import AvgPool2D, Bias, Conv2D, MaxPool2D, _Pool2D
-from .symbols import Grid, Role
+from .symbols import Grid, Role, Stem
+
+#: Optional per-role grid names passed to `build_forward` (None: the default a, w, b, z, d).
+Names = Mapping[Role, Stem] | None
 
 
 @dataclass(frozen=True)
@@ -40,19 +44,27 @@ def _grid(
     base: int,
     latex: str = "",
     text: str = "",
+    names: Names = None,
 ) -> Grid:
+    """A grid with the default stem ``name``, or the stem ``names[role]`` when given."""
     channel_axes = tuple(i < n_channel_axes for i in range(len(shape)))
+    if names is not None and role in names:
+        stem = names[role]
+        name, latex, text = stem.name, stem.latex, stem.text
     return Grid(name, role, shape, channel_axes, base, latex, text)
 
 
-def delta_grid(shape: tuple[int, ...], base: int) -> Grid:
+def delta_grid(shape: tuple[int, ...], base: int, names: Names = None) -> Grid:
     """The grid of δ = ∂E/∂z, named ``d_…`` (printed δ)."""
-    return _grid("d", Role.DELTA, shape, 1, base, latex=r"\delta", text="δ")
+    return _grid("d", Role.DELTA, shape, 1, base, latex=r"\delta", text="δ", names=names)
 
 
 @singledispatch
-def build_forward(spec: object) -> Forward:
+def build_forward(spec: object, names: Names = None) -> Forward:
     """Build the forward expressions of a layer spec.
+
+    ``names`` optionally renames the grids per role (see `symcnn.symbols.Stem`); without it
+    the grids are ``a`` (input), ``w``, ``b``, ``z`` (output) and ``d`` (δ).
 
     Example:
         >>> fwd = build_forward(Conv2D(input=(3, 3), kernel=(2, 2), bias="untied"))
@@ -63,15 +75,15 @@ def build_forward(spec: object) -> Forward:
 
 
 @build_forward.register
-def _conv2d(spec: Conv2D) -> Forward:
+def _conv2d(spec: Conv2D, names: Names = None) -> Forward:
     base = spec.index_base
-    a = _grid("a", Role.INPUT, spec.input_shape, 1, base)
-    w = _grid("w", Role.WEIGHT, spec.weight_shape, 2, base)
+    a = _grid("a", Role.INPUT, spec.input_shape, 1, base, names=names)
+    w = _grid("w", Role.WEIGHT, spec.weight_shape, 2, base, names=names)
     grids = {Role.INPUT: a, Role.WEIGHT: w}
     if spec.bias_shape is not None:
-        grids[Role.BIAS] = _grid("b", Role.BIAS, spec.bias_shape, 1, base)
-    grids[Role.OUTPUT] = _grid("z", Role.OUTPUT, spec.output_shape, 1, base)
-    grids[Role.DELTA] = delta_grid(spec.output_shape, base)
+        grids[Role.BIAS] = _grid("b", Role.BIAS, spec.bias_shape, 1, base, names=names)
+    grids[Role.OUTPUT] = _grid("z", Role.OUTPUT, spec.output_shape, 1, base, names=names)
+    grids[Role.DELTA] = delta_grid(spec.output_shape, base, names)
 
     (sh, sw), (ph, pw), (dh, dw) = spec.stride, spec.padding, spec.dilation
     kh, kw = spec.kernel
@@ -98,12 +110,12 @@ def _conv2d(spec: Conv2D) -> Forward:
     return Forward(grids, terms, wrt)
 
 
-def _pool_grids(spec: _Pool2D) -> dict[Role, Grid]:
+def _pool_grids(spec: _Pool2D, names: Names = None) -> dict[Role, Grid]:
     base = spec.index_base
     return {
-        Role.INPUT: _grid("a", Role.INPUT, spec.input_shape, 1, base),
-        Role.OUTPUT: _grid("z", Role.OUTPUT, spec.output_shape, 1, base),
-        Role.DELTA: delta_grid(spec.output_shape, base),
+        Role.INPUT: _grid("a", Role.INPUT, spec.input_shape, 1, base, names=names),
+        Role.OUTPUT: _grid("z", Role.OUTPUT, spec.output_shape, 1, base, names=names),
+        Role.DELTA: delta_grid(spec.output_shape, base, names),
     }
 
 
@@ -118,8 +130,8 @@ def pool_windows(spec: _Pool2D) -> np.ndarray:
 
 
 @build_forward.register
-def _avgpool2d(spec: AvgPool2D) -> Forward:
-    grids = _pool_grids(spec)
+def _avgpool2d(spec: AvgPool2D, names: Names = None) -> Forward:
+    grids = _pool_grids(spec, names)
     a = grids[Role.INPUT].symbols
     share = se.Rational(1, spec.window[0] * spec.window[1])
     windows = pool_windows(spec)
@@ -130,8 +142,8 @@ def _avgpool2d(spec: AvgPool2D) -> Forward:
 
 
 @build_forward.register
-def _maxpool2d(spec: MaxPool2D) -> Forward:
-    grids = _pool_grids(spec)
+def _maxpool2d(spec: MaxPool2D, names: Names = None) -> Forward:
+    grids = _pool_grids(spec, names)
     a = grids[Role.INPUT].symbols
     windows = pool_windows(spec)
     terms = np.empty(spec.output_shape, dtype=object)

@@ -9,6 +9,7 @@ import numpy as np
 import symengine as se
 import sympy
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from .maxfunc import IsFirstMax, WindowMax
@@ -83,7 +84,8 @@ class TextPrinter(StrPrinter):
         if fast is not None:
             return self.times.join(self.symbol(f) for f in fast)
         coeff, rest = _split_factors(factors, self.table)
-        body = self.times.join(self._item(f) for f in rest) or "1"
+        alone = len(rest) == 1 and coeff == 1
+        body = self.times.join(self._item(f, alone) for f in rest) or "1"
         if coeff == 1:
             return body
         if coeff == -1:
@@ -92,10 +94,11 @@ class TextPrinter(StrPrinter):
             return f"{body}/{coeff.q}"
         return f"{coeff}{self.times}{body}" if rest else str(coeff)
 
-    def _item(self, f: Any) -> str:
+    def _item(self, f: Any, alone: bool = False) -> str:
         if isinstance(f, (sympy.Symbol, se.Symbol)):
             return self.symbol(f)
-        return self._print(_sympy(f))
+        expr = _sympy(f)
+        return self._print(expr) if alone else self.parenthesize(expr, PRECEDENCE["Mul"])
 
     def total(self, parts: list[str]) -> str:
         """Join printed summands with ``+`` (``0`` for none)."""
@@ -150,7 +153,8 @@ class SymcnnLatexPrinter(LatexPrinter):
         if fast is not None:
             return " ".join(self.symbol(f) for f in fast)
         coeff, rest = _split_factors(factors, self.table)
-        body = " ".join(self._item(f) for f in rest) or "1"
+        alone = len(rest) == 1 and coeff == 1
+        body = " ".join(self._item(f, alone) for f in rest) or "1"
         if coeff == 1:
             return body
         if coeff == -1:
@@ -158,10 +162,11 @@ class SymcnnLatexPrinter(LatexPrinter):
         num = rf"\tfrac{{{coeff.p}}}{{{coeff.q}}}" if coeff.q != 1 else str(coeff.p)
         return f"{num} {body}" if rest else num
 
-    def _item(self, f: Any) -> str:
+    def _item(self, f: Any, alone: bool = False) -> str:
         if isinstance(f, (sympy.Symbol, se.Symbol)):
             return self.symbol(f)
-        return self._print(_sympy(f))
+        expr = _sympy(f)
+        return self._print(expr) if alone else self.parenthesize(expr, PRECEDENCE["Mul"])
 
     def total(self, parts: list[str]) -> str:
         """Join printed summands with ``+`` (``0`` for none)."""
@@ -221,7 +226,8 @@ def _symbols_only(
 def _order_key(g: Any, table: SymbolTable) -> tuple[int, int]:
     info = table.get(g) if isinstance(g, (sympy.Symbol, se.Symbol)) else None
     if info is None:
-        return (1, 0)
+        # functions such as σ(z) before sums such as (1 − σ(z)): σ(z)·(1 − σ(z))
+        return (2, 0) if isinstance(g, (sympy.Add, se.Add)) else (1, 0)
     # δ first, then the grids in table order
     return (0, -1 if info.grid.role is Role.DELTA else table.position(g))
 

@@ -19,6 +19,25 @@ class Role(enum.Enum):
     BIAS = "bias"
     OUTPUT = "output"
     DELTA = "delta"
+    TARGET = "target"
+
+
+@dataclass(frozen=True)
+class Stem:
+    """How a grid is named: identifier stem, LaTeX stem and Unicode text stem.
+
+    Layers name their grids ``a``, ``w``, ``b``, ``z``, ``d`` by default; a network passes one
+    `Stem` per role to `symcnn.layers.build_forward` so that every layer's grids get names of
+    their own (``w0``, ``d1`` …), unique across the network.
+
+    Example:
+        >>> Stem("w0", r"w^{(0)}", "w⁰").name
+        'w0'
+    """
+
+    name: str
+    latex: str = ""
+    text: str = ""
 
 
 @dataclass(frozen=True)
