@@ -44,6 +44,7 @@ class ChainSum:
         """The gradient entry as one SymPy expression.
 
         Example:
+            >>> from symcnn import Conv2D
             >>> d = Conv2D(input=(2, 2), kernel=(1, 1), bias="none").derive()
             >>> d.grads[Role.WEIGHT][0, 0, 0, 0].sympy()
             a_11*d_11 + a_12*d_12 + a_21*d_21 + a_22*d_22

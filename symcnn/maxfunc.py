@@ -15,7 +15,7 @@ def first_max_condition(k: int, args: tuple[sympy.Expr, ...]) -> sympy.Basic:
     Example:
         >>> x, y, z = sympy.symbols("x y z")
         >>> first_max_condition(1, (x, y, z))
-        (y > x) & (y >= z)
+        (y >= z) & (y > x)
     """
     parts = [args[k] > a for a in args[:k]] + [args[k] >= a for a in args[k + 1 :]]
     return And(*parts)

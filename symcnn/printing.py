@@ -286,8 +286,9 @@ def derivation_text(d: Derivation, unicode: bool = True) -> str:
 
     Example:
         >>> from symcnn import Conv2D
-        >>> print(Conv2D(input=(2, 2), kernel=(2, 2)).derive().text().splitlines()[-4])
-        ∂E/∂b = δ_11
+        >>> text = Conv2D(input=(2, 2), kernel=(2, 2)).derive().text()
+        >>> print(text.splitlines()[text.splitlines().index("gradient of the bias:") + 1])
+          ∂E/∂b = δ_11
     """
     p = TextPrinter(d.table, unicode=unicode)
     arrow = "→" if unicode else "->"
