@@ -71,6 +71,13 @@ class TextPrinter(StrPrinter):
         window = ", ".join(self._print(a) for a in expr.window)
         return f"[{self._print(expr.winner)} = max({window})]"
 
+    def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
+        exp = expr.exp
+        if self.unicode and exp.is_Integer and 2 <= int(exp) <= 9:
+            base = self.parenthesize(expr.base, PRECEDENCE["Pow"])
+            return base + "⁰¹²³⁴⁵⁶⁷⁸⁹"[int(exp)]
+        return str(super()._print_Pow(expr, rational))
+
     def _print_WindowMax(self, expr: WindowMax) -> str:
         return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
 
