@@ -322,7 +322,8 @@ def derivation_text(d: Derivation, unicode: bool = True) -> str:
         lines += ["", "identities:"]
         for r in d.identities:
             status = "proven" if r.proven else f"NOT PROVEN ({r.mismatches} entries differ)"
-            lines.append(f"  [{status}] {r.statement}  ({r.entries} entries)")
+            noun = "entry" if r.entries == 1 else "entries"
+            lines.append(f"  [{status}] {r.statement}  ({r.entries} {noun})")
     text = "\n".join(lines)
     return text if unicode else text.translate(_ASCII)
 
