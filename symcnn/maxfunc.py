@@ -17,8 +17,23 @@ def first_max_condition(k: int, args: tuple[sympy.Expr, ...]) -> sympy.Basic:
         >>> first_max_condition(1, (x, y, z))
         (y >= z) & (y > x)
     """
-    parts = [args[k] > a for a in args[:k]] + [args[k] >= a for a in args[k + 1 :]]
-    return And(*parts)
+    return And(*[STRICT[strict](args[k], a) for strict, a in first_max_comparisons(k, args)])
+
+
+#: The comparison of the first-maximum rule: strict against earlier entries, ≥ against later.
+STRICT = {True: lambda x, y: x > y, False: lambda x, y: x >= y}
+
+
+def first_max_comparisons(k: int, args: tuple[Any, ...]) -> list[tuple[bool, Any]]:
+    """The rule "args[k] is the first maximum" as (strict?, other entry) pairs, in window order.
+
+    Every form of the bracket (SymPy, symengine, JSON text) is built from this one list.
+
+    Example:
+        >>> first_max_comparisons(1, ("x", "y", "z"))
+        [(True, 'x'), (False, 'z')]
+    """
+    return [(True, a) for a in args[:k]] + [(False, a) for a in args[k + 1 :]]
 
 
 def _first_max_index(values: tuple[Any, ...]) -> int:
@@ -119,9 +134,12 @@ def engine_form(expr: Any) -> Any:
         Piecewise((1, x < y), (0, True))
     """
     if isinstance(expr, IsFirstMax):
-        window = [se.Symbol(str(a)) for a in expr.window]
+        window = tuple(se.Symbol(str(a)) for a in expr.window)
         k = expr.position
-        parts = [window[k] > a for a in window[:k]] + [window[k] >= a for a in window[k + 1 :]]
+        pairs = first_max_comparisons(k, window)
+        if not pairs:
+            return se.Integer(1)
+        parts = [STRICT[strict](window[k], a) for strict, a in pairs]
         return se.Piecewise((1, se.And(*parts)), (0, True))
     if isinstance(expr, WindowMax):
         return se.Max(*[se.Symbol(str(a)) for a in expr.args])

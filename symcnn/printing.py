@@ -12,7 +12,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from .maxfunc import IsFirstMax, WindowMax
+from .maxfunc import IsFirstMax, WindowMax, first_max_comparisons
 from .symbols import Role, SymbolInfo, SymbolTable
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class TextPrinter(StrPrinter):
 
     def symbol(self, sym: Any) -> str:
         """One symbol: ``a_11``, ``δ_2_11``."""
-        name = str(sym)
+        name = sym if isinstance(sym, str) else getattr(sym, "name", None) or str(sym)
         hit = self._cache.get(name)
         if hit is None:
             info = self.table.get(name)
@@ -68,8 +68,8 @@ class TextPrinter(StrPrinter):
         return self.symbol(expr)
 
     def _print_IsFirstMax(self, expr: IsFirstMax) -> str:
-        window = ", ".join(self._print(a) for a in expr.window)
-        return f"[{self._print(expr.winner)} = max({window})]"
+        window = ", ".join(self._item(a) for a in expr.window)
+        return f"[{self._item(expr.winner)} = max({window})]"
 
     def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
         exp = expr.exp
@@ -130,7 +130,7 @@ class SymcnnLatexPrinter(LatexPrinter):
 
     def symbol(self, sym: Any) -> str:
         """One symbol: ``a_{11}``, ``\\delta_{2,11}``, ``w_{10,3}``."""
-        name = str(sym)
+        name = sym if isinstance(sym, str) else getattr(sym, "name", None) or str(sym)
         hit = self._cache.get(name)
         if hit is None:
             info = self.table.get(name)
@@ -396,7 +396,16 @@ class JsonPrinter(TextPrinter):
         super().__init__(table, unicode=False)
 
     def _print_IsFirstMax(self, expr: IsFirstMax) -> str:
-        return self._print(expr.rewrite(sympy.Piecewise))
+        # the Piecewise SymPy's rewrite would give, printed straight from the rule (the
+        # rewrite costs about a millisecond a bracket)
+        winner = self._item(expr.winner)
+        pairs = first_max_comparisons(expr.position, expr.window)
+        if not pairs:
+            return "1"
+        conds = " & ".join(
+            f"({winner} {'>' if strict else '>='} {self._item(other)})" for strict, other in pairs
+        )
+        return f"Piecewise((1, {conds}), (0, True))"
 
     def _print_WindowMax(self, expr: WindowMax) -> str:
         return "Max(" + ", ".join(self._print(a) for a in expr.args) + ")"
