@@ -1,14 +1,18 @@
 """Time whole-network derivations: derive (+ proofs), print, compile the numbers, run, SGD.
 
-Run: PYTHONPATH=. python3 bench/bench_network.py
+Run: python3 bench/bench_network.py
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import symcnn
 from symcnn.netfile import random_values
