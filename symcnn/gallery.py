@@ -29,7 +29,6 @@ from .values import check_values, needed, random_values
 COMMAND = "python3 -m symcnn.gallery"
 #: Pages rendered to PNG for the README: (sheet, page).
 PREVIEWS = (("conv2d-seed003", 2), ("network-seed000", 17))
-PREVIEW = PREVIEWS[0]
 #: The network examples (TOML files and value files) of the source tree.
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
