@@ -8,7 +8,7 @@ import re
 import sys
 
 from .errors import SymcnnError
-from .netfile import load_network, load_values, random_values
+from .netfile import NetworkValues, load_network, load_values, random_values
 from .network import Network
 from .presets import PRESETS, preset, preset_summary, preset_text
 from .spec import DEFAULT_MAX_TERMS
@@ -63,8 +63,8 @@ def network_from_args(args: argparse.Namespace) -> Network:
     return net
 
 
-def grad_network(args: argparse.Namespace) -> int:
-    """``symcnn grad --network FILE|--preset NAME``: every layer's δ and gradient formulas."""
+def reject_layer_options(args: argparse.Namespace) -> None:
+    """A layer kind or layer option next to ``--network``/``--preset`` is a usage error."""
     if args.layer is not None:
         raise SymcnnError(f"give either a layer ({args.layer}) or --network/--preset, not both")
     for name in _LAYER_OPTIONS:
@@ -73,6 +73,22 @@ def grad_network(args: argparse.Namespace) -> int:
                 f"--{name.replace('_', '-')} does not apply with --network/--preset; "
                 "the layers are described in the network"
             )
+
+
+def network_values(args: argparse.Namespace, net: Network) -> NetworkValues | None:
+    """The numbers named by ``--values FILE`` or ``--random SEED`` (None without either)."""
+    if args.values is not None:
+        return load_values(args.values, net)
+    if args.random is not None:
+        if args.random < 0:
+            raise SymcnnError(f"--random needs a seed ≥ 0, got {args.random}")
+        return random_values(net, args.random)
+    return None
+
+
+def grad_network(args: argparse.Namespace) -> int:
+    """``symcnn grad --network FILE|--preset NAME``: every layer's δ and gradient formulas."""
+    reject_layer_options(args)
     derivation = network_from_args(args).derive()
     if args.format == "json":
         from .netjson import network_json
@@ -115,7 +131,8 @@ def _run(args: argparse.Namespace) -> int:
     net = network_from_args(args)
     if (args.values is None) == (args.random is None):
         raise SymcnnError("give the numbers: --values FILE.json or --random SEED (one of them)")
-    values = load_values(args.values, net) if args.values else random_values(net, args.random)
+    values = network_values(args, net)
+    assert values is not None
     delta_at = _parse_delta(args.delta) if args.delta else None
     derivation = net.derive(prove=False)
     numeric = derivation.numeric()

@@ -1,4 +1,4 @@
-"""``symcnn sheet``: write the LaTeX derivation sheet of one layer, and compile it to PDF."""
+"""``symcnn sheet``: write the LaTeX derivation sheet of a layer or a network, and its PDF."""
 
 from __future__ import annotations
 
@@ -6,27 +6,31 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import cli_net
 from .cli_options import add_layer_arguments, spec_from_args
 from .errors import SymcnnError
 from .fileio import write_atomic
+from .netsheet import NetSheetOptions, network_tex
 from .sheet import SheetOptions, sheet_name, sheet_tex
 from .texcompile import DEFAULT_TIMEOUT, TexCompileError, TexEngineMissing, compile_pdf
 from .values import load_values, needed, random_values
 
 
 def _sheet(args: argparse.Namespace) -> int:
-    if args.layer is None:
-        raise SymcnnError(
-            "name a layer (conv2d, maxpool2d, avgpool2d), e.g. "
-            "symcnn sheet conv2d --input 3x3 --kernel 2x2 --bias untied --pdf"
-        )
     if args.lr is not None and not args.lr > 0:
         raise SymcnnError(f"--lr must be a positive number, got {args.lr}")
     if args.timeout <= 0:
         raise SymcnnError(f"--timeout must be a positive number of seconds, got {args.timeout}")
-    to_stdout = args.output == "-"
-    if to_stdout and args.pdf:
+    if args.output == "-" and args.pdf:
         raise SymcnnError("--pdf needs a file: give -o NAME.tex instead of -o -")
+    if cli_net.wants_network(args):
+        return _network_sheet(args)
+    if args.layer is None:
+        raise SymcnnError(
+            "name a layer (conv2d, maxpool2d, avgpool2d), e.g. "
+            "symcnn sheet conv2d --input 3x3 --kernel 2x2 --bias untied --pdf, "
+            "or a network: symcnn sheet --preset seed000 --random 0 --pdf"
+        )
     spec = spec_from_args(args)
     derivation = spec.derive()
     options = SheetOptions(title=args.title, lr=0.1 if args.lr is None else args.lr)
@@ -39,10 +43,31 @@ def _sheet(args: argparse.Namespace) -> int:
         options.values_source = f"drawn with --random {args.random}"
     tex = sheet_tex(derivation, options)
     status = 0 if derivation.all_proven else 1
-    if to_stdout:
+    return _write(args, tex, sheet_name(derivation), status)
+
+
+def _network_sheet(args: argparse.Namespace) -> int:
+    """``symcnn sheet --network FILE|--preset NAME``: one sheet for the whole network."""
+    cli_net.reject_layer_options(args)
+    net = cli_net.network_from_args(args)
+    derivation = net.derive()
+    options = NetSheetOptions(title=args.title, lr=0.1 if args.lr is None else args.lr)
+    options.values = cli_net.network_values(args, net)
+    if args.values is not None:
+        options.values_source = f"from {Path(args.values).name}"
+    elif args.random is not None:
+        options.values_source = f"drawn with --random {args.random}, as symcnn run draws them"
+    tex = network_tex(derivation, options)
+    name = Path(args.network).stem if args.network else args.preset
+    return _write(args, tex, f"network-{name}", 0 if derivation.all_proven else 1)
+
+
+def _write(args: argparse.Namespace, tex: str, stem: str, status: int) -> int:
+    """Write the .tex (or print it for ``-o -``) and, with ``--pdf``, compile it."""
+    if args.output == "-":
         sys.stdout.write(tex)
         return status
-    path = Path(args.output) if args.output else Path(sheet_name(derivation) + ".tex")
+    path = Path(args.output) if args.output else Path(stem + ".tex")
     if path.suffix != ".tex":
         raise SymcnnError(f"the output file must end in .tex, got {str(path)!r}")
     write_atomic(path, tex)
@@ -61,26 +86,32 @@ def _sheet(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sheet",
-        help="write the LaTeX derivation sheet of a layer (and compile it to PDF)",
+        help="write the LaTeX derivation sheet of a layer or a network (and compile it to PDF)",
         description="Write a complete derivation sheet: set-up, forward pass, where δ comes "
         "from, the chain rule for any size (derived by SymPy), every gradient entry, the proven "
-        "matrix identities, figures and, with numbers, a worked example ending in an SGD step.",
+        "matrix identities, figures and, with numbers, a worked example ending in an SGD step. "
+        "With --network or --preset: one sheet for the whole network, every layer's δ written "
+        "with the δ of the layer after it, from the loss back to the input.",
         epilog="examples:\n"
         "  symcnn sheet conv2d --input 3x3 --kernel 2x2 --bias untied --random 3 --pdf\n"
         "  symcnn sheet maxpool2d --input 4x4 --window 2x2 --stride 1 -o output/pool.tex\n"
         "  symcnn sheet conv2d --input 5x5 --kernel 2x2 --values numbers.json --pdf\n"
-        "values files hold JSON arrays named input, weight, bias and delta "
-        "(shapes as in symcnn grad --format json).",
+        "  symcnn sheet --preset seed000 --values examples/seed000-values.json --pdf\n"
+        "  symcnn sheet --network net.toml --random 0 --lr 0.5 -o net.tex\n"
+        "values files hold JSON arrays: for a layer input, weight, bias and delta (shapes as "
+        "in symcnn grad --format json); for a network input, target and params (as symcnn "
+        "run reads them).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_layer_arguments(p, required=False)
+    cli_net.add_network_arguments(p)
     g = p.add_argument_group("sheet options")
     g.add_argument(
         "-o",
         "--output",
         metavar="FILE.tex",
-        help="where to write the sheet (default: a name built from the layer, in the current "
-        "folder; - for standard output)",
+        help="where to write the sheet (default: a name built from the layer or the network, "
+        "in the current folder; - for standard output)",
     )
     g.add_argument("--pdf", action="store_true", help="also compile FILE.pdf (latexmk/pdflatex)")
     numbers = g.add_mutually_exclusive_group()

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy
 
+from .layout import with_sup
 from .printing import SymcnnLatexPrinter
 from .render import Tex
-from .sheetprint import fmt_number
+from .sheetprint import fmt_number, tex_width
 from .spec import Conv2D, MaxPool2D
 from .symbols import Role, SymbolTable
 from .values import random_values
@@ -26,6 +27,7 @@ Cell = tuple[int, int]
 FIGURE_WIDTH = 14.0
 MAX_CELL = 0.95  # cm
 LABEL_MIN = 0.5  # cells smaller than this carry no label
+SCRIPTSIZE_EM = 0.27  # cm per em of \scriptsize at 11pt
 
 
 @dataclass
@@ -73,6 +75,11 @@ def _panel(p: Panel, x0: float, s: float) -> list[str]:
     rows, cols = p.shape
     labels = s >= LABEL_MIN
     font = r"\scriptsize" if s >= 0.8 else r"\tiny"
+    widest = max(
+        (tex_width(p.label(r, c)) for r in range(p.rows) for c in range(p.cols)), default=0
+    )
+    if widest * SCRIPTSIZE_EM > s - 0.1:  # long numbers: the smaller font keeps them inside
+        font = r"\tiny"
     for r in range(rows):
         for c in range(cols):
             x, y = x0 + c * s, -r * s
@@ -150,8 +157,8 @@ def _symbol_label(p: SymcnnLatexPrinter, grid: Any) -> Callable[[int, int], str]
 
 def _title(words: str, grid: Any, base: int) -> str:
     """A panel title, naming channel 1 when the tensor has several: ``input $a^{(1)}$``."""
-    channel = f"^{{({base})}}" if grid.shape[0] > 1 else ""
-    return f"{words} ${grid.latex}{channel}$"
+    name = with_sup(grid.latex, f"({base})") if grid.shape[0] > 1 else grid.latex
+    return f"{words} ${name}$"
 
 
 def receptive_field(d: Derivation, p: SymcnnLatexPrinter) -> tuple[Tex, Tex]:
@@ -243,7 +250,7 @@ def routing(d: Derivation, values: dict[str, np.ndarray]) -> Tex:
             numbers_of(delta),
             _title("error", d.forward.grids[Role.DELTA], d.spec.index_base),
         ),
-        Panel(h, w, numbers_of(grad), r"$\partial E/\partial a$", marks),
+        Panel(h, w, numbers_of(grad), rf"$\partial E/\partial {a.latex}$", marks),
     ]
     return grids_figure(panels, [None, "backward"])
 

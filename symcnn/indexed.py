@@ -77,6 +77,8 @@ I_, J_, M_, N_, C_, O_ = (_int(s) for s in ("i", "j", "m", "n", "c", "o"))
 U_, V_ = _int("u"), _int("v")
 H, WD, KH, KW = _size("H"), _size("W"), _size("k_1"), _size("k_2")
 HOUT, WOUT, NC, NO = _size("H_out"), _size("W_out"), _size("C"), _size("O")
+# sizes of the network layers (symcnn.netindexed): a dense layer's, a flat vector's length
+NIN, NOUT, NV = _size("N_in"), _size("N_out"), _size("N")
 
 
 def _primed(s: Symbol) -> Symbol:
@@ -235,7 +237,7 @@ def _collapse(expr: sympy.Basic) -> tuple[sympy.Basic, tuple[Indexed, ...]]:
     return strip(expr), tuple(dict.fromkeys(zeros))
 
 
-_SIZES = {H, WD, KH, KW, HOUT, WOUT, NC, NO}
+_SIZES = {H, WD, KH, KW, HOUT, WOUT, NC, NO, NIN, NOUT, NV}
 
 
 def _is_primed(s: sympy.Basic) -> bool:

@@ -52,9 +52,26 @@ def elided_rows(count: int, row: Callable[[int], dict[str, Any]], cap: int = ENT
 
 
 def equation_row(lhs: Tex, terms: Sequence[str], p: SymcnnLatexPrinter) -> dict[str, Any]:
-    """One ``lhs = sum`` row: ``{"lhs", "lines", "omitted"}`` (summands left out for length)."""
+    """One ``lhs = sum`` row: ``{"lhs", "lines", "omitted"}`` (summands left out for length).
+
+    Every line after the first starts with its operator (`` + a`` or `` - a``), which the
+    templates put after the line break.
+    """
     lines, omitted = break_terms(list(terms), LINE_WIDTH, MAX_LINES)
-    return {"lhs": lhs, "lines": [Tex(p.total(list(line))) for line in lines], "omitted": omitted}
+    printed = [
+        Tex(p.total(["", *line]) if k else p.total(list(line))) for k, line in enumerate(lines)
+    ]
+    return {"lhs": lhs, "lines": printed, "omitted": omitted}
+
+
+def with_sup(name: str, sup: str) -> str:
+    r"""``name^{sup}``, braced when the name has a superscript already (``{z^{(0)}}^{(1)}``).
+
+    Example:
+        >>> with_sup("a", "(c)"), with_sup("z^{(0)}", "(1)")
+        ('a^{(c)}', '{z^{(0)}}^{(1)}')
+    """
+    return f"{{{name}}}^{{{sup}}}" if "^" in name else f"{name}^{{{sup}}}"
 
 
 def slices(cells: np.ndarray, name: str, base: int, gradient: bool = False) -> list[dict[str, Any]]:
@@ -68,32 +85,59 @@ def slices(cells: np.ndarray, name: str, base: int, gradient: bool = False) -> l
         ['a^{(1)}', 'a^{(2)}']
     """
 
+    labels = slice_labels(cells.shape, name, base, gradient)
+    if cells.size == 1:
+        return [{"label": labels[0], "body": Tex(str(cells.ravel()[0]))}]
+    if cells.ndim == 1:
+        return [{"label": labels[0], "body": matrix(cells.reshape(1, -1), MATRIX_CAP)}]
+    lead = cells.shape[:-2]
+    return [
+        {"label": label, "body": matrix(cells[idx], MATRIX_CAP)}
+        for label, idx in zip(labels, np.ndindex(*lead))
+    ]
+
+
+def slice_labels(shape: tuple[int, ...], name: str, base: int, gradient: bool = False) -> list[Tex]:
+    """The labels `slices` gives the 2-D slices of a tensor of this shape.
+
+    Example:
+        >>> slice_labels((2, 3, 3), "z^{(0)}", 1)
+        ['{z^{(0)}}^{(1)}', '{z^{(0)}}^{(2)}']
+    """
+
     def label(sup: str) -> Tex:
-        symbol = f"{name}^{{({sup})}}" if sup else name
+        symbol = with_sup(name, f"({sup})") if sup else name
         return Tex(rf"\frac{{\partial E}}{{\partial {symbol}}}" if gradient else symbol)
 
-    if cells.size == 1:
-        return [{"label": label(""), "body": Tex(str(cells.ravel()[0]))}]
-    if cells.ndim == 1:
-        return [{"label": label(""), "body": matrix(cells.reshape(1, -1), MATRIX_CAP)}]
-    lead = cells.shape[:-2]
-    out = []
-    for idx in np.ndindex(*lead):
-        shown = ",".join(str(i + base) for i, n in zip(idx, lead) if n > 1)
-        out.append({"label": label(shown), "body": matrix(cells[idx], MATRIX_CAP)})
-    return out
+    if len(shape) <= 2 or int(np.prod(shape)) == 1:
+        return [label("")]
+    lead = shape[:-2]
+    return [
+        label(",".join(str(i + base) for i, n in zip(idx, lead) if n > 1))
+        for idx in np.ndindex(*lead)
+    ]
 
 
-def entries(d: Derivation, p: SymcnnLatexPrinter, role: Role) -> dict[str, Any]:
-    """Every per-entry gradient of one tensor, its chain-rule form, and its matrix slices."""
+def entries(
+    d: Derivation, p: SymcnnLatexPrinter, role: Role, names: np.ndarray | None = None
+) -> dict[str, Any]:
+    """Every per-entry gradient of one tensor, its chain-rule form, and its matrix slices.
+
+    ``names`` (same shape as the tensor) gives each entry a name shown before ∂E/∂x: in a
+    network, the δ of the layer before is the gradient of this layer's input.
+    """
     grads = d.grads[role]
     z = d.forward.grids[Role.OUTPUT].symbols
     chain_form = grads.size <= CHAIN_FORM_CAP and all(len(cs.terms) <= 4 for cs in grads.ravel())
     flat = grads.ravel()
+    named = None if names is None else names.ravel()
 
     def row(k: int) -> dict[str, Any]:
         cs = flat[k]
-        out = equation_row(Tex(p.gradient_name(cs.wrt)), [term_string(p, t) for t in cs.terms], p)
+        lhs = p.gradient_name(cs.wrt)
+        if named is not None:
+            lhs = f"{p.symbol(named[k])} = {lhs}"
+        out = equation_row(Tex(lhs), [term_string(p, t) for t in cs.terms], p)
         if chain_form:
             form = Tex(p.total([_chain_term(p, t.delta, z[t.source], cs.wrt) for t in cs.terms]))
             width = tex_width(form) + sum(tex_width(line) for line in out["lines"])

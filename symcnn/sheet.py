@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import singledispatch
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from . import indexed, layout
 from .derive import Derivation
 from .figures import figures
+from .netspec import Activation, Dense, Flatten
 from .printing import SymcnnLatexPrinter, describe
 from .render import Tex, escape_tex, render
 from .sheetprint import IndexedLatexPrinter, track_matrix_columns
@@ -22,7 +24,19 @@ LAYER_TEMPLATES = {
     Conv2D: "layer_conv2d.tex.j2",
     MaxPool2D: "layer_maxpool2d.tex.j2",
     AvgPool2D: "layer_avgpool2d.tex.j2",
+    Dense: "layer_dense.tex.j2",
+    Activation: "layer_activation.tex.j2",
+    Flatten: "layer_flatten.tex.j2",
 }
+#: The IndexedBase labels of symcnn.indexed's formulas, by the tensor they stand for.
+INDEXED_BASES = {
+    Role.INPUT: "a",
+    Role.WEIGHT: "w",
+    Role.BIAS: "b",
+    Role.OUTPUT: "z",
+    Role.DELTA: "delta",
+}
+SPATIAL = (Conv2D, MaxPool2D, AvgPool2D)
 
 #: Chain-rule derivations are shown in this order (seed 001 starts with the weights).
 CHAIN_ORDER = (Role.WEIGHT, Role.INPUT, Role.BIAS)
@@ -78,27 +92,39 @@ def layer_context(
     """
     p = SymcnnLatexPrinter(d.table)
     general, rules = indexed.derive_general(d.spec)
-    ip = IndexedLatexPrinter(d.table)
+    grids = d.forward.grids
+    sym = {role.value: Tex(grids[role].latex) for role in INDEXED_BASES if role in grids}
+    ip = IndexedLatexPrinter(d.table, {INDEXED_BASES[Role(r)]: name for r, name in sym.items()})
     layer_names = names(d, p)
     return {
         "id": layer_id,
         "standalone": standalone,
         "template": LAYER_TEMPLATES[type(d.spec)],
-        "spec": setup(d),
+        "sym": sym,
+        "chan": {
+            "input": Tex(layout.with_sup(sym["input"], "(c)")),
+            "weight": Tex(layout.with_sup(sym.get("weight", "w"), "(o,c)")),
+        },
+        "spec": setup(d.spec, d),
         "names": layer_names,
-        "name_lines": layout.pack([m for slices in layer_names.values() for m in slices]),
+        "name_lines": layout.pack(named(layer_names.values())),
         "forward": forward(d, p, ip, general),
         "forward_matrix": forward_matrix(d, layer_names),
-        "delta_steps": [_step(ip, s) for s in indexed.output_delta_steps()],
+        "delta_steps": [step_context(ip, s) for s in indexed.output_delta_steps()]
+        if standalone
+        else [],
         "chain": chain(d, ip, general, rules),
         "entries": [layout.entries(d, p, role) for role in d.grads],
         "identities": identities(d, p),
-        "figures": figures(d, p, options),
-        "numbers": worked_example(d, options) if options.values is not None else None,
+        "figures": figures(d, p, options) if isinstance(d.spec, SPATIAL) else {},
+        "numbers": (
+            worked_example(d, options) if options.values is not None and standalone else None
+        ),
     }
 
 
-def _step(ip: IndexedLatexPrinter, step: indexed.Step) -> dict[str, Any]:
+def step_context(ip: IndexedLatexPrinter, step: indexed.Step) -> dict[str, Any]:
+    """One derivation step for the templates: its kind and both sides printed."""
     return {
         "kind": step.kind.value,
         "lhs": Tex(ip.doprint(step.lhs)),
@@ -106,9 +132,20 @@ def _step(ip: IndexedLatexPrinter, step: indexed.Step) -> dict[str, Any]:
     }
 
 
-def setup(d: Derivation) -> dict[str, Any]:
-    """Sizes and options of the layer as numbers (the template writes the arithmetic)."""
-    spec = d.spec
+@singledispatch
+def setup(spec: Any, d: Derivation) -> dict[str, Any]:
+    """Sizes and options of the layer as numbers (the template writes the arithmetic).
+
+    Every kind gives at least ``base`` (the index base) and ``channels``; the network-only
+    kinds are registered by `symcnn.netsheet`.
+    """
+    raise TypeError(f"no sheet set-up for {type(spec).__name__}")
+
+
+@setup.register(Conv2D)
+@setup.register(MaxPool2D)
+@setup.register(AvgPool2D)
+def _spatial_setup(spec: Conv2D | MaxPool2D | AvgPool2D, d: Derivation) -> dict[str, Any]:
     shape = lambda s: Tex(r" \times ".join(str(n) for n in s))  # noqa: E731
     window = spec.kernel if isinstance(spec, Conv2D) else spec.window
     pad = spec.padding if isinstance(spec, Conv2D) else (0, 0)
@@ -147,6 +184,11 @@ def setup(d: Derivation) -> dict[str, Any]:
             out_channels=spec.out_channels,
         )
     return info
+
+
+def named(slices: Any) -> list[dict[str, Any]]:
+    """The slices worth a ``name = entries`` display (not ``b = b`` for a single bias)."""
+    return [m for group in slices for m in group if m["body"] != m["label"]]
 
 
 def names(d: Derivation, p: SymcnnLatexPrinter) -> dict[str, Any]:
@@ -224,7 +266,7 @@ def chain(
             {
                 "role": role.value,
                 "wrt": Tex(ip.doprint(general.wrt[role])),
-                "steps": {s.kind.value: _step(ip, s) for s in rule.steps},
+                "steps": {s.kind.value: step_context(ip, s) for s in rule.steps},
                 "zero_outside": [Tex(ip.doprint(t)) for t in rule.zero_outside],
                 "fractional": any(
                     idx.is_integer is not True for t in rule.zero_outside for idx in t.indices

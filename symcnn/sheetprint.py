@@ -17,7 +17,12 @@ from .printing import SymcnnLatexPrinter, _split_factors
 from .render import Tex
 from .symbols import SymbolTable
 
-_NAMES = {"H_out": r"H_{\mathrm{out}}", "W_out": r"W_{\mathrm{out}}"}
+_NAMES = {
+    "H_out": r"H_{\mathrm{out}}",
+    "W_out": r"W_{\mathrm{out}}",
+    "N_in": r"N_{\mathrm{in}}",
+    "N_out": r"N_{\mathrm{out}}",
+}
 _BASES = {"delta": r"\delta", "mu": r"\mu", "omega": r"\omega"}
 
 
@@ -26,7 +31,9 @@ class IndexedLatexPrinter(SymcnnLatexPrinter):
 
     ``Indexed`` as ``a_{i+m-1,\,j+n-1}``, ``KroneckerDelta`` as the Iverson bracket
     ``[m = m']`` (δ is taken: it is ∂E/∂z), nested ``\sum`` signs, ``∂E/∂z`` fractions,
-    δ first in products and positive terms first in sums (``u - i + 1``).
+    δ first in products and positive terms first in sums (``u - i + 1``). ``bases`` renames
+    tensors (``{"a": "x", "delta": r"\\delta^{(0)}"}``): a layer of a network prints its
+    formulas with the network's names.
 
     Example:
         >>> from sympy import IndexedBase, symbols, KroneckerDelta
@@ -36,8 +43,14 @@ class IndexedLatexPrinter(SymcnnLatexPrinter):
         '\\left[i = m\\right] a_{i - m + 1}'
     """
 
+    def __init__(self, table: SymbolTable, bases: dict[str, str] | None = None) -> None:
+        super().__init__(table)
+        self.bases = {**_BASES, **(bases or {})}
+
     def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
         name = str(expr)
+        if name in self.bases:
+            return self.bases[name]
         if name in _NAMES:
             return _NAMES[name]
         if self.table.get(name) is not None:
@@ -45,7 +58,7 @@ class IndexedLatexPrinter(SymcnnLatexPrinter):
         return super()._print_Symbol(expr, style)
 
     def _print_IndexedBase(self, expr: sympy.IndexedBase) -> str:
-        return _BASES.get(str(expr.label), str(expr.label))
+        return self.bases.get(str(expr.label), str(expr.label))
 
     def _print_KroneckerDelta(self, expr: sympy.KroneckerDelta, exp: Any = None) -> str:
         a, b = (self._print(x) for x in expr.args)
@@ -87,9 +100,12 @@ class IndexedLatexPrinter(SymcnnLatexPrinter):
 
     def _print_Mul(self, expr: sympy.Mul) -> str:
         args = list(expr.args)
-        if not any(isinstance(f, (Indexed, sympy.KroneckerDelta)) for f in args):
+        fraction = any(f.is_Pow and f.exp.is_negative for f in args)
+        if fraction or not any(f.has(Indexed) or isinstance(f, sympy.KroneckerDelta) for f in args):
             return super()._print_Mul(expr)
         coeff = [f for f in args if f.is_Number]
+        if len(args) == 2 and isinstance(args[1], sympy.Sum) and coeff == [args[0]]:
+            return rf"{self._print(args[0])} {self._print(args[1])}"  # ½ Σ …, as the seeds
         rest = sorted((f for f in args if not f.is_Number), key=_factor_rank)
         parts = [self._print(f) if _atomic(f) else rf"\left({self._print(f)}\right)" for f in rest]
         if coeff and coeff != [sympy.Integer(-1)]:
@@ -113,16 +129,17 @@ _RANK = {"delta": 0, "w": 2, "omega": 2, "mu": 2, "a": 3}
 
 
 def _factor_rank(f: sympy.Basic) -> int:
-    """δ first, then Iverson brackets, then kernel-like tensors, then the input, then the rest."""
+    """δ first, then Iverson brackets, kernel-like tensors, the input, functions, sums (σ(1 − σ))."""
     if isinstance(f, Indexed):
         return _RANK.get(str(f.base), 4)
     if isinstance(f, sympy.KroneckerDelta):
         return 1
-    return 4
+    return 5 if isinstance(f, sympy.Add) else 4
 
 
 def _atomic(f: sympy.Basic) -> bool:
-    return isinstance(f, (Indexed, sympy.Symbol, sympy.KroneckerDelta, sympy.Derivative))
+    applied = isinstance(f, sympy.Function) and not isinstance(f, sympy.Piecewise)
+    return applied or isinstance(f, (Indexed, sympy.Symbol, sympy.Derivative))
 
 
 class CompactLatexPrinter(SymcnnLatexPrinter):
@@ -181,11 +198,14 @@ class NumberLatexPrinter(SymcnnLatexPrinter):
     def product(self, factors: list[Any]) -> str:
         coeff, rest = _split_factors(factors, self.table)
         parts = [self._item(f) for f in rest]
-        if coeff != 1 or not parts:
+        sign = ""
+        if coeff == -1 and parts:  # −t·y as "-0.3 \cdot 0.5", not "(-1) \cdot 0.3 \cdot 0.5"
+            sign = "-"
+        elif coeff != 1 or not parts:
             num = rf"\tfrac{{{coeff.p}}}{{{coeff.q}}}" if coeff.q != 1 else str(coeff.p)
             parts.insert(0, num)
         # a negative factor of a product, or a negative first summand after "+", needs brackets
-        return r" \cdot ".join(f"({x})" if x.startswith("-") else x for x in parts)
+        return sign + r" \cdot ".join(f"({x})" if x.startswith("-") else x for x in parts)
 
 
 # --- layout helpers: widths, line breaking, matrices ------------------------------------

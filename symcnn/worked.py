@@ -40,10 +40,14 @@ def number_slices(
     return slices(cells, name, base, gradient)
 
 
-def _row(
+def calc_row(
     lhs: Tex, symbolic: list[str], numbers: list[str], result: float, p: SymcnnLatexPrinter
 ) -> dict[str, Any]:
-    """One three-part row: the formula, the same with numbers substituted, the result."""
+    """One three-part row: the formula, the same with numbers substituted, the result.
+
+    ``symbolic`` and ``numbers`` are the printed summands; the template shows the three on
+    one line when they fit (``inline``) and drops the numbers when they are the result.
+    """
     row = equation_row(lhs, symbolic, p)
     filled = equation_row(lhs, numbers, p)
     text = fmt_number(result)
@@ -81,7 +85,7 @@ def worked_example(d: Derivation, options: SheetOptions) -> dict[str, Any]:
 
     def forward_row(k: int) -> dict[str, Any]:
         terms = d.forward.terms[out_idx[k]]
-        return _row(
+        return calc_row(
             Tex(p.symbol(zsym[out_idx[k]])),
             [p.product([s]) for s in terms],
             [nump.product([s]) for s in terms],
@@ -96,7 +100,7 @@ def worked_example(d: Derivation, options: SheetOptions) -> dict[str, Any]:
 
         def grad_row(k: int, flat: np.ndarray = flat, numbers: np.ndarray = numbers) -> dict:
             terms = flat[k].terms
-            return _row(
+            return calc_row(
                 Tex(p.gradient_name(flat[k].wrt)),
                 [term_string(p, t) for t in terms],
                 [term_string(nump, t) for t in terms],

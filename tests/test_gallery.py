@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 
-from symcnn.gallery import COMMAND, GALLERY, PREVIEW, render_entry
+from symcnn.gallery import (
+    COMMAND,
+    GALLERY,
+    NETWORK_GALLERY,
+    PREVIEWS,
+    SEED001_D,
+    render_entry,
+    render_network_entry,
+)
 from symcnn.spec import AvgPool2D, Conv2D, MaxPool2D
 
 OUTPUT = Path(__file__).resolve().parent.parent / "output"
@@ -22,6 +31,15 @@ def test_gallery_is_up_to_date(entry) -> None:
     )
 
 
+@pytest.mark.parametrize("entry", NETWORK_GALLERY, ids=lambda e: e.name)
+def test_network_gallery_is_up_to_date(entry) -> None:
+    path = OUTPUT / f"{entry.name}.tex"
+    assert path.is_file(), f"{path} is missing; regenerate the gallery: {COMMAND}"
+    assert path.read_text(encoding="utf-8") == render_network_entry(entry), (
+        f"{path.name} is out of date with the code; regenerate the gallery: {COMMAND}"
+    )
+
+
 def test_gallery_covers_the_required_layers() -> None:
     specs = [e.spec for e in GALLERY]
     assert any(isinstance(s, Conv2D) and s.stride == (2, 2) and s.padding == (1, 1) for s in specs)
@@ -31,9 +49,12 @@ def test_gallery_covers_the_required_layers() -> None:
     seed003 = next(e for e in GALLERY if e.name == "conv2d-seed003")
     assert seed003.spec == Conv2D(input=(3, 3), kernel=(2, 2), bias="untied")
     assert seed003.values is not None
-    for entry in GALLERY:
+    assert {e.preset for e in NETWORK_GALLERY} >= {"seed000", "seed003"}
+    assert next(e for e in NETWORK_GALLERY if e.preset == "seed000").values is not None
+    for entry in [*GALLERY, *NETWORK_GALLERY]:
         assert (OUTPUT / f"{entry.name}.pdf").is_file(), f"regenerate the gallery: {COMMAND}"
-    assert (OUTPUT / f"{PREVIEW[0]}-page{PREVIEW[1]}.png").is_file()
+    for name, page in PREVIEWS:
+        assert (OUTPUT / f"{name}-page{page}.png").is_file(), f"regenerate the gallery: {COMMAND}"
 
 
 def _matrices(tex: str, label: str) -> list[list[list[float]]]:
@@ -45,6 +66,25 @@ def _matrices(tex: str, label: str) -> list[list[list[float]]]:
     ):
         found.append([[float(x) for x in row.split("&")] for row in m.group(1).split(r"\\")])
     return found
+
+
+def test_seed000_network_reproduces_the_seeds() -> None:
+    """Seed 000's network with its example values: the hidden neurons' errors are seed 000's
+    δH1 = 0.25, δH2 = −0.15; the max-pool routes seed 001's d to the conv output, at the
+    winners; and the kernel gradient is seed 001's published one."""
+    tex = (OUTPUT / "network-seed000.tex").read_text(encoding="utf-8")
+    assert _matrices(tex, r"\delta^{(4)}") == [[[0.25, -0.15]]]
+    assert _matrices(tex, r"\delta^{(0)}") == [SEED001_D]
+    assert _matrices(tex, r"\frac{\partial E}{\partial w^{(0)}}") == [
+        [[0.044606, 0.094061], [0.011262, 0.068288]]
+    ]
+    winners = (
+        r"$p^{(1)}_{11} = z^{(0)}_{22} = 0.4117$, $p^{(1)}_{12} = z^{(0)}_{13} = 0.2499$, "
+        r"$p^{(1)}_{21} = z^{(0)}_{32} = 0.5153$, $p^{(1)}_{22} = z^{(0)}_{44} = 0.3553$."
+    )
+    assert winners in tex.replace(", \n", ", ")
+    # seed 001: z_11 = 0.25 with w_11 = −0.13
+    assert r"z^{(0)}_{11} &= x_{11} w^{(0)}_{11}" in tex and "= 0.25\n" in tex
 
 
 def test_seed001_weight_gradient_is_the_published_one() -> None:
@@ -61,3 +101,14 @@ def test_seed003_pooling_numbers() -> None:
     mx = (OUTPUT / "maxpool2d-seed003.tex").read_text(encoding="utf-8")
     (grad,) = _matrices(mx, r"\frac{\partial E}{\partial a}")
     assert grad == [[1, 0, 0, 0], [0, 0, 2, 0], [0, 8, 0, 0], [0, 0, 4, 0]]
+
+
+def test_seed000_values_file_is_what_its_script_writes() -> None:
+    """examples/seed000-values.json is reproducible from the seeds' numbers by its script."""
+    path = OUTPUT.parent / "examples" / "seed000_values.py"
+    spec = importlib.util.spec_from_file_location("seed000_values", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    committed = (OUTPUT.parent / "examples" / "seed000-values.json").read_text(encoding="utf-8")
+    assert module.as_json(module.values()) == committed
