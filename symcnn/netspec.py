@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import SpecError
-from .spec import DEFAULT_MAX_TERMS, _check_index_base, _check_terms, _positive
+from .spec import DEFAULT_MAX_TERMS, _check_index_base, _check_terms, _positive, parse_enum
 
 Shape = tuple[int, ...]
 
@@ -24,13 +24,7 @@ class ActivationKind(enum.Enum):
     @classmethod
     def parse(cls, value: ActivationKind | str) -> ActivationKind:
         """Accept an `ActivationKind` or its name: ``ActivationKind.parse("relu")``."""
-        if isinstance(value, ActivationKind):
-            return value
-        try:
-            return cls(str(value).lower())
-        except ValueError:
-            valid = ", ".join(k.value for k in cls)
-            raise SpecError(f"unknown activation {value!r}; valid: {valid}") from None
+        return parse_enum(cls, value, "activation")
 
 
 class LossKind(enum.Enum):
@@ -42,13 +36,7 @@ class LossKind(enum.Enum):
     @classmethod
     def parse(cls, value: LossKind | str) -> LossKind:
         """Accept a `LossKind` or its name: ``LossKind.parse("mse")``."""
-        if isinstance(value, LossKind):
-            return value
-        try:
-            return cls(str(value).lower().replace("-", "_"))
-        except ValueError:
-            valid = ", ".join(k.value for k in cls)
-            raise SpecError(f"unknown loss {value!r}; valid: {valid}") from None
+        return parse_enum(cls, value, "loss")
 
     @property
     def definition(self) -> str:

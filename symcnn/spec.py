@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .errors import SpecError, TooLargeError
 
@@ -30,13 +30,26 @@ class Bias(enum.Enum):
     @classmethod
     def parse(cls, value: Bias | str) -> Bias:
         """Accept a `Bias` or its name: ``Bias.parse("untied") is Bias.UNTIED``."""
-        if isinstance(value, Bias):
-            return value
-        try:
-            return cls(str(value).lower())
-        except ValueError:
-            valid = ", ".join(b.value for b in cls)
-            raise SpecError(f"unknown bias mode {value!r}; valid: {valid}") from None
+        return parse_enum(cls, value, "bias mode")
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def parse_enum(cls: type[E], value: E | str, what: str) -> E:
+    """An enum member from itself or its value (case-insensitive, ``-`` read as ``_``).
+
+    Example:
+        >>> parse_enum(Bias, "Shared", "bias mode") is Bias.SHARED
+        True
+    """
+    if isinstance(value, cls):
+        return value
+    try:
+        return cls(str(value).lower().replace("-", "_"))
+    except ValueError:
+        valid = ", ".join(str(k.value) for k in cls)
+        raise SpecError(f"unknown {what} {value!r}; valid: {valid}") from None
 
 
 def parse_size(text: str | int | Pair | list[int], what: str = "size", minimum: int = 1) -> Pair:
