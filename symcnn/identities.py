@@ -30,6 +30,7 @@ class IdentityResult:
     proven: bool
     entries: int
     mismatches: int = 0
+    role: Role | None = None  # the tensor whose gradient the identity states
 
 
 # --- small array operations on object arrays of expressions -------------------------------
@@ -159,7 +160,12 @@ def pool_input_grad_closed(
 
 
 def prove_equal(
-    name: str, statement: str, latex: str, closed: np.ndarray, derived: np.ndarray
+    name: str,
+    statement: str,
+    latex: str,
+    closed: np.ndarray,
+    derived: np.ndarray,
+    role: Role | None = None,
 ) -> IdentityResult:
     """Prove ``closed == derived`` entry by entry, exactly (expanded difference is 0).
 
@@ -171,7 +177,7 @@ def prove_equal(
         True
     """
     if closed.shape != derived.shape:
-        return IdentityResult(name, statement, latex, False, derived.size, derived.size)
+        return IdentityResult(name, statement, latex, False, derived.size, derived.size, role)
     bad = 0
     for index in np.ndindex(*derived.shape):
         d: Any = derived[index]
@@ -183,7 +189,7 @@ def prove_equal(
         equal = c == d or se.expand(c - d) == 0
         if not equal:
             bad += 1
-    return IdentityResult(name, statement, latex, bad == 0, derived.size, bad)
+    return IdentityResult(name, statement, latex, bad == 0, derived.size, bad, role)
 
 
 def prove_identities(derivation: Derivation) -> list[IdentityResult]:
@@ -222,9 +228,12 @@ def _conv(spec: Conv2D, derivation: Derivation) -> list[IdentityResult]:
             + (r"\sum_{o}" if spec.out_channels > 1 else "")
             + r"\operatorname{pad}("
             + (r"\delta^{\uparrow s}" if strided else r"\delta")
-            + r") \star \operatorname{rot180}(w)",
+            + r") \star \operatorname{rot180}("
+            + (r"\operatorname{dil}_{d}(w)" if dilated else "w")
+            + ")",
             conv_input_grad_closed(spec, delta, weight),
             grads[Role.INPUT],
+            Role.INPUT,
         ),
         prove_equal(
             "weight gradient: correlation of the input with δ",
@@ -235,11 +244,14 @@ def _conv(spec: Conv2D, derivation: Derivation) -> list[IdentityResult]:
             + "δ"
             + (", read every dilation-th entry" if dilated else ""),
             r"\frac{\partial E}{\partial w} = "
+            + (r"\left[" if dilated else "")
             + (r"\operatorname{pad}(a)" if padded else "a")
             + r" \star "
-            + (r"\delta^{\uparrow s}" if strided else r"\delta"),
+            + (r"\delta^{\uparrow s}" if strided else r"\delta")
+            + (r"\right]_{d m,\, d n}" if dilated else ""),
             conv_weight_grad_closed(spec, inputs, delta),
             grads[Role.WEIGHT],
+            Role.WEIGHT,
         ),
     ]
     if spec.bias is Bias.SHARED:
@@ -250,6 +262,7 @@ def _conv(spec: Conv2D, derivation: Derivation) -> list[IdentityResult]:
                 r"\frac{\partial E}{\partial b} = \sum_{i,j} \delta_{ij}",
                 conv_bias_grad_closed(spec, delta),
                 grads[Role.BIAS],
+                Role.BIAS,
             )
         )
     elif spec.bias is Bias.UNTIED:
@@ -260,6 +273,7 @@ def _conv(spec: Conv2D, derivation: Derivation) -> list[IdentityResult]:
                 r"\frac{\partial E}{\partial b_{ij}} = \delta_{ij}",
                 conv_bias_grad_closed(spec, delta),
                 grads[Role.BIAS],
+                Role.BIAS,
             )
         )
     return results
@@ -276,6 +290,7 @@ def _avg(spec: AvgPool2D, derivation: Derivation) -> list[IdentityResult]:
             r"\frac{\partial E}{\partial a} = \operatorname{up}(\delta) / " + str(kh * kw),
             pool_input_grad_closed(spec, g[Role.INPUT].symbols, g[Role.DELTA].symbols),
             derivation.grads[Role.INPUT],
+            Role.INPUT,
         )
     ]
 
@@ -290,5 +305,6 @@ def _max(spec: MaxPool2D, derivation: Derivation) -> list[IdentityResult]:
             r"\frac{\partial E}{\partial a} = \operatorname{up}(\delta) \odot \operatorname{mask}",
             pool_input_grad_closed(spec, g[Role.INPUT].symbols, g[Role.DELTA].symbols),
             derivation.grads[Role.INPUT],
+            Role.INPUT,
         )
     ]

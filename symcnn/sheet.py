@@ -288,8 +288,8 @@ def identities(d: Derivation, p: SymcnnLatexPrinter) -> list[dict[str, Any]]:
             "mismatches": r.mismatches,
             "operands": operands[i] if i < len(operands) else None,
             "first_slice": d.output_shape[0] > 1 or d.forward.grids[Role.INPUT].shape[0] > 1,
-            # the core lists a conv's input identity first; with padding its result is cropped
-            "crop": i == 0 and isinstance(d.spec, Conv2D) and any(d.spec.padding),
+            # with padding, the input gradient's full convolution is cropped
+            "crop": r.role is Role.INPUT and isinstance(d.spec, Conv2D) and any(d.spec.padding),
         }
         for i, r in enumerate(d.identities)
     ]
