@@ -55,8 +55,9 @@ def _grid(
 
 
 def delta_grid(shape: tuple[int, ...], base: int, names: Names = None) -> Grid:
-    """The grid of δ = ∂E/∂z, named ``d_…`` (printed δ)."""
-    return _grid("d", Role.DELTA, shape, 1, base, latex=r"\delta", text="δ", names=names)
+    """The grid of δ = ∂E/∂z, named ``d_…`` (printed δ); indexed like z, so a vector's δ_1 too."""
+    channel_axes = 1 if len(shape) == 3 else 0
+    return _grid("d", Role.DELTA, shape, channel_axes, base, latex=r"\delta", text="δ", names=names)
 
 
 @singledispatch
