@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import singledispatch
 from typing import TYPE_CHECKING, Any
@@ -100,6 +101,14 @@ class _Chain:
             self.index, f"layer {self.index} ({kind.value}): {why}; its input {self.source}"
         )
 
+    @contextmanager
+    def blame(self, kind: LayerKind) -> Iterator[None]:
+        """Report a layer spec's own error (kernel too large …) with this layer's place."""
+        try:
+            yield
+        except SpecError as err:
+            raise self.fail(kind, str(err)) from None
+
     def spatial(self, kind: LayerKind) -> tuple[int, int, int]:
         if len(self.shape) != 3:
             raise self.fail(kind, "needs a [C, H, W] input but gets a flat vector")
@@ -120,7 +129,7 @@ def _(desc: ConvLayer, chain: _Chain) -> LayerSpec:
     c, h, w = chain.spatial(desc.kind)
     if desc.in_channels is not None and desc.in_channels != c:
         raise chain.fail(desc.kind, f"in_channels = {desc.in_channels}, but the input has {c}")
-    try:
+    with chain.blame(desc.kind):
         return Conv2D(
             input=(h, w),
             kernel=desc.kernel,
@@ -133,17 +142,13 @@ def _(desc: ConvLayer, chain: _Chain) -> LayerSpec:
             index_base=chain.base,
             max_terms=chain.max_terms,
         )
-    except TooLargeError:
-        raise
-    except SpecError as err:
-        raise chain.fail(desc.kind, str(err)) from None
 
 
 @_resolve.register
 def _(desc: _PoolLayer, chain: _Chain) -> LayerSpec:
     c, h, w = chain.spatial(desc.kind)
     cls = MaxPool2D if isinstance(desc, MaxPoolLayer) else AvgPool2D
-    try:
+    with chain.blame(desc.kind):
         return cls(
             input=(h, w),
             window=desc.window,
@@ -152,10 +157,6 @@ def _(desc: _PoolLayer, chain: _Chain) -> LayerSpec:
             index_base=chain.base,
             max_terms=chain.max_terms,
         )
-    except TooLargeError:
-        raise
-    except SpecError as err:
-        raise chain.fail(desc.kind, str(err)) from None
 
 
 @_resolve.register
