@@ -347,7 +347,7 @@ def slices_2d(arr: np.ndarray) -> list[tuple[tuple[int, ...], np.ndarray]]:
     return [(idx, arr[idx]) for idx in np.ndindex(*lead)]
 
 
-def derivation_latex(d: Derivation, notebook: bool = False) -> str:
+def derivation_latex(d: Derivation) -> str:
     r"""``align*`` blocks (forward and every gradient entry) and bmatrix forms, ready to paste.
 
     Example:
@@ -356,7 +356,7 @@ def derivation_latex(d: Derivation, notebook: bool = False) -> str:
         True
     """
     p = SymcnnLatexPrinter(d.table)
-    out: list[str] = [] if notebook else [f"% symcnn {describe(d.spec)}"]
+    out: list[str] = [f"% symcnn {describe(d.spec)}"]
     z = d.forward.grids[Role.OUTPUT].symbols
     rows = [
         f"{p.symbol(z[idx])} &= {forward_string(p, d.forward.terms[idx])}"
@@ -374,18 +374,17 @@ def derivation_latex(d: Derivation, notebook: bool = False) -> str:
             for cs, text in zip(grads.ravel(), printed[role].ravel())
         ]
         out.append("\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}")
-    if not notebook:
-        for role, grads in d.grads.items():
-            name = d.forward.grids[role].latex
-            for lead, cells in slices_2d(printed[role]):
-                tag = (
-                    f"_{{{','.join(str(i + d.spec.index_base) for i in lead)}}}"
-                    if lead and any(s > 1 for s in grads.shape[: len(lead)])
-                    else ""
-                )
-                out.append(
-                    f"\\[\n\\frac{{\\partial E}}{{\\partial {name}{tag}}} = {bmatrix(cells)}\n\\]"
-                )
+    for role, grads in d.grads.items():
+        name = d.forward.grids[role].latex
+        for lead, cells in slices_2d(printed[role]):
+            tag = (
+                f"_{{{','.join(str(i + d.spec.index_base) for i in lead)}}}"
+                if lead and any(s > 1 for s in grads.shape[: len(lead)])
+                else ""
+            )
+            out.append(
+                f"\\[\n\\frac{{\\partial E}}{{\\partial {name}{tag}}} = {bmatrix(cells)}\n\\]"
+            )
     return "\n\n".join(out) + "\n"
 
 
