@@ -161,13 +161,16 @@ def _title(words: str, grid: Any, base: int) -> str:
     return f"{words} ${name}$"
 
 
-def receptive_field(d: Derivation, p: SymcnnLatexPrinter) -> tuple[Tex, Tex]:
-    """The input (channel 1) with the cells one output entry reads, beside the output."""
-    a, z = d.forward.grids[Role.INPUT], d.forward.grids[Role.OUTPUT]
-    target = _target(d)
-    cells: set[tuple[int, int]] = set()
-    for summand in d.forward.terms[target]:
-        cells.update((r, c) for ch, r, c in _input_cells(summand, d.table) if ch == 0)
+def _pair(
+    d: Derivation,
+    p: SymcnnLatexPrinter,
+    cells: set[Cell],
+    right: Any,
+    words: str,
+    right_marks: dict[Cell, str],
+) -> Tex:
+    """The input (channel 1, padded as the layer pads) with ``cells`` marked, beside ``right``."""
+    a = d.forward.grids[Role.INPUT]
     pad = d.spec.padding if isinstance(d.spec, Conv2D) else (0, 0)
     left = Panel(
         a.shape[1],
@@ -177,45 +180,41 @@ def receptive_field(d: Derivation, p: SymcnnLatexPrinter) -> tuple[Tex, Tex]:
         dict.fromkeys(cells, "field"),
         pad,
     )
-    right = Panel(
-        z.shape[1],
-        z.shape[2],
-        _symbol_label(p, z),
-        _title("output", z, d.spec.index_base),
-        {target[1:]: "target"},
+    base = d.spec.index_base
+    rpanel = Panel(
+        right.shape[1],
+        right.shape[2],
+        _symbol_label(p, right),
+        _title(words, right, base),
+        right_marks,
     )
-    return grids_figure([left, right]), Tex(p.symbol(z.symbols[target]))
+    return grids_figure([left, rpanel])
+
+
+def receptive_field(d: Derivation, p: SymcnnLatexPrinter) -> tuple[Tex, Tex]:
+    """The input (channel 1) with the cells one output entry reads, beside the output."""
+    z = d.forward.grids[Role.OUTPUT]
+    target = _target(d)
+    cells: set[Cell] = set()
+    for summand in d.forward.terms[target]:
+        cells.update((r, c) for ch, r, c in _input_cells(summand, d.table) if ch == 0)
+    fig = _pair(d, p, cells, z, "output", {(target[1], target[2]): "target"})
+    return fig, Tex(p.symbol(z.symbols[target]))
 
 
 def weight_cells(d: Derivation, p: SymcnnLatexPrinter) -> tuple[Tex, Tex]:
     """For the last weight of channel pair (1, 1): the input cells it multiplies, and its δs."""
-    a, z = d.forward.grids[Role.INPUT], d.forward.grids[Role.DELTA]
     w_index = (0, 0, *(k - 1 for k in d.spec.kernel))  # type: ignore[union-attr]
-    chain = d.grads[Role.WEIGHT][w_index]
-    cells: set[tuple[int, int]] = set()
-    sources: set[tuple[int, int]] = set()
-    for term in chain.terms:
+    cells: set[Cell] = set()
+    sources: set[Cell] = set()
+    for term in d.grads[Role.WEIGHT][w_index].terms:
         cells.update((r, c) for ch, r, c in _input_cells(term.partial, d.table) if ch == 0)
         _, i, j = term.source
         sources.add((i, j))
-    pad = d.spec.padding  # type: ignore[union-attr]
-    left = Panel(
-        a.shape[1],
-        a.shape[2],
-        _symbol_label(p, a),
-        _title("input", a, d.spec.index_base),
-        dict.fromkeys(cells, "field"),
-        pad,
-    )
-    right = Panel(
-        z.shape[1],
-        z.shape[2],
-        _symbol_label(p, z),
-        _title("error", z, d.spec.index_base),
-        dict.fromkeys(sources, "target"),
-    )
+    delta = d.forward.grids[Role.DELTA]
+    fig = _pair(d, p, cells, delta, "error", dict.fromkeys(sources, "target"))
     w = d.forward.grids[Role.WEIGHT].symbols[w_index]
-    return grids_figure([left, right]), Tex(p.symbol(w))
+    return fig, Tex(p.symbol(w))
 
 
 def routing(d: Derivation, values: dict[str, np.ndarray]) -> Tex:
