@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .layout import LINE_WIDTH, elided_rows, pack
-from .printing import SymcnnLatexPrinter, term_string
+from .layout import LINE_WIDTH, pack
+from .printing import SymcnnLatexPrinter
 from .render import Tex
 from .sheetprint import Matrix, NumberLatexPrinter, fmt_number, tex_width
 from .symbols import Grid, Role
-from .worked import WORKED_CAP, calc_row, number_slices
+from .worked import forward_rows, number_slices, sum_rows
 
 if TYPE_CHECKING:
     from .netderive import NetLayer, NetworkDerivation
@@ -49,53 +49,6 @@ def symbol_values(d: NetworkDerivation, run: NetworkRun) -> dict[str, float]:
 
 def _matrices(arr: np.ndarray, grid: Grid, gradient: bool = False) -> list[dict[str, Any]]:
     return number_slices(arr, grid.latex, grid.index_base, gradient)
-
-
-def _forward(
-    layer: NetLayer, out: np.ndarray, p: SymcnnLatexPrinter, nump: NumberLatexPrinter
-) -> list[dict[str, Any]]:
-    """Rows ``z_k = formula = numbers = result`` for every output entry (elided when long)."""
-    names = layer.grid(Role.OUTPUT).symbols
-    index = list(np.ndindex(*layer.output_shape))
-
-    def row(k: int) -> dict[str, Any]:
-        terms = layer.forward.terms[index[k]]
-        return calc_row(
-            Tex(p.symbol(names[index[k]])),
-            [p.product([s]) for s in terms],
-            [nump.product([s]) for s in terms],
-            float(out[index[k]]),
-            p,
-        )
-
-    return elided_rows(len(index), row, WORKED_CAP)
-
-
-def _sums(
-    sums: np.ndarray,
-    numbers: np.ndarray,
-    p: SymcnnLatexPrinter,
-    nump: NumberLatexPrinter,
-    names: np.ndarray | None = None,
-) -> list[dict[str, Any]]:
-    """Rows ``[δ_k =] ∂E/∂x_k = Σ δ·∂z/∂x = numbers = result`` for a tensor of chain sums."""
-    flat, values = sums.ravel(), np.asarray(numbers, dtype=float).ravel()
-    named = None if names is None else names.ravel()
-
-    def row(k: int) -> dict[str, Any]:
-        lhs = p.gradient_name(flat[k].wrt)
-        if named is not None:
-            lhs = f"{p.symbol(named[k])} = {lhs}"
-        terms = flat[k].terms
-        return calc_row(
-            Tex(lhs),
-            [term_string(p, t) for t in terms],
-            [term_string(nump, t) for t in terms],
-            float(values[k]),
-            p,
-        )
-
-    return elided_rows(len(flat), row, WORKED_CAP)
 
 
 def _winners(layer: NetLayer, lv: Any, p: SymcnnLatexPrinter) -> list[dict[str, Tex]]:
@@ -163,12 +116,16 @@ def network_worked(
             {
                 "index": layer.index,
                 "kind": layer.kind.value,
-                "rows": _forward(layer, lv.output, p, nump),
+                "rows": forward_rows(
+                    layer.forward, layer.grid(Role.OUTPUT).symbols, lv.output, p, nump
+                ),
                 "matrices": pack(_matrices(lv.output, layer.grid(Role.OUTPUT))),
                 "winners": _winners(layer, lv, p) if lv.winners is not None else None,
             }
         )
-    loss_rows = _forward(d.loss, np.array(run.loss), p, nump)
+    loss_rows = forward_rows(
+        d.loss.forward, d.loss.grid(Role.OUTPUT).symbols, np.array(run.loss), p, nump
+    )
 
     backward = []
     for layer, lv in zip(reversed(d.layers), reversed(run.layers)):
@@ -178,7 +135,7 @@ def network_worked(
             {
                 "name": name,
                 "symbol": Tex(layer.grid(role).latex),
-                "rows": _sums(layer.grads[role], lv.grads[name], p, nump),
+                "rows": sum_rows(layer.grads[role], lv.grads[name], p, nump),
                 "matrices": pack(_matrices(lv.grads[name], layer.grid(role), gradient=True)),
             }
             for role, name in layer.params.items()
@@ -189,7 +146,7 @@ def network_worked(
                 "kind": layer.kind.value,
                 "delta": Tex(delta.latex),
                 "from": layer.delta_from,
-                "rows": _sums(layer.delta, lv.delta, p, nump, delta.symbols),
+                "rows": sum_rows(layer.delta, lv.delta, p, nump, delta.symbols),
                 "matrices": pack(_matrices(lv.delta, delta)),
                 "params": params,
             }

@@ -14,6 +14,7 @@ from .symbols import Role
 
 if TYPE_CHECKING:
     from .derive import Derivation
+    from .layers import Forward
     from .sheet import SheetOptions
 
 #: Entries of one tensor written out in the worked example (the matrices show all of them).
@@ -64,6 +65,56 @@ def calc_row(
     return row
 
 
+def forward_rows(
+    forward: Forward,
+    names: np.ndarray,
+    out: np.ndarray,
+    p: SymcnnLatexPrinter,
+    nump: NumberLatexPrinter,
+) -> list[dict[str, Any]]:
+    """Rows ``z_k = formula = numbers = result`` for every output entry (elided when long)."""
+    index = list(np.ndindex(*np.shape(forward.terms)))
+
+    def row(k: int) -> dict[str, Any]:
+        terms = forward.terms[index[k]]
+        return calc_row(
+            Tex(p.symbol(names[index[k]])),
+            [p.product([s]) for s in terms],
+            [nump.product([s]) for s in terms],
+            float(out[index[k]]),
+            p,
+        )
+
+    return elided_rows(len(index), row, WORKED_CAP)
+
+
+def sum_rows(
+    sums: np.ndarray,
+    numbers: np.ndarray,
+    p: SymcnnLatexPrinter,
+    nump: NumberLatexPrinter,
+    names: np.ndarray | None = None,
+) -> list[dict[str, Any]]:
+    """Rows ``[δ_k =] ∂E/∂x_k = Σ δ·∂z/∂x = numbers = result`` for a tensor of chain sums."""
+    flat, values = sums.ravel(), np.asarray(numbers, dtype=float).ravel()
+    named = None if names is None else names.ravel()
+
+    def row(k: int) -> dict[str, Any]:
+        lhs = p.gradient_name(flat[k].wrt)
+        if named is not None:
+            lhs = f"{p.symbol(named[k])} = {lhs}"
+        terms = flat[k].terms
+        return calc_row(
+            Tex(lhs),
+            [term_string(p, t) for t in terms],
+            [term_string(nump, t) for t in terms],
+            float(values[k]),
+            p,
+        )
+
+    return elided_rows(len(flat), row, WORKED_CAP)
+
+
 def worked_example(d: Derivation, options: SheetOptions) -> dict[str, Any]:
     """Forward pass and every gradient with the given numbers, then the SGD step.
 
@@ -80,39 +131,14 @@ def worked_example(d: Derivation, options: SheetOptions) -> dict[str, Any]:
     z = num.forward(**fwd_args)
     grads = num(**values)
 
-    zsym = d.forward.grids[Role.OUTPUT].symbols
-    out_idx = list(np.ndindex(*d.output_shape))
-
-    def forward_row(k: int) -> dict[str, Any]:
-        terms = d.forward.terms[out_idx[k]]
-        return calc_row(
-            Tex(p.symbol(zsym[out_idx[k]])),
-            [p.product([s]) for s in terms],
-            [nump.product([s]) for s in terms],
-            float(z[out_idx[k]]),
-            p,
-        )
-
     gradients = []
     for role, chain in d.grads.items():
         grid = d.forward.grids[role]
-        flat, numbers = chain.ravel(), grads[role.value].ravel()
-
-        def grad_row(k: int, flat: np.ndarray = flat, numbers: np.ndarray = numbers) -> dict:
-            terms = flat[k].terms
-            return calc_row(
-                Tex(p.gradient_name(flat[k].wrt)),
-                [term_string(p, t) for t in terms],
-                [term_string(nump, t) for t in terms],
-                float(numbers[k]),
-                p,
-            )
-
         gradients.append(
             {
                 "role": role.value,
                 "symbol": Tex(grid.latex),
-                "rows": elided_rows(len(flat), grad_row, WORKED_CAP),
+                "rows": sum_rows(chain, grads[role.value], p, nump),
                 "matrices": number_slices(grads[role.value], grid.latex, base, gradient=True),
             }
         )
@@ -127,7 +153,7 @@ def worked_example(d: Derivation, options: SheetOptions) -> dict[str, Any]:
     return {
         "source": options.values_source,
         "given": given,
-        "forward": elided_rows(len(out_idx), forward_row, WORKED_CAP),
+        "forward": forward_rows(d.forward, d.forward.grids[Role.OUTPUT].symbols, z, p, nump),
         "output": number_slices(z, "z", base),
         "gradients": gradients,
         "sgd": _sgd(d, values, grads, options.lr),
