@@ -54,7 +54,7 @@ def _flatten(spec: Flatten, names: Names = None) -> Forward:
             "a", Role.INPUT, spec.input_shape, channel_axes(spec.input_shape), base, names=names
         ),
         Role.OUTPUT: _grid("v", Role.OUTPUT, spec.output_shape, 0, base, names=names),
-        Role.DELTA: _grid("d", Role.DELTA, spec.output_shape, 0, base, r"\delta", "δ", names=names),
+        Role.DELTA: delta_grid(spec.output_shape, base, names),
     }
     flat = grids[Role.INPUT].symbols.ravel(order="C")
     terms = np.empty(spec.output_shape, dtype=object)
@@ -79,9 +79,7 @@ def _dense(spec: Dense, names: Names = None) -> Forward:
     if spec.bias_shape is not None:
         grids[Role.BIAS] = _grid("b", Role.BIAS, spec.bias_shape, 0, base, names=names)
     grids[Role.OUTPUT] = _grid("z", Role.OUTPUT, spec.output_shape, 0, base, names=names)
-    grids[Role.DELTA] = _grid(
-        "d", Role.DELTA, spec.output_shape, 0, base, r"\delta", "δ", names=names
-    )
+    grids[Role.DELTA] = delta_grid(spec.output_shape, base, names)
     a, w = grids[Role.INPUT].symbols, grids[Role.WEIGHT].symbols
     terms = np.empty(spec.output_shape, dtype=object)
     for i in range(spec.out_features):
