@@ -74,6 +74,16 @@ def with_sup(name: str, sup: str) -> str:
     return f"{{{name}}}^{{{sup}}}" if "^" in name else f"{name}^{{{sup}}}"
 
 
+def shape_tex(shape: tuple[int, ...]) -> Tex:
+    r"""``1 \times 5 \times 5``; a scalar is ``1``.
+
+    Example:
+        >>> shape_tex((1, 5, 5)), shape_tex(())
+        ('1 \\times 5 \\times 5', '1')
+    """
+    return Tex(r" \times ".join(str(n) for n in shape) or "1")
+
+
 def slices(cells: np.ndarray, name: str, base: int, gradient: bool = False) -> list[dict[str, Any]]:
     """A tensor of printed cells as 2-D slices, each labelled with its channel indices.
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from . import layout
 from .derive import Derivation
+from .layout import shape_tex
 from .netindexed import loss_steps
 from .netnumeric import NetworkRun
 from .netspec import Activation, Dense, Flatten
@@ -85,16 +86,6 @@ def default_title(d: NetworkDerivation) -> str:
     """
     n = len(d.layers)
     return f"Backpropagation through a network of {n} layer{'s' if n > 1 else ''}"
-
-
-def shape_tex(shape: tuple[int, ...]) -> Tex:
-    r"""``1 \times 5 \times 5``; a scalar is ``1``.
-
-    Example:
-        >>> shape_tex((1, 5, 5)), shape_tex(())
-        ('1 \\times 5 \\times 5', '1')
-    """
-    return Tex(r" \times ".join(str(n) for n in shape) or "1")
 
 
 def layer_view(

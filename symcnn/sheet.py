@@ -75,7 +75,7 @@ def sheet_tex(d: Derivation, options: SheetOptions | None = None) -> str:
 
 
 def default_title(d: Derivation) -> str:
-    """``Backpropagation through a 3x3 conv2d layer``-style title."""
+    """``Backpropagation through a convolution layer`` (or max-pooling, average-pooling)."""
     kind = {Conv2D: "convolution", MaxPool2D: "max-pooling"}.get(type(d.spec), "average-pooling")
     return f"Backpropagation through a {kind} layer"
 
@@ -146,7 +146,6 @@ def setup(spec: Any, d: Derivation) -> dict[str, Any]:
 @setup.register(MaxPool2D)
 @setup.register(AvgPool2D)
 def _spatial_setup(spec: Conv2D | MaxPool2D | AvgPool2D, d: Derivation) -> dict[str, Any]:
-    shape = lambda s: Tex(r" \times ".join(str(n) for n in s))  # noqa: E731
     window = spec.kernel if isinstance(spec, Conv2D) else spec.window
     pad = spec.padding if isinstance(spec, Conv2D) else (0, 0)
     dil = spec.dilation if isinstance(spec, Conv2D) else (1, 1)
@@ -169,8 +168,8 @@ def _spatial_setup(spec: Conv2D | MaxPool2D | AvgPool2D, d: Derivation) -> dict[
     info: dict[str, Any] = {
         "axes": axes,
         "base": spec.index_base,
-        "input_shape": shape(grids[Role.INPUT].shape),
-        "output_shape": shape(d.output_shape),
+        "input_shape": layout.shape_tex(grids[Role.INPUT].shape),
+        "output_shape": layout.shape_tex(d.output_shape),
         "padded": any(pad),
         "strided": tuple(spec.stride) != (1, 1),
         "dilated": any(x != 1 for x in dil),
@@ -178,9 +177,9 @@ def _spatial_setup(spec: Conv2D | MaxPool2D | AvgPool2D, d: Derivation) -> dict[
     }
     if isinstance(spec, Conv2D):
         info.update(
-            weight_shape=shape(spec.weight_shape),
+            weight_shape=layout.shape_tex(spec.weight_shape),
             bias=spec.bias.value,
-            bias_shape=shape(spec.bias_shape) if spec.bias_shape else Tex(""),
+            bias_shape=layout.shape_tex(spec.bias_shape) if spec.bias_shape else Tex(""),
             out_channels=spec.out_channels,
         )
     return info
