@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .layout import slice_labels
 from .printing import SymcnnLatexPrinter, describe, forward_string, term_string
 from .sheetprint import matrix, short_sum
 from .symbols import Role
@@ -40,10 +41,10 @@ def notebook_latex(d: Derivation) -> str:
             lambda cs: short_sum(p, [term_string(p, t) for t in cs.terms], keep=2),
             otypes=[object],
         )(grads)
-        slices = _slices(cells, d.spec.index_base)
+        labels = slice_labels(cells.shape, name, d.spec.index_base, gradient=True)
+        slices = list(zip(labels, _planes(cells)))
         for label, sl in slices[:NOTEBOOK_SLICES]:
-            lhs = rf"\frac{{\partial E}}{{\partial {name}{label}}}"
-            rows.append(f"{lhs} &= {matrix(sl, NOTEBOOK_CAP)}")
+            rows.append(f"{label} &= {matrix(sl, NOTEBOOK_CAP)}")
         if len(slices) > NOTEBOOK_SLICES:
             rows.append(rf"&\text{{... and {len(slices) - NOTEBOOK_SLICES} more slices}}")
     for r in d.identities:
@@ -52,13 +53,8 @@ def notebook_latex(d: Derivation) -> str:
     return "$$\\begin{aligned}\n" + " \\\\[2pt]\n".join(rows) + "\n\\end{aligned}$$"
 
 
-def _slices(cells: np.ndarray, base: int) -> list[tuple[str, np.ndarray]]:
-    """2-D slices of a gradient tensor with ``^{(o,c)}`` labels for channel axes above 1."""
-    if cells.ndim == 1:
-        return [("", cells.reshape(1, -1))]
-    lead = cells.shape[:-2]
-    out = []
-    for idx in np.ndindex(*lead):
-        shown = [str(i + base) for i, n in zip(idx, lead) if n > 1]
-        out.append((f"^{{({','.join(shown)})}}" if shown else "", cells[idx]))
-    return out
+def _planes(cells: np.ndarray) -> list[np.ndarray]:
+    """The 2-D slices of a tensor, in the order `symcnn.layout.slice_labels` labels them."""
+    if cells.ndim == 1 or cells.size == 1:
+        return [cells.reshape(1, -1)]
+    return [cells[idx] for idx in np.ndindex(*cells.shape[:-2])]
