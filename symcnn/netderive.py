@@ -33,6 +33,17 @@ if TYPE_CHECKING:
 
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
+
+def superscript(n: int) -> str:
+    """A layer index as superscript digits.
+
+    Example:
+        >>> superscript(12)
+        '¹²'
+    """
+    return str(n).translate(_SUPERSCRIPT)
+
+
 #: Default ceiling on the tree size of the fully substituted formulas.
 DEFAULT_MAX_NODES = 200_000
 
@@ -48,7 +59,7 @@ def layer_stem(letter: str, index: int, latex: str | None = None) -> Stem:
     return Stem(
         f"{letter}{index}",
         f"{latex or letter}^{{({index})}}",
-        f"{text}{str(index).translate(_SUPERSCRIPT)}",
+        f"{text}{superscript(index)}",
     )
 
 

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .netspec import shape_text
+from .netderive import superscript
+from .netspec import Activation, ActivationKind, shape_text
 from .printing import (
     SymcnnLatexPrinter,
     TextPrinter,
@@ -15,6 +16,7 @@ from .printing import (
     forward_string,
     slices_2d,
 )
+from .spec import MaxPool2D
 from .symbols import Role
 
 if TYPE_CHECKING:
@@ -59,22 +61,14 @@ def delta_origin(layer: NetLayer) -> str:
     """
     if layer.delta_from is None:
         return "the loss"
-    return f"δ{_sup(layer.delta_from)} of layer {layer.delta_from}"
-
-
-def _sup(n: int) -> str:
-    return str(n).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"δ{superscript(layer.delta_from)} of layer {layer.delta_from}"
 
 
 def _uses_max(d: NetworkDerivation) -> bool:
-    from .spec import MaxPool2D
-
     return any(isinstance(layer.spec, MaxPool2D) for layer in d.layers)
 
 
 def _notes(d: NetworkDerivation) -> list[str]:
-    from .netspec import Activation, ActivationKind
-
     kinds = {layer.spec.kind for layer in d.layers if isinstance(layer.spec, Activation)}
     notes = []
     if ActivationKind.SIGMOID in kinds:
@@ -116,7 +110,7 @@ def network_text(d: NetworkDerivation, unicode: bool = True, substitute: str | N
     for layer in reversed(d.layers):
         assert layer.delta is not None
         lines.append(
-            f"  δ{_sup(layer.index or 0)} = ∂E/∂(output of {layer.name}), "
+            f"  δ{superscript(layer.index or 0)} = ∂E/∂(output of {layer.name}), "
             f"from {delta_origin(layer)}:"
         )
         dsyms = layer.grid(Role.DELTA).symbols
@@ -127,7 +121,7 @@ def network_text(d: NetworkDerivation, unicode: bool = True, substitute: str | N
             )
         for role, name in layer.params.items():
             lines.append(
-                f"  gradient of {name} ({layer.grid(role).text}), in δ{_sup(layer.index or 0)}:"
+                f"  gradient of {name} ({layer.grid(role).text}), in δ{superscript(layer.index or 0)}:"
             )
             lines += [
                 f"    {p.gradient_name(cs.wrt)} = {chain_sum_string(p, cs)}"
@@ -272,10 +266,10 @@ def run_text(d: NetworkDerivation, run: NetworkRun, unicode: bool = True) -> str
                 for idx in np.ndindex(*layer.output_shape)
             ]
         if lv.delta_from is not None:
-            origin = f"from δ{_sup(lv.delta_from)} of layer {lv.delta_from}"
+            origin = f"from δ{superscript(lv.delta_from)} of layer {lv.delta_from}"
         else:
             origin = "from the loss" if run.delta_at is None else "given"
-        lines.append(f"  δ{_sup(lv.index)} = ∂E/∂{out.text}, {origin}:")
+        lines.append(f"  δ{superscript(lv.index)} = ∂E/∂{out.text}, {origin}:")
         lines += _array(lv.delta)
         for name in layer.params.values():
             lines += [f"  ∂E/∂{name}:", *_array(lv.grads[name])]
