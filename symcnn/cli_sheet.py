@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -17,9 +18,9 @@ from .values import load_values, needed, random_values
 
 
 def _sheet(args: argparse.Namespace) -> int:
-    if args.lr is not None and not args.lr > 0:
+    if args.lr is not None and not 0 < args.lr < math.inf:
         raise SymcnnError(f"--lr must be a positive number, got {args.lr}")
-    if args.timeout <= 0:
+    if not 0 < args.timeout < math.inf:
         raise SymcnnError(f"--timeout must be a positive number of seconds, got {args.timeout}")
     if args.output == "-" and args.pdf:
         raise SymcnnError("--pdf needs a file: give -o NAME.tex instead of -o -")

@@ -317,3 +317,12 @@ def test_sheet_usage_errors(tmp_path: Path, capsys) -> None:
         main(["sheet", "conv2d", "--input", "3x3", "--kernel", "2x2", "--random", "-1", "-o", "-"])
         == 2
     )
+
+
+@pytest.mark.parametrize("option", [["--lr", "inf"], ["--lr", "nan"], ["--timeout", "nan"]])
+def test_non_finite_numbers_are_refused(option: list[str], capsys) -> None:
+    # an infinite η would print inf/nan parameters in the SGD step; a NaN timeout never fires
+    args = ["sheet", "conv2d", "--input", "3x3", "--kernel", "2x2", "--random", "1", "-o", "-"]
+    assert main([*args, *option]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("symcnn: error:") and option[0] in err and err.count("\n") == 1
