@@ -41,7 +41,8 @@ def wants_network(args: argparse.Namespace) -> bool:
 
 
 def network_from_args(args: argparse.Namespace) -> Network:
-    """Load the network named by ``--network`` or ``--preset``; ``--index-base 0`` overrides.
+    """Load the network named by ``--network`` or ``--preset``; ``--index-base 0`` and
+    ``--max-terms`` override.
 
     Example:
         >>> ns = argparse.Namespace(network=None, preset="seed003", index_base=1)
@@ -57,9 +58,11 @@ def network_from_args(args: argparse.Namespace) -> Network:
         net = preset(args.preset)
     else:
         raise SymcnnError("name a network: --network FILE.toml or --preset NAME")
-    base = getattr(args, "index_base", 1)
-    if base != net.index_base and base == 0:
-        net = Network(net.layers, input=net.input, loss=net.loss, index_base=0, max_terms=max_terms)
+    base = 0 if getattr(args, "index_base", 1) == 0 else net.index_base
+    if (base, max_terms) != (net.index_base, net.max_terms):  # a preset has the default limit
+        net = Network(
+            net.layers, input=net.input, loss=net.loss, index_base=base, max_terms=max_terms
+        )
     return net
 
 

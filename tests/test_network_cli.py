@@ -353,6 +353,8 @@ def test_bad_values_files_exit_2_with_one_line(capsys, tmp_path, text, needles):
         ),
         (["run", "--preset", "seed000", "--random", "1", "--delta", "9=[1]"], "no layer 9"),
         (["run", "--random", "1"], "--network FILE.toml or --preset NAME"),
+        (["run", "--preset", "seed000", "--random", "1", "--max-terms", "1"], "limit of 1"),
+        (["grad", "--preset", "seed000", "--max-terms", "1"], "limit of 1"),
     ],
 )
 def test_bad_command_lines_exit_2_with_one_line(capsys, argv, needle):
