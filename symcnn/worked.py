@@ -154,7 +154,7 @@ def worked_example(d: Derivation, options: SheetOptions) -> dict[str, Any]:
         "source": options.values_source,
         "given": given,
         "forward": forward_rows(d.forward, d.forward.grids[Role.OUTPUT].symbols, z, p, nump),
-        "output": number_slices(z, "z", base),
+        "output": number_slices(z, d.forward.grids[Role.OUTPUT].latex, base),
         "gradients": gradients,
         "sgd": _sgd(d, values, grads, options.lr),
         "lr": Tex(fmt_number(options.lr)),
