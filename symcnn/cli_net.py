@@ -7,6 +7,7 @@ import json
 import re
 import sys
 
+from .cli_options import positive_int
 from .errors import SymcnnError
 from .netfile import NetworkValues, load_network, load_values, random_values
 from .network import Network
@@ -137,6 +138,11 @@ def _run(args: argparse.Namespace) -> int:
     values = network_values(args, net)
     assert values is not None
     delta_at = _parse_delta(args.delta) if args.delta else None
+    if delta_at is not None and args.lr is not None:
+        raise SymcnnError(
+            "--lr needs ∂E/∂p from the loss, but --delta starts the backward pass from a given δ; "
+            "use one of them"
+        )
     derivation = net.derive(prove=False)
     numeric = derivation.numeric()
     run = numeric.run(values, delta_at=delta_at)
@@ -193,7 +199,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--index-base", type=int, default=1, choices=(0, 1), help="first index in symbol names"
     )
     p.add_argument(
-        "--max-terms", type=int, default=DEFAULT_MAX_TERMS, metavar="N", help="size limit"
+        "--max-terms", type=positive_int, default=DEFAULT_MAX_TERMS, metavar="N", help="size limit"
     )
     p.set_defaults(func=_run)
 

@@ -52,7 +52,7 @@ def add_layer_arguments(parser: argparse.ArgumentParser, required: bool = True) 
     )
     g.add_argument(
         "--max-terms",
-        type=_int,
+        type=positive_int,
         default=DEFAULT_MAX_TERMS,
         metavar="N",
         help=f"refuse derivations above N product terms (default {DEFAULT_MAX_TERMS:,})",
@@ -64,6 +64,14 @@ def _int(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number ≥ 1 (``--max-terms``, channel counts)."""
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number ≥ 1")
+    return value
 
 
 def spec_from_args(args: argparse.Namespace) -> LayerSpec:

@@ -307,6 +307,8 @@ def _check_index_base(base: Any) -> None:
 
 
 def _check_terms(count: int, limit: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise SpecError(f"max_terms must be a whole number ≥ 1, got {limit!r}")
     if count > limit:
         raise TooLargeError(
             f"this derivation would build about {count:,} product terms per gradient tensor, "

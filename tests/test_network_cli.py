@@ -355,6 +355,12 @@ def test_bad_values_files_exit_2_with_one_line(capsys, tmp_path, text, needles):
         (["run", "--random", "1"], "--network FILE.toml or --preset NAME"),
         (["run", "--preset", "seed000", "--random", "1", "--max-terms", "1"], "limit of 1"),
         (["grad", "--preset", "seed000", "--max-terms", "1"], "limit of 1"),
+        (["run", "--preset", "seed000", "--random", "1", "--max-terms", "-5"], "≥ 1"),
+        (["grad", "conv2d", "--input", "3", "--kernel", "2", "--max-terms", "0"], "≥ 1"),
+        (
+            ["run", "--preset", "seed000", "--random", "1", "--delta", "4=[1,2]", "--lr", "0.1"],
+            "use one of them",
+        ),
     ],
 )
 def test_bad_command_lines_exit_2_with_one_line(capsys, argv, needle):
