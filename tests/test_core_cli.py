@@ -156,6 +156,7 @@ def bad_runs() -> dict[str, subprocess.CompletedProcess]:
     return done
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(
     "name, args, words",
     [b for b in BAD_INPUT if b[0] in REAL_PROCESS],
@@ -314,6 +315,7 @@ def test_json_contract_shapes(capsys: pytest.CaptureFixture, args: str) -> None:
     assert len(names) == len(set(names)) and all(n.isidentifier() for n in names)
 
 
+@pytest.mark.subprocess
 def test_json_from_a_real_process_parses() -> None:
     run = subprocess.run(
         [*GRAD, "conv2d", "--input", "3x3", "--kernel", "2x2", "--format", "json"],

@@ -141,25 +141,30 @@ def _summands(text: str) -> list[str]:
     return sorted(text.split(" + "))
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("entry", list(SEED003_INPUT_GRAD))
 def test_seed003_input_gradient_printout(seed003_text: dict[str, str], entry: str) -> None:
     assert _summands(seed003_text[entry]) == _summands(SEED003_INPUT_GRAD[entry])
 
 
+@pytest.mark.subprocess
 def test_seed003_center_entry_printed_exactly_as_in_the_seed(seed003_text: dict[str, str]) -> None:
     assert seed003_text["a_22"] == "δ_11·w_22 + δ_12·w_21 + δ_21·w_12 + δ_22·w_11"
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("entry", list(SEED003_WEIGHT_GRAD))
 def test_seed003_weight_gradient_printout(seed003_text: dict[str, str], entry: str) -> None:
     assert _summands(seed003_text[entry]) == _summands(SEED003_WEIGHT_GRAD[entry])
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("entry", list(SEED003_FORWARD))
 def test_seed003_forward_printout_matches_eq15(seed003_text: dict[str, str], entry: str) -> None:
     assert seed003_text[entry] == SEED003_FORWARD[entry]
 
 
+@pytest.mark.subprocess
 def test_seed003_untied_bias_gradient_is_delta(seed003_text: dict[str, str]) -> None:
     for i, j in np.ndindex(2, 2):
         assert seed003_text[f"b_{i + 1}{j + 1}"] == f"δ_{i + 1}{j + 1}"

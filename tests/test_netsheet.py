@@ -179,6 +179,7 @@ def test_hostile_title_is_text() -> None:
     assert r"\textbackslash{}input\{/etc/passwd\}" in title
 
 
+@pytest.mark.subprocess
 def test_rendering_is_byte_identical_across_processes(tmp_path: Path) -> None:
     args = ["sheet", "--preset", "seed000", "--random", "2", "-o", "-"]
     outs = [

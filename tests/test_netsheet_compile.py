@@ -14,10 +14,13 @@ from symcnn.texcompile import find_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.skipif(
-    find_engine() is None,
-    reason="no TeX engine (pdflatex) installed: scripts/bootstrap installs texlive as root",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        find_engine() is None,
+        reason="no TeX engine (pdflatex) installed: scripts/bootstrap installs texlive as root",
+    ),
+    pytest.mark.subprocess,
+]
 
 
 @pytest.mark.parametrize(

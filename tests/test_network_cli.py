@@ -387,6 +387,7 @@ def test_cross_entropy_targets_must_be_a_distribution(capsys, tmp_path):
     assert code == 2 and "probability vector" in err and "sum 0.7" in err
 
 
+@pytest.mark.subprocess
 def test_the_installed_command_runs_a_preset_as_a_process():
     proc = subprocess.run(
         [
