@@ -61,6 +61,7 @@ def test_sheets_compile(spec, seed, tmp_path: Path) -> None:
     assert ("Worked example with numbers" in text) == (seed is not None)
 
 
+@pytest.mark.subprocess
 def test_cli_writes_tex_and_pdf(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "symcnn", "sheet", "conv2d", "--input", "3x3", "--kernel", "2x2",

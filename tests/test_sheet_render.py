@@ -77,6 +77,7 @@ def test_latex_that_looks_like_jinja_is_left_alone() -> None:
     assert out == "\\#{x} %% not a statement\n% {# not a comment #} {{ x }} {% x %}\ndone"
 
 
+@pytest.mark.subprocess
 def test_templates_load_from_an_installed_layout(tmp_path: Path) -> None:
     """Without the source tree on the path, importlib.resources finds symcnn.templates."""
     site = tmp_path / "site"
@@ -183,6 +184,7 @@ def test_worked_example_numbers_match_numpy() -> None:
 # --- determinism, size limits, the notebook view ----------------------------------------
 
 
+@pytest.mark.subprocess
 def test_rendering_is_byte_identical_across_processes(tmp_path: Path) -> None:
     args = ("sheet", "maxpool2d", "--input", "4x4", "--window", "2x2", "--stride", "1")
     outs = [
@@ -289,6 +291,7 @@ def test_values_file_with_squeezed_shapes(tmp_path: Path) -> None:
     assert r"z_{22} &= a_{22} w_{11} + b = 4 \cdot 2 + 0.5 = 8.5" in tex
 
 
+@pytest.mark.subprocess
 def test_missing_engine_still_writes_the_tex(tmp_path: Path) -> None:
     proc = run_cli(
         "sheet", "avgpool2d", "--input", "2x2", "--window", "2x2", "--pdf", "-o", "s.tex",

@@ -141,6 +141,7 @@ def test_bad_usage_exits_2_with_one_line(
     assert message in lines[0]
 
 
+@pytest.mark.subprocess
 def test_exit_codes_as_a_process(module: Path) -> None:
     root = str(Path(symcnn.__file__).resolve().parent.parent)  # symcnn importable from any cwd
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
