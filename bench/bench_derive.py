@@ -31,9 +31,8 @@ import sympy
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from symcnn import Conv2D  # noqa: E402
-from symcnn.derive import derive  # noqa: E402
-from symcnn.identities import prove_identities  # noqa: E402
+from symcnn import Conv2d, derive  # noqa: E402
+from symcnn.derivation.derived import prove_layer  # noqa: E402
 
 SIZES = [(8, 3), (16, 3), (28, 5), (32, 5), (64, 5)]
 QUICK_SIZES = [(8, 3), (16, 3), (28, 5)]
@@ -53,11 +52,11 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 def bench_size(n: int, k: int) -> dict[str, float]:
     """Every stage of the symcnn pipeline for an n×n input and a k×k kernel (shared bias)."""
-    spec = Conv2D(input=(n, n), kernel=(k, k))
+    spec = Conv2d(kernel=(k, k), input=(n, n))
     row: dict[str, float] = {"terms": float(spec.term_count)}
     row["derive"], d = timed(lambda: derive(spec, prove=False))
-    row["prove"], ids = timed(lambda: prove_identities(d))
-    d.identities = ids
+    row["prove"], proofs = timed(lambda: prove_layer(d.layers[0]))
+    d.layers[0].proofs = proofs
     assert d.all_proven, f"identities not proven at {n}x{n}/{k}x{k}"
     row["text"], _ = timed(d.text)
     row["latex"], _ = timed(d.latex)

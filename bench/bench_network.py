@@ -15,7 +15,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import symcnn
-from symcnn.netfile import random_values
+from symcnn.numeric.engine import Engine
 
 NETWORKS: dict[str, tuple[list[Any], tuple[int, ...], str]] = {
     "seed003": (list(symcnn.preset("seed003").layers), (1, 3, 3), "mse"),
@@ -60,8 +60,8 @@ def main() -> None:
         t_text, _ = _time(lambda d=d: d.text())
         t_latex, _ = _time(lambda d=d: d.latex())
         t_json, _ = _time(lambda d=d: json.dumps(d.to_json()))
-        t_compile, num = _time(lambda d=d: d.numeric())
-        values = random_values(net, 0)
+        t_compile, num = _time(lambda d=d: Engine(d))
+        values = symcnn.random_values(net, 0)
         t_run, run = _time(lambda num=num, values=values: num.run(values))
         t_sgd, _ = _time(lambda num=num, run=run: num.sgd(run, 0.1))
         print(

@@ -1,51 +1,63 @@
-"""symcnn: derive, prove, print and check the backpropagation formulas of CNN layers."""
+"""symcnn: derive, prove, print and check the backpropagation formulas of convolutional networks.
 
-from .derive import ChainSum, Derivation, Term, derive
-from .errors import SpecError, SymcnnError, TooLargeError
-from .netfile import load_network, load_values, parse_network, random_values
-from .netspec import ActivationKind, LossKind
-from .network import (
-    ActivationLayer,
-    AvgPoolLayer,
-    ConvLayer,
-    DenseLayer,
-    FlattenLayer,
-    LayerKind,
-    MaxPoolLayer,
-    Network,
-)
-from .presets import preset
-from .spec import AvgPool2D, Bias, Conv2D, MaxPool2D, parse_size
-from .symbols import Role
+The pipeline, one subpackage a stage: ``core`` (names, functions, shapes) → ``kinds`` (one
+module per layer kind) → ``graph`` (networks, files, presets) → ``derivation`` (the chain rule
+and the proofs) → ``numeric`` (numbers) → ``document`` (what is shown) → ``render`` (text,
+LaTeX, JSON) → ``sheet`` (derivation sheets) → ``checking`` (hand-written backward code) →
+``cli``. This module and `symcnn.api` are the public face.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .api import Derivation, Network, derive, load_network, parse_network, preset
+from .compat import deprecated
+from .core.symbols import Role
+from .errors import SpecError, SymcnnError, TooLargeError, ValuesError
+from .kinds.activation import Identity, ReLU, Sigmoid, Tanh
+from .kinds.conv2d import Bias, Conv2d
+from .kinds.dense import Linear
+from .kinds.flatten import Flatten
+from .kinds.loss import CrossEntropyLoss, MSELoss
+from .kinds.pool2d import AvgPool2d, MaxPool2d
+from .kinds.registry import LAYERS, LOSSES
+from .numeric.values import Values, load_values, random_values
+
+__version__ = "0.2.0"
 
 __all__ = [
-    "ActivationKind",
-    "ActivationLayer",
-    "AvgPool2D",
-    "AvgPoolLayer",
+    "LAYERS",
+    "LOSSES",
+    "AvgPool2d",
     "Bias",
-    "ChainSum",
-    "Conv2D",
-    "ConvLayer",
-    "DenseLayer",
+    "Conv2d",
+    "CrossEntropyLoss",
     "Derivation",
-    "FlattenLayer",
-    "LayerKind",
-    "LossKind",
-    "MaxPool2D",
-    "MaxPoolLayer",
+    "Flatten",
+    "Identity",
+    "Linear",
+    "MSELoss",
+    "MaxPool2d",
     "Network",
+    "ReLU",
     "Role",
+    "Sigmoid",
     "SpecError",
     "SymcnnError",
-    "Term",
+    "Tanh",
     "TooLargeError",
+    "Values",
+    "ValuesError",
     "derive",
     "load_network",
     "load_values",
     "parse_network",
-    "parse_size",
     "preset",
     "random_values",
 ]
-__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """The names of symcnn 0.1 (``Conv2D``, ``ConvLayer`` …), with a deprecation warning."""
+    return deprecated(name)

@@ -8,22 +8,22 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .api import derive, preset
 from .errors import SymcnnError
 from .fileio import write_atomic
-from .netfile import NetworkValues, load_values
-from .netfile import random_values as random_network_values
-from .netsheet import NetSheetOptions, network_tex
-from .network import Network
-from .presets import preset
-from .sheet import SheetOptions, sheet_tex
-from .spec import AvgPool2D, Bias, Conv2D, LayerSpec, MaxPool2D
-from .texcompile import compile_pdf
-from .values import check_values, needed, random_values
+from .graph.network import Network
+from .kinds.base import Layer
+from .kinds.conv2d import Bias, Conv2d
+from .kinds.pool2d import AvgPool2d, MaxPool2d
+from .numeric.values import Values, check_values, load_values, random_values
+from .sheet.compile import compile_pdf
+from .sheet.layer import SheetOptions, sheet_tex
+from .sheet.network import NetSheetOptions, network_tex
 
 #: Regenerates the gallery (also quoted by the test that finds it out of date).
 COMMAND = "python3 -m symcnn.gallery"
@@ -48,32 +48,32 @@ class Entry:
     """One gallery sheet: a file name stem, a layer, and how to get its numbers."""
 
     name: str
-    spec: LayerSpec
+    layer: Layer
     title: str
-    values: Callable[[dict[str, tuple[int, ...]]], dict[str, np.ndarray]] | None = None
+    values: Callable[[Network], Values] | None = None
     source: str = ""
-    options: dict = field(default_factory=dict)
+    index_base: int = 1
 
 
-def _fixed(arrays: dict[str, object]) -> Callable[[dict], dict[str, np.ndarray]]:
-    return lambda shapes: check_values(arrays, shapes, source="gallery")
+def _fixed(arrays: dict[str, object]) -> Callable[[Network], Values]:
+    return lambda net: check_values(net, arrays, source="gallery")
 
 
-def _random(seed: int) -> Callable[[dict], dict[str, np.ndarray]]:
-    return lambda shapes: random_values(shapes, seed)
+def _random(seed: int) -> Callable[[Network], Values]:
+    return lambda net: random_values(net, seed)
 
 
 GALLERY: list[Entry] = [
     Entry(
         "conv2d-seed003",
-        Conv2D(input=(3, 3), kernel=(2, 2), bias=Bias.UNTIED),
+        Conv2d(kernel=(2, 2), bias=Bias.UNTIED, input=(3, 3)),
         "A 3x3 input, a 2x2 kernel and an untied bias (seed 003)",
         _random(3),
         "drawn with --random 3",
     ),
     Entry(
         "conv2d-seed001",
-        Conv2D(input=(5, 5), kernel=(2, 2), bias=Bias.UNTIED, index_base=0),
+        Conv2d(kernel=(2, 2), bias=Bias.UNTIED, input=(5, 5)),
         "Seed 001's worked example: the weight gradient of a 5x5 input and a 2x2 kernel",
         _fixed(
             {
@@ -84,27 +84,28 @@ GALLERY: list[Entry] = [
             }
         ),
         "a and delta from seed 001; w and b illustrative",
+        index_base=0,
     ),
     Entry(
         "conv2d-stride2-pad1",
-        Conv2D(input=(5, 5), kernel=(3, 3), stride=(2, 2), padding=(1, 1)),
+        Conv2d(kernel=(3, 3), stride=(2, 2), padding=(1, 1), input=(5, 5)),
         "A strided, padded convolution: 5x5 input, 3x3 kernel, stride 2, padding 1",
     ),
     Entry(
         "conv2d-2in-2out",
-        Conv2D(input=(4, 4), kernel=(2, 2), in_channels=2, out_channels=2),
+        Conv2d(kernel=(2, 2), out_channels=2, input=(2, 4, 4)),
         "Two input and two output channels",
     ),
     Entry(
         "maxpool2d-overlap",
-        MaxPool2D(input=(4, 4), window=(2, 2), stride=(1, 1)),
+        MaxPool2d(window=(2, 2), stride=(1, 1), input=(4, 4)),
         "Max pooling with overlapping windows (2x2 window, stride 1)",
         _random(5),
         "drawn with --random 5",
     ),
     Entry(
         "maxpool2d-seed003",
-        MaxPool2D(input=(4, 4), window=(2, 2)),
+        MaxPool2d(window=(2, 2), input=(4, 4)),
         "Max pooling: seed 003's backward example",
         _fixed(
             {
@@ -116,7 +117,7 @@ GALLERY: list[Entry] = [
     ),
     Entry(
         "avgpool2d-seed003",
-        AvgPool2D(input=(4, 4), window=(2, 2)),
+        AvgPool2d(window=(2, 2), input=(4, 4)),
         "Average pooling: seed 003's numbers",
         _fixed({"input": np.arange(1, 17).reshape(4, 4).tolist(), "delta": [[1, 2], [8, 4]]}),
         "from seed 003",
@@ -131,11 +132,11 @@ class NetworkEntry:
     name: str
     preset: str
     title: str
-    values: Callable[[Network], NetworkValues] | None = None
+    values: Callable[[Network], Values] | None = None
     source: str = ""
 
 
-def _values_file(name: str) -> Callable[[Network], NetworkValues]:
+def _values_file(name: str) -> Callable[[Network], Values]:
     return lambda net: load_values(EXAMPLES / name, net)
 
 
@@ -156,7 +157,7 @@ NETWORK_GALLERY: list[NetworkEntry] = [
         "network-seed003",
         "seed003",
         "Seed 003's network: conv 2x2 with untied bias, sigmoid, squared error",
-        lambda net: random_network_values(net, 3),
+        lambda net: random_values(net, 3),
         "drawn with --random 3, as symcnn run draws them",
     ),
 ]
@@ -169,7 +170,7 @@ def render_network_entry(entry: NetworkEntry) -> str:
     if entry.values is not None:
         options.values = entry.values(net)
         options.values_source = entry.source
-    return network_tex(net.derive(), options)
+    return network_tex(derive(net), options)
 
 
 def render_entry(entry: Entry) -> str:
@@ -179,10 +180,10 @@ def render_entry(entry: Entry) -> str:
         >>> render_entry(GALLERY[0]).startswith("%")
         True
     """
-    d = entry.spec.derive()
+    d = derive(entry.layer, index_base=entry.index_base)
     options = SheetOptions(title=entry.title)
     if entry.values is not None:
-        options.values = entry.values(needed(d.forward.grids))
+        options.values = entry.values(d.network)
         options.values_source = entry.source
     return sheet_tex(d, options)
 

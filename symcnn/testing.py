@@ -31,23 +31,20 @@ from typing import Any
 
 import numpy as np
 
-from . import termcheck
-from .checkreport import Failure, header, layer_kind
-from .contract import (
-    Arrays,
-    Contract,
-    ContractViolation,
-    Trial,
-    contract,
-    read_result,
-    trial_inputs,
-)
-from .derive import Derivation, derive
-from .errors import SpecError, SymcnnError
-from .numeric import NumericGradients
-from .printing import TextPrinter, chain_sum_string
-from .spec import AvgPool2D, Conv2D, LayerSpec, MaxPool2D, parse_size
-from .symbols import Role
+from .checking import terms
+from .checking.contract import Contract, Trial, contract, read_result, trial_inputs
+from .checking.report import Failure, header
+from .core.shapes import parse_size
+from .core.symbols import Role
+from .derivation.derived import Derivation, derive
+from .errors import BackwardMismatch, ContractViolation, SpecError, SymcnnError
+from .graph.network import Network
+from .kinds.base import Arrays, Layer
+from .kinds.conv2d import Conv2d
+from .kinds.pool2d import AvgPool2d, MaxPool2d
+from .kinds.registry import LAYERS
+from .numeric.engine import Gradients
+from .render.printers import TextPrinter, chain_sum_string
 
 __all__ = [
     "BackwardMismatch",
@@ -68,7 +65,6 @@ __all__ = [
 
 DEFAULT_RTOL = 1e-5
 DEFAULT_ATOL = 1e-6
-_KINDS: dict[str, type] = {"conv2d": Conv2D, "maxpool2d": MaxPool2D, "avgpool2d": AvgPool2D}
 
 
 @dataclass(repr=False)
@@ -90,28 +86,20 @@ class CheckResult:
         return f"CheckResult(ok={self.ok}, layer={spec_id(self.layer)})"
 
 
-class BackwardMismatch(AssertionError):
-    """The backward function under test is wrong; the message is the full report."""
-
-    def __init__(self, result: CheckResult) -> None:
-        super().__init__(result.message)
-        self.result = result
-
-
 @functools.lru_cache(maxsize=64)
-def compiled(layer: LayerSpec) -> tuple[Derivation, NumericGradients]:
-    """The derivation (proofs skipped) and its lambdified gradients, cached per configuration."""
-    d = derive(layer, prove=False)
-    return d, d.numeric()
+def compiled(layer: Layer, index_base: int = 1) -> tuple[Derivation, Gradients]:
+    """The derivation (proofs skipped) and its compiled gradients, cached per configuration."""
+    d: Derivation = derive(Network.of(layer, index_base), prove_forms=False)
+    return d, Gradients(d)
 
 
-def _expected(num: NumericGradients, arrays: Arrays) -> dict[Role, np.ndarray]:
+def _expected(num: Gradients, arrays: Arrays) -> dict[Role, np.ndarray]:
     values = {role.value: arr for role, arr in arrays.items() if arr is not None}
     return {Role(name): arr for name, arr in num(**values).items()}
 
 
 def compare_layer_backward(
-    layer: LayerSpec,
+    layer: Layer,
     fn: Callable[..., Any],
     *,
     trials: int = 3,
@@ -121,31 +109,28 @@ def compare_layer_backward(
     ties: bool = True,
     max_entries: int = 5,
     probe: bool = True,
+    index_base: int = 1,
 ) -> CheckResult:
     """Run ``fn`` on random inputs and compare with the formulas; never raises on a mismatch.
 
     ``ties`` adds a trial full of tied maxima for max pooling; ``max_entries`` caps the wrong
     entries shown; ``probe`` allows calling ``fn`` once per δ entry to name missing and extra
-    terms. Exceptions raised by ``fn`` itself propagate unchanged.
+    terms; ``index_base`` is the first index of the formulas in the report. Exceptions raised
+    by ``fn`` itself propagate unchanged.
 
     Example:
-        >>> r = compare_layer_backward(MaxPool2D(input=(2, 2), window=(2, 2)), lambda x, d: 0 * x)
+        >>> r = compare_layer_backward(MaxPool2d(window=2, input=(2, 2)), lambda x, d: 0 * x)
         >>> r.ok, r.message.splitlines()[0]
         (False, "maxpool2d backward does not match symcnn's formulas (trial 1 of 3, seed 0)")
     """
-    try:
-        con = contract(layer)
-    except TypeError:
-        raise SymcnnError(
-            f"expected a Conv2D, MaxPool2D or AvgPool2D layer, got {type(layer).__name__}"
-        ) from None
+    con = contract(layer)
     if not callable(fn):
         raise SymcnnError(f"the function to check is not callable: {fn!r}")
     problem = _arity_problem(fn, con)
     if problem:
         text = "\n".join([*header(layer, con, "cannot be called", rtol, atol), "", f"  {problem}"])
         return CheckResult(False, text, layer)
-    derivation, num = compiled(layer)
+    derivation, num = compiled(layer, index_base)
     worst = 0.0
     runs = trial_inputs(layer, trials, seed, ties)
     for trial in runs:
@@ -171,7 +156,7 @@ def compare_layer_backward(
                 worst = max(worst, float(np.max(np.abs(g - expected[s.role]))))
     extra = " and a tie trial" if len(runs) > trials else ""
     text = (
-        f"{layer_kind(layer)} backward matches symcnn's formulas: {trials} random trial(s)"
+        f"{layer.kind} backward matches symcnn's formulas: {trials} random trial(s)"
         f"{extra}, seed {seed}, largest difference {worst:.2g}"
     )
     return CheckResult(True, text, layer)
@@ -211,28 +196,29 @@ def _arity_problem(fn: Callable[..., Any], con: Contract) -> str:
 
 
 def _prober(
-    fn: Callable[..., Any], con: Contract, trial: Trial, layer: LayerSpec
+    fn: Callable[..., Any], con: Contract, trial: Trial, layer: Layer
 ) -> Callable[[], dict[Role, np.ndarray] | str]:
     def call(delta: np.ndarray) -> Arrays:
         arrays = {**trial.arrays, Role.DELTA: delta}
         return read_result(fn(*Trial(trial.label, arrays).args(con)), con)
 
-    return lambda: termcheck.probe(call, layer.output_shape)
+    return lambda: terms.probe(call, layer.output_shape)
 
 
-def check_layer_backward(layer: LayerSpec, fn: Callable[..., Any], **options: Any) -> CheckResult:
+def check_layer_backward(layer: Layer, fn: Callable[..., Any], **options: Any) -> CheckResult:
     """Check ``fn`` against the formulas of ``layer``; raise `BackwardMismatch` (an
     ``AssertionError``) carrying the report when it is wrong, return a true result otherwise.
 
-    Options as in `compare_layer_backward`: trials, rtol, atol, seed, ties, max_entries, probe.
+    Options as in `compare_layer_backward`: trials, rtol, atol, seed, ties, max_entries, probe,
+    index_base.
 
     Example:
         >>> import numpy as np
-        >>> layer = AvgPool2D(input=(2, 2), window=(2, 2))
+        >>> layer = AvgPool2d(window=2, input=(2, 2))
         >>> check_layer_backward(layer, lambda x, d: np.ones((1, 2, 2)))  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        symcnn.testing.BackwardMismatch: avgpool2d backward does not match ...
+        symcnn.errors.BackwardMismatch: avgpool2d backward does not match ...
     """
     __tracebackhide__ = True  # pytest shows the report, not this frame
     result = compare_layer_backward(layer, fn, **options)
@@ -285,18 +271,17 @@ def check_conv2d_backward(
     c1 = lead_in[0] if lead_in else None
     lead, kern = _split(kernel, "kernel", 2)
     o2, c2 = lead if lead else (None, None)
-    layer = Conv2D(
-        input=size,
+    channels = _channels("in_channels", c1, c2, in_channels) or 1
+    layer = Conv2d(
         kernel=kern,
+        out_channels=_channels("out_channels", o2, out_channels) or 1,
         stride=stride,
         padding=padding,
         dilation=dilation,
-        in_channels=_channels("in_channels", c1, c2, in_channels) or 1,
-        out_channels=_channels("out_channels", o2, out_channels) or 1,
         bias=bias,  # type: ignore[arg-type]
-        index_base=index_base,
+        input=(channels, *size),
     )
-    return check_layer_backward(layer, fn, **options)
+    return check_layer_backward(layer, fn, index_base=index_base, **options)
 
 
 def _pool(
@@ -305,14 +290,9 @@ def _pool(
 ) -> CheckResult:  # fmt: skip
     __tracebackhide__ = True
     lead, size = _split(input_shape, "input", 1)
-    layer = cls(
-        input=size,
-        window=window,
-        stride=stride,
-        channels=_channels("channels", *lead, channels) or 1,
-        index_base=index_base,
-    )
-    return check_layer_backward(layer, fn, **options)
+    c = _channels("channels", *lead, channels) or 1
+    layer = cls(window=window, stride=stride, input=(c, *size))
+    return check_layer_backward(layer, fn, index_base=index_base, **options)
 
 
 def check_maxpool2d_backward(
@@ -342,7 +322,7 @@ def check_maxpool2d_backward(
         True
     """
     __tracebackhide__ = True
-    return _pool(MaxPool2D, fn, input_shape, window, stride, channels, index_base, options)
+    return _pool(MaxPool2d, fn, input_shape, window, stride, channels, index_base, options)
 
 
 def check_avgpool2d_backward(
@@ -357,7 +337,7 @@ def check_avgpool2d_backward(
 ) -> CheckResult:
     """Check ``fn(x, delta) -> gx`` for average pooling (see the module example)."""
     __tracebackhide__ = True
-    return _pool(AvgPool2D, fn, input_shape, window, stride, channels, index_base, options)
+    return _pool(AvgPool2d, fn, input_shape, window, stride, channels, index_base, options)
 
 
 def torch_fn(fn: Callable[..., Any], dtype: Any = None, device: str = "cpu") -> Callable[..., Any]:
@@ -384,7 +364,7 @@ def torch_fn(fn: Callable[..., Any], dtype: Any = None, device: str = "cpu") -> 
 
 
 def fixture_arrays(
-    layer: LayerSpec, trials: int = 3, seed: int = 0, ties: bool = True
+    layer: Layer, trials: int = 3, seed: int = 0, ties: bool = True, index_base: int = 1
 ) -> dict[str, np.ndarray]:
     """Inputs and expected gradients for ``np.savez``: one leading trial axis per array.
 
@@ -393,14 +373,14 @@ def fixture_arrays(
     (labels), ``config`` (JSON) and ``contract`` (the call signature). No pickled objects.
 
     Example:
-        >>> f = fixture_arrays(AvgPool2D(input=(4, 4), window=(2, 2)), trials=2)
+        >>> f = fixture_arrays(AvgPool2d(window=2, input=(4, 4)), trials=2)
         >>> f["x"].shape, f["gx"].shape, str(f["formula_gx"][0, 0, 0])
         ((2, 1, 4, 4), (2, 1, 4, 4), '∂E/∂a_11 = δ_11/4')
     """
-    derivation, num = compiled(layer)
+    derivation, num = compiled(layer, index_base)
     con = contract(layer)
     runs = trial_inputs(layer, trials, seed, ties)
-    config = {"layer": layer_kind(layer), **layer.config()}
+    config = {"layer": layer.kind, **layer.config(), "index_base": index_base}
     out: dict[str, np.ndarray] = {
         "config": np.array(json.dumps(config)),
         "contract": np.array(con.signature),
@@ -423,20 +403,23 @@ def fixture_arrays(
     return out
 
 
-def configurations(kind: type | str, **options: Any) -> list[LayerSpec]:
+def configurations(kind: type | str, **options: Any) -> list[Layer]:
     """Every combination of the options (a list means alternatives), skipping those that do not
     fit (kernel larger than the padded input …). Field names are those of the layer class.
 
     Example:
-        >>> specs = configurations(Conv2D, input=["5x5", "4x6"], kernel=[2, 3], stride=[1, 2])
+        >>> specs = configurations(Conv2d, input=["5x5", "4x6"], kernel=[2, 3], stride=[1, 2])
         >>> len(specs), spec_id(specs[-1])
         (8, 'conv2d-4x6-k3-s2')
     """
-    cls: Any = _KINDS.get(kind) if isinstance(kind, str) else kind
-    if cls not in _KINDS.values():
-        raise SpecError(f"unknown layer {kind!r}; valid: {', '.join(_KINDS)}")
+    cls: Any = LAYERS.get(kind) if isinstance(kind, str) else kind
+    if cls not in LAYERS.values():
+        raise SpecError(f"unknown layer {kind!r}; valid: {', '.join(LAYERS)}")
+    if cls.required is not None and cls.required[0] not in options:
+        key, example = cls.required
+        raise SpecError(f"{cls.kind} needs {key}, e.g. {example.replace(' = ', '=')}")
     axes = {k: v if isinstance(v, list) else [v] for k, v in options.items()}
-    out: list[LayerSpec] = []
+    out: list[Layer] = []
     for combo in itertools.product(*axes.values()):
         try:
             out.append(cls(**dict(zip(axes, combo))))
@@ -447,46 +430,21 @@ def configurations(kind: type | str, **options: Any) -> list[LayerSpec]:
     return out
 
 
-def spec_id(layer: LayerSpec) -> str:
+def spec_id(layer: Layer) -> str:
     """A short readable test id: ``conv2d-5x5-k3-s2-p1-d2-c2o3-untied``, ``maxpool2d-4x4-w2-s1``.
 
     Example:
-        >>> spec_id(MaxPool2D(input=(4, 4), window=(2, 2), stride=1, channels=2))
+        >>> spec_id(MaxPool2d(window=2, stride=1, channels=2, input=(4, 4)))
         'maxpool2d-4x4-w2-s1-c2'
     """
-
-    def size(pair: tuple[int, int]) -> str:
-        return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
-
-    parts = [layer_kind(layer), f"{layer.input[0]}x{layer.input[1]}"]
-    if isinstance(layer, Conv2D):
-        parts.append(f"k{size(layer.kernel)}")
-        for tag, pair, default in (
-            ("s", layer.stride, 1),
-            ("p", layer.padding, 0),
-            ("d", layer.dilation, 1),
-        ):
-            if pair != (default, default):
-                parts.append(f"{tag}{size(pair)}")
-        if (layer.in_channels, layer.out_channels) != (1, 1):
-            parts.append(f"c{layer.in_channels}o{layer.out_channels}")
-        if layer.bias.value != "shared":
-            parts.append(layer.bias.value)
-    else:
-        assert layer.stride is not None
-        parts.append(f"w{size(layer.window)}")
-        if layer.stride != layer.window:
-            parts.append(f"s{size(layer.stride)}")
-        if layer.channels != 1:
-            parts.append(f"c{layer.channels}")
-    return "-".join(parts)
+    return layer.slug()
 
 
 def parametrize(kind: type | str, argname: str = "layer", **options: Any) -> Any:
     """A pytest mark over `configurations`, with readable ids: one line per test.
 
     Example:
-        >>> @parametrize(Conv2D, input=["5x5", "6x4"], kernel=[2, 3], padding=[0, 1])  # doctest: +SKIP
+        >>> @parametrize(Conv2d, input=["5x5", "6x4"], kernel=[2, 3], padding=[0, 1])  # doctest: +SKIP
         ... def test_my_conv(layer):
         ...     check_layer_backward(layer, my_conv_backward)
     """

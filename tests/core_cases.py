@@ -1,6 +1,6 @@
 """Layer configurations the core tests sweep over, plus helpers to derive and evaluate them.
 
-Every case has a readable id (used as the pytest id). Derivations are cached per spec, so the
+Every case has a readable id (used as the pytest id). Derivations are cached per spec and index base, so the
 many tests that look at one configuration derive it once.
 
 Example:
@@ -41,17 +41,16 @@ class ConvCase:
     base: int = 1
     small: bool = False
 
-    def spec(self) -> symcnn.Conv2D:
-        return symcnn.Conv2D(
-            input=self.input,
+    def spec(self) -> symcnn.Conv2d:
+        """The sized layer; its index base is ``base`` (give it to `derivation`)."""
+        return symcnn.Conv2d(
             kernel=self.kernel,
+            out_channels=self.cout,
             stride=self.stride,
             padding=self.padding,
             dilation=self.dilation,
-            in_channels=self.cin,
-            out_channels=self.cout,
             bias=self.bias,
-            index_base=self.base,
+            input=(self.cin, *self.input),
         )
 
     def arrays(self, salt: str = "") -> dict[str, Any]:
@@ -87,15 +86,10 @@ class PoolCase:
     def resolved_stride(self) -> Pair:
         return self.window if self.stride is None else self.stride
 
-    def spec(self, kind: str) -> symcnn.MaxPool2D | symcnn.AvgPool2D:
-        cls = {"maxpool2d": symcnn.MaxPool2D, "avgpool2d": symcnn.AvgPool2D}[kind]
-        return cls(
-            input=self.input,
-            window=self.window,
-            stride=self.stride,
-            channels=self.channels,
-            index_base=self.base,
-        )
+    def spec(self, kind: str) -> symcnn.MaxPool2d | symcnn.AvgPool2d:
+        """The sized layer; its index base is ``base`` (give it to `derivation`)."""
+        cls = {"maxpool2d": symcnn.MaxPool2d, "avgpool2d": symcnn.AvgPool2d}[kind]
+        return cls(window=self.window, stride=self.stride, input=(self.channels, *self.input))
 
 
 CONV_CASES = [
@@ -213,21 +207,21 @@ def rng_for(key: str) -> np.random.Generator:
 
 
 @cache
-def derivation(spec: Any) -> symcnn.Derivation:
+def derivation(spec: Any, index_base: int = 1) -> symcnn.Derivation:
     """The derivation of a spec, computed once per test session."""
-    return spec.derive()
+    return symcnn.derive(spec, index_base=index_base)
 
 
 @cache
-def numeric(spec: Any) -> Any:
+def numeric(spec: Any, index_base: int = 1) -> Any:
     """The lambdified functions of a spec, built once per test session."""
-    return derivation(spec).numeric()
+    return derivation(spec, index_base).numeric()
 
 
 @cache
-def contract(spec: Any) -> dict[str, Any]:
+def contract(spec: Any, index_base: int = 1) -> dict[str, Any]:
     """The JSON contract of a spec."""
-    return derivation(spec).to_json()
+    return derivation(spec, index_base).to_json()
 
 
 def symbol_values(contract_json: dict[str, Any], arrays: dict[str, Any]) -> dict[str, float]:

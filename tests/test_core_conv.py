@@ -43,7 +43,7 @@ def _assert_grads(got: dict, want: dict, bias_mode: str) -> None:
 def test_numeric_gradients_match_loop_reference(case: ConvCase) -> None:
     arrays = case.arrays()
     _, want = _reference(case, arrays)
-    got = numeric(case.spec())(**arrays)
+    got = numeric(case.spec(), case.base)(**arrays)
     assert set(got) == ({"input", "weight"} | ({"bias"} if case.bias != "none" else set()))
     _assert_grads(got, want, case.bias)
 
@@ -53,7 +53,9 @@ def test_numeric_forward_matches_loop_reference(case: ConvCase) -> None:
     arrays = case.arrays()
     z, _ = _reference(case, arrays)
     fwd_args = {k: v for k, v in arrays.items() if k != "delta"}
-    np.testing.assert_allclose(numeric(case.spec()).forward(**fwd_args), z, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(
+        numeric(case.spec(), case.base).forward(**fwd_args), z, rtol=RTOL, atol=ATOL
+    )
 
 
 @conv_params(SMALL_CONV)
@@ -61,7 +63,7 @@ def test_json_strings_parsed_by_sympy_match_loop_reference(case: ConvCase) -> No
     """As a user would: parse_expr every contract string, substitute numbers, compare."""
     arrays = case.arrays("json")
     z, want = _reference(case, arrays)
-    j = contract(case.spec())
+    j = contract(case.spec(), case.base)
     values = symbol_values(j, arrays)
     got = {role: evaluate_strings(strings, values) for role, strings in j["grad"].items()}
     _assert_grads(got, want, case.bias)
@@ -73,7 +75,7 @@ def test_sympy_gradient_api_matches_loop_reference(case: ConvCase) -> None:
     """``Derivation.gradient(role)`` SymPy expressions, substituted with numbers."""
     arrays = case.arrays("api")
     _, want = _reference(case, arrays)
-    d = derivation(case.spec())
+    d = derivation(case.spec(), case.base)
     subs = {}
     for role, arr in (("input", arrays["input"]), ("weight", arrays["weight"])):
         subs.update(zip(d.symbols(Role(role)).ravel(), arr.ravel()))
@@ -115,7 +117,7 @@ def test_single_channel_matches_scipy_signal(case: ConvCase) -> None:
     want_input = full[ph : ph + h, pw : pw + wd]
     corr = signal.correlate2d(np.pad(a, ((ph, ph), (pw, pw))), spread, mode="valid")
     want_weight = corr[: kernel.shape[0] : case.dilation[0], : kernel.shape[1] : case.dilation[1]]
-    got = numeric(case.spec())(**arrays)
+    got = numeric(case.spec(), case.base)(**arrays)
     np.testing.assert_allclose(got["input"][0], want_input, rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(got["weight"][0, 0], want_weight, rtol=RTOL, atol=ATOL)
     if case.bias == "shared":
@@ -126,7 +128,7 @@ def test_single_channel_matches_scipy_signal(case: ConvCase) -> None:
 def test_gradients_match_finite_differences_of_the_loss(case: ConvCase) -> None:
     """L = Σ δ·z with z from the numeric forward; central differences in every entry."""
     arrays = case.arrays("fd")
-    num = numeric(case.spec())
+    num = numeric(case.spec(), case.base)
     delta = arrays["delta"]
     params = {k: v for k, v in arrays.items() if k != "delta" and v is not None}
 
@@ -166,13 +168,13 @@ def test_matches_pytorch_autograd(case: ConvCase) -> None:
     if case.bias == "untied":
         z = z + b[None]
     (z * delta).sum().backward()
-    got = numeric(case.spec())(**arrays)
+    got = numeric(case.spec(), case.base)(**arrays)
     np.testing.assert_allclose(got["input"], x.grad[0].numpy(), rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(got["weight"], w.grad.numpy(), rtol=RTOL, atol=ATOL)
     if b is not None:
         np.testing.assert_allclose(got["bias"], b.grad.numpy(), rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(
-        numeric(case.spec()).forward(
+        numeric(case.spec(), case.base).forward(
             input=arrays["input"], weight=arrays["weight"], bias=arrays["bias"]
         ),
         z[0].detach().numpy(),

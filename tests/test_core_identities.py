@@ -17,8 +17,8 @@ from core_cases import (
     pool_params,
 )
 
-from symcnn import Conv2D, Role
-from symcnn.identities import prove_equal
+from symcnn import Conv2d, Role
+from symcnn.derivation.proofs import prove_equal
 
 ZERO = se.Integer(0)
 
@@ -26,7 +26,7 @@ ZERO = se.Integer(0)
 @conv_params(ALL_CONV)
 def test_conv_identities_run_and_are_proven(case: ConvCase) -> None:
     spec = case.spec()
-    d = derivation(spec)
+    d = derivation(spec, case.base)
     names = [r.name for r in d.identities]
     assert len(names) == (2 if case.bias == "none" else 3), names
     assert names[0].startswith("input gradient") and names[1].startswith("weight gradient")
@@ -42,7 +42,7 @@ def test_conv_identities_run_and_are_proven(case: ConvCase) -> None:
 @pool_params(POOL_CASES)
 def test_pool_identities_run_and_are_proven(kind: str, case: PoolCase) -> None:
     spec = case.spec(kind)
-    d = derivation(spec)
+    d = derivation(spec, case.base)
     assert len(d.identities) == 1
     (r,) = d.identities
     assert r.proven and r.entries == int(np.prod(spec.input_shape))
@@ -77,7 +77,7 @@ def _spread(x: np.ndarray, step: tuple[int, int]) -> np.ndarray:
 
 
 def input_grad_closed(
-    spec: Conv2D,
+    spec: Conv2d,
     delta: np.ndarray,
     weight: np.ndarray,
     rotate: bool = True,
@@ -85,7 +85,7 @@ def input_grad_closed(
     use_stride: bool = True,
 ) -> np.ndarray:
     """∂E/∂a = crop_p(full conv of δ↑s with the dilated kernel rotated by 180°), Σ over o."""
-    h, w = spec.input
+    h, w = spec.spatial
     (ph, pw) = spec.padding
     out = np.full(spec.input_shape, ZERO, dtype=object)
     for c in range(spec.in_channels):
@@ -106,7 +106,7 @@ def input_grad_closed(
 
 
 def weight_grad_closed(
-    spec: Conv2D,
+    spec: Conv2d,
     inputs: np.ndarray,
     delta: np.ndarray,
     use_stride: bool = True,
@@ -118,7 +118,7 @@ def weight_grad_closed(
         sh = sw = 1
     if not use_dilation:
         dh = dw = 1
-    h, w = spec.input
+    h, w = spec.spatial
     out = np.full(spec.weight_shape, ZERO, dtype=object)
     for o, c, m, n in np.ndindex(*spec.weight_shape):
         acc = ZERO
@@ -130,23 +130,21 @@ def weight_grad_closed(
     return out
 
 
-def _grids(spec: Conv2D) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _grids(spec: Conv2d) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     g = derivation(spec).forward.grids
     return g[Role.INPUT].symbols, g[Role.WEIGHT].symbols, g[Role.DELTA].symbols
 
 
-def _prove(spec: Conv2D, role: Role, closed: np.ndarray) -> tuple[bool, int]:
+def _prove(spec: Conv2d, role: Role, closed: np.ndarray) -> tuple[bool, int]:
     r = prove_equal("test", "test", "test", closed, derivation(spec).grads[role])
     return r.proven, r.mismatches
 
 
-PADDED = Conv2D(input=(5, 4), kernel=(3, 2), padding=(1, 2), bias="none")
-STRIDED = Conv2D(
-    input=(7, 6), kernel=(3, 2), stride=(2, 3), padding=(1, 0), in_channels=2, out_channels=2
-)
-DILATED = Conv2D(input=(7, 7), kernel=(2, 3), dilation=(2, 2), stride=(2, 1))
+PADDED = Conv2d(kernel=(3, 2), padding=(1, 2), bias="none", input=(5, 4))
+STRIDED = Conv2d(kernel=(3, 2), out_channels=2, stride=(2, 3), padding=(1, 0), input=(2, 7, 6))
+DILATED = Conv2d(kernel=(2, 3), dilation=(2, 2), stride=(2, 1), input=(7, 7))
 
-CORRECT: list[tuple[str, Conv2D, Role, Callable[[Conv2D], np.ndarray]]] = [
+CORRECT: list[tuple[str, Conv2d, Role, Callable[[Conv2d], np.ndarray]]] = [
     (name, spec, role, fn)
     for name, spec in (("padded", PADDED), ("strided", STRIDED), ("dilated", DILATED))
     for role, fn in (
@@ -159,7 +157,7 @@ CORRECT: list[tuple[str, Conv2D, Role, Callable[[Conv2D], np.ndarray]]] = [
 @pytest.mark.parametrize(
     "spec, role, build", [pytest.param(s, r, f, id=f"{n}-{r.value}") for n, s, r, f in CORRECT]
 )
-def test_closed_forms_written_here_are_proven(spec: Conv2D, role: Role, build: Callable) -> None:
+def test_closed_forms_written_here_are_proven(spec: Conv2d, role: Role, build: Callable) -> None:
     """The control: without a mistake, the test's own closed forms are proven."""
     assert _prove(spec, role, build(spec)) == (True, 0)
 
@@ -211,7 +209,7 @@ WRONG = [
 
 
 @pytest.mark.parametrize("spec, role, build", WRONG)
-def test_wrong_closed_form_is_not_proven(spec: Conv2D, role: Role, build: Callable) -> None:
+def test_wrong_closed_form_is_not_proven(spec: Conv2d, role: Role, build: Callable) -> None:
     proven, mismatches = _prove(spec, role, build(spec))
     assert not proven
     assert mismatches > 0

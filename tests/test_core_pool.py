@@ -49,7 +49,7 @@ def _reference(kind: str, case: PoolCase, arrays: dict) -> tuple[np.ndarray, np.
 def test_numeric_matches_loop_reference(kind: str, case: PoolCase) -> None:
     arrays = _arrays(kind, case, "num")
     z, want = _reference(kind, case, arrays)
-    num = numeric(case.spec(kind))
+    num = numeric(case.spec(kind), case.base)
     got = num(**arrays)
     assert set(got) == {"input"}
     np.testing.assert_allclose(got["input"], want, **TOL)
@@ -60,14 +60,14 @@ def test_numeric_matches_loop_reference(kind: str, case: PoolCase) -> None:
 def test_maxpool_ties_go_to_the_first_maximum(case: PoolCase) -> None:
     arrays = _arrays("maxpool2d", case, "ties", ties=True)
     z, want = _reference("maxpool2d", case, arrays)
-    num = numeric(case.spec("maxpool2d"))
+    num = numeric(case.spec("maxpool2d"), case.base)
     np.testing.assert_allclose(num(**arrays)["input"], want, **TOL)
     np.testing.assert_allclose(num.forward(input=arrays["input"]), z, **TOL)
 
 
 @pool_params(SMALL_POOL)
 def test_json_strings_parsed_by_sympy_match_loop_reference(kind: str, case: PoolCase) -> None:
-    j = contract(case.spec(kind))
+    j = contract(case.spec(kind), case.base)
     for salt, ties in (("json", False), ("json-ties", True)):
         arrays = _arrays(kind, case, salt, ties=ties)
         z, want = _reference(kind, case, arrays)
@@ -80,7 +80,7 @@ def test_json_strings_parsed_by_sympy_match_loop_reference(kind: str, case: Pool
 def test_gradients_match_finite_differences(kind: str, case: PoolCase) -> None:
     """L = Σ δ·z; with distinct random inputs a small step never changes a window's maximum."""
     arrays = _arrays(kind, case, "fd")
-    num = numeric(case.spec(kind))
+    num = numeric(case.spec(kind), case.base)
     x, delta = arrays["input"], arrays["delta"]
     h = 1e-7
     fd = np.zeros_like(x)
@@ -104,6 +104,6 @@ def test_matches_pytorch_autograd(kind: str, case: PoolCase, ties: bool) -> None
     }
     z = pool[kind](x, kernel_size=case.window, stride=case.resolved_stride)
     (z * torch.tensor(arrays["delta"][None], dtype=torch.float64)).sum().backward()
-    num = numeric(case.spec(kind))
+    num = numeric(case.spec(kind), case.base)
     np.testing.assert_allclose(num(**arrays)["input"], x.grad[0].numpy(), **TOL)
     np.testing.assert_allclose(num.forward(input=arrays["input"]), z[0].detach().numpy(), **TOL)

@@ -29,7 +29,7 @@ SEED001_DW = np.array([[0.044606, 0.094061], [0.011262, 0.068288]])
 
 
 def _seed001() -> symcnn.Derivation:
-    return symcnn.Conv2D(input=(5, 5), kernel=(2, 2), bias="untied", index_base=0).derive()
+    return symcnn.derive(symcnn.Conv2d(kernel=(2, 2), bias="untied", input=(5, 5)), index_base=0)
 
 
 def test_seed001_published_numbers_are_the_seeds_own_scipy_expression() -> None:
@@ -171,7 +171,7 @@ def test_seed003_untied_bias_gradient_is_delta(seed003_text: dict[str, str]) -> 
 
 
 def test_seed003_sympy_expressions_equal_the_typed_formulas() -> None:
-    d = symcnn.Conv2D(input=(3, 3), kernel=(2, 2), bias="untied").derive()
+    d = symcnn.derive(symcnn.Conv2d(kernel=(2, 2), bias="untied", input=(3, 3)))
     grad_a, grad_w = d.gradient("input"), d.gradient("weight")
     for r, c in np.ndindex(3, 3):
         assert sympy.expand(grad_a[0, r, c] - _typed(SEED003_INPUT_GRAD[f"a_{r + 1}{c + 1}"])) == 0
@@ -184,7 +184,7 @@ def test_seed003_sympy_expressions_equal_the_typed_formulas() -> None:
 
 def test_seed003_shared_bias_is_the_sum_of_delta() -> None:
     """Seed 003 eq. (20): ∂J/∂b = Σ_uv δ_uv (one bias per channel)."""
-    d = symcnn.Conv2D(input=(3, 3), kernel=(2, 2), bias="shared").derive()
+    d = symcnn.derive(symcnn.Conv2d(kernel=(2, 2), bias="shared", input=(3, 3)))
     assert sympy.expand(d.gradient("bias")[0] - _typed("δ_11 + δ_12 + δ_21 + δ_22")) == 0
 
 
@@ -195,12 +195,12 @@ POOL_DELTA = np.array([[[1.0, 2.0], [8.0, 4.0]]])
 
 
 def test_seed003_avgpool_forward_of_1_to_16() -> None:
-    num = symcnn.AvgPool2D(input=(4, 4), window=(2, 2)).derive().numeric()
+    num = symcnn.derive(symcnn.AvgPool2d(window=(2, 2), input=(4, 4))).numeric()
     np.testing.assert_allclose(num.forward(input=ONE_TO_16), [[[3.5, 5.5], [11.5, 13.5]]])
 
 
 def test_seed003_avgpool_backward_blocks() -> None:
-    d = symcnn.AvgPool2D(input=(4, 4), window=(2, 2)).derive()
+    d = symcnn.derive(symcnn.AvgPool2d(window=(2, 2), input=(4, 4)))
     want = [[0.25, 0.25, 0.5, 0.5], [0.25, 0.25, 0.5, 0.5], [2, 2, 1, 1], [2, 2, 1, 1]]
     np.testing.assert_allclose(d.numeric()(input=ONE_TO_16, delta=POOL_DELTA)["input"][0], want)
     j = d.to_json()
@@ -239,7 +239,7 @@ SEED003_MAX_INPUT = np.array(
     ],
 )
 def test_seed003_maxpool_backward_routing(x: np.ndarray, want: list[list[float]]) -> None:
-    d = symcnn.MaxPool2D(input=(4, 4), window=(2, 2)).derive()
+    d = symcnn.derive(symcnn.MaxPool2d(window=(2, 2), input=(4, 4)))
     np.testing.assert_array_equal(d.numeric()(input=x, delta=POOL_DELTA)["input"][0], want)
     j = d.to_json()
     values = symbol_values(j, {"input": x, "delta": POOL_DELTA})

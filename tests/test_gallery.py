@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from symcnn import AvgPool2d, Conv2d, MaxPool2d
 from symcnn.gallery import (
     COMMAND,
     GALLERY,
@@ -17,7 +18,6 @@ from symcnn.gallery import (
     render_entry,
     render_network_entry,
 )
-from symcnn.spec import AvgPool2D, Conv2D, MaxPool2D
 
 OUTPUT = Path(__file__).resolve().parent.parent / "output"
 
@@ -41,13 +41,14 @@ def test_network_gallery_is_up_to_date(entry) -> None:
 
 
 def test_gallery_covers_the_required_layers() -> None:
-    specs = [e.spec for e in GALLERY]
-    assert any(isinstance(s, Conv2D) and s.stride == (2, 2) and s.padding == (1, 1) for s in specs)
-    assert any(isinstance(s, Conv2D) and s.in_channels == 2 and s.out_channels == 2 for s in specs)
-    assert any(isinstance(s, MaxPool2D) and s.stride < s.window for s in specs)
-    assert any(isinstance(s, AvgPool2D) for s in specs)
+    specs = [e.layer for e in GALLERY]
+    assert any(isinstance(s, Conv2d) and s.stride == (2, 2) and s.padding == (1, 1) for s in specs)
+    assert any(isinstance(s, Conv2d) and s.in_channels == 2 and s.out_channels == 2 for s in specs)
+    assert any(isinstance(s, MaxPool2d) and s.stride < s.window for s in specs)
+    assert any(isinstance(s, AvgPool2d) for s in specs)
     seed003 = next(e for e in GALLERY if e.name == "conv2d-seed003")
-    assert seed003.spec == Conv2D(input=(3, 3), kernel=(2, 2), bias="untied")
+    assert seed003.layer == Conv2d(kernel=(2, 2), bias="untied", input=(3, 3))
+    assert seed003.index_base == 1
     assert seed003.values is not None
     assert {e.preset for e in NETWORK_GALLERY} >= {"seed000", "seed003"}
     assert next(e for e in NETWORK_GALLERY if e.preset == "seed000").values is not None

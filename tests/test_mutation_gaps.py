@@ -29,9 +29,9 @@ def _run_json(capsys, argv):
 
 
 def test_an_identity_wrong_in_a_single_entry_is_not_proven():
-    from symcnn.identities import prove_equal
+    from symcnn.derivation.proofs import prove_equal
 
-    d = symcnn.Conv2D(input=(3, 3), kernel=(2, 2), out_channels=2).derive()
+    d = symcnn.derive(symcnn.Conv2d(kernel=(2, 2), out_channels=2, input=(3, 3)))
     delta = d.forward.grids[symcnn.Role.DELTA].symbols
     closed = np.empty((2,), dtype=object)
     closed[0] = se.Add(*delta[0].ravel())  # right: Σ δ over the first channel
@@ -124,10 +124,8 @@ def test_fully_substituted_formulas_hold_no_intermediate_symbol_and_evaluate_rig
 
 @pytest.mark.parametrize("base", [0, 1])
 def test_latex_matrix_headings_of_channels_follow_the_index_base(base):
-    layer = symcnn.Conv2D(
-        input=(2, 2), kernel=(1, 1), in_channels=2, out_channels=2, bias="none", index_base=base
-    )
-    latex = layer.derive().latex()
+    layer = symcnn.Conv2d(kernel=(1, 1), out_channels=2, bias="none", input=(2, 2, 2))
+    latex = symcnn.derive(layer, index_base=base).latex()
     first, second = base, base + 1
     for head in (
         rf"\frac{{\partial E}}{{\partial a_{{{first}}}}} = \begin{{bmatrix}}",
@@ -161,14 +159,14 @@ def test_a_grid_reaching_index_10_separates_row_and_column(capsys):
 
 
 def test_multi_channel_products_print_input_before_weight_and_delta_first():
-    layer = symcnn.Conv2D(input=(2, 2), kernel=(1, 1), in_channels=2, out_channels=2, bias="none")
-    lines = layer.derive().text().splitlines()
+    layer = symcnn.Conv2d(kernel=(1, 1), out_channels=2, bias="none", input=(2, 2, 2))
+    lines = symcnn.derive(layer).text().splitlines()
     assert "  z_1_11 = a_1_11·w_1_1_11 + a_2_11·w_1_2_11" in lines
     assert "  ∂E/∂a_2_12 = δ_1_12·w_1_2_11 + δ_2_12·w_2_2_11" in lines
     assert "  ∂E/∂w_2_1_11 = δ_2_11·a_1_11 + δ_2_12·a_1_12 + δ_2_21·a_1_21 + δ_2_22·a_1_22" in lines
     # three input channels, one output channel: the weight keeps its channel index only
-    layer = symcnn.Conv2D(input=(2, 2), kernel=(1, 1), in_channels=3, bias="none")
-    lines = layer.derive().text().splitlines()
+    layer = symcnn.Conv2d(kernel=(1, 1), bias="none", input=(3, 2, 2))
+    lines = symcnn.derive(layer).text().splitlines()
     assert "  z_11 = a_1_11·w_1_11 + a_2_11·w_2_11 + a_3_11·w_3_11" in lines
 
 
@@ -178,7 +176,7 @@ def test_multi_channel_products_print_input_before_weight_and_delta_first():
 def test_a_constant_factor_on_three_bias_entries_is_diagnosed():
     from symcnn.testing import compare_layer_backward
 
-    layer = symcnn.Conv2D(input=(2, 2), kernel=(1, 1), out_channels=3)
+    layer = symcnn.Conv2d(kernel=(1, 1), out_channels=3, input=(2, 2))
 
     def backward(x, w, b, delta):  # right input and weight gradients, bias gradient doubled
         gx = np.einsum("oij,oc->cij", delta, w[:, :, 0, 0])
@@ -195,7 +193,7 @@ def test_a_constant_factor_on_three_bias_entries_is_diagnosed():
 
 
 def test_the_substitution_budget_accepts_exactly_its_limit():
-    net = symcnn.Network([symcnn.DenseLayer(1, bias=False)], input=(1,))
+    net = symcnn.Network([symcnn.Linear(1, bias=False)], input=(1,))
     d = net.derive()
     # by hand: δ⁰ = z⁰_1 − t_1 is Add(z0_1, Mul(-1, t_1)): 5 nodes; ∂E/∂w = x_1·(z0_1 − t_1)
     # is 7 nodes; ∂E/∂x = w0_11·(z0_1 − t_1) is 7 more: 19 in all

@@ -12,12 +12,11 @@ import numpy as np
 import pytest
 from netref import finite_differences, forward
 
+from symcnn import load_network, preset, random_values
 from symcnn.cli import main
-from symcnn.netfile import load_network, random_values
-from symcnn.netsheet import NetSheetOptions, network_tex
-from symcnn.presets import preset
-from symcnn.printing import SymcnnLatexPrinter, chain_sum_string, forward_string
-from symcnn.symbols import Role
+from symcnn.core.symbols import Role
+from symcnn.render.printers import SymcnnLatexPrinter, chain_sum_string, forward_string
+from symcnn.sheet.network import NetSheetOptions, network_tex
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = r"\input{/etc/passwd} $ % # _ { } & ~ ^ \ "

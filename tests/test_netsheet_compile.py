@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from symcnn.texcompile import find_engine
+from symcnn.sheet.compile import find_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import sympy
 
-from symcnn.actfunc import Sigmoid
 from symcnn.cli import main
+from symcnn.core.functions import Sigmoid
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -179,7 +179,7 @@ def test_run_prints_winners_and_an_sgd_step_that_lowers_the_loss(capsys):
 
 def test_run_with_a_values_file_and_a_given_delta(capsys, tmp_path):
     from symcnn import preset, random_values
-    from symcnn.netfile import values_json
+    from symcnn.numeric.values import values_json
 
     path = tmp_path / "v.json"
     path.write_text(json.dumps(values_json(random_values(preset("seed000"), 4))))
@@ -275,7 +275,7 @@ def test_a_loss_table_may_follow_the_layers():
         'input = [3]\n[[layer]]\ntype = "dense"\nout_features = 2\n[loss]\ntype = "cross_entropy"\n'
     )
     net = parse_network(text)
-    assert net.loss.value == "cross_entropy"
+    assert net.loss.kind == "cross_entropy"
     assert net.param_shapes() == {"0.weight": (2, 3), "0.bias": (2,)}
 
 

@@ -7,7 +7,7 @@ import pytest
 from netref import finite_differences, forward, random_network
 
 import symcnn
-from symcnn.netfile import check_values
+from symcnn.numeric.values import check_values
 
 SEEDS = range(36)
 
@@ -32,12 +32,12 @@ def test_gradients_equal_finite_differences_of_the_loss(seed):
     values = check_values(net, {"input": x, "target": target, "params": params})
     run = net.derive(prove=False).evaluate(values)
 
-    ref_loss, ref_outs = forward(layers, x, params, net.loss.value, target)
+    ref_loss, ref_outs = forward(layers, x, params, net.loss.kind, target)
     assert run.loss == pytest.approx(ref_loss, rel=1e-12, abs=1e-12)
     for lv in run.layers:
         np.testing.assert_allclose(lv.output, ref_outs[lv.index + 1], rtol=1e-12, atol=1e-12)
 
-    fd = finite_differences(layers, x, params, net.loss.value, target)
+    fd = finite_differences(layers, x, params, net.loss.kind, target)
     assert set(fd) == set(run.grads)
     for name, expected in fd.items():
         np.testing.assert_allclose(run.grads[name], expected, rtol=1e-5, atol=1e-7, err_msg=name)
@@ -51,7 +51,7 @@ def test_random_networks_cover_every_layer_kind_and_option():
         strides |= {tuple(layer["stride"]) for layer in layers if "stride" in layer}
         channels |= {net.input[0]} | {layer.get("out_channels", 1) for layer in layers}
         biases |= {str(layer.get("bias")) for layer in layers if layer["type"] == "conv2d"}
-        losses.add(net.loss.value)
+        losses.add(net.loss.kind)
     assert kinds == {
         "conv2d",
         "maxpool2d",
@@ -110,7 +110,7 @@ def test_gradients_equal_torch_autograd(seed):
                 "identity": lambda v: v,
             }[kind](a)
     tt = torch.tensor(target, dtype=torch.float64)
-    if net.loss.value == "mse":
+    if net.loss.kind == "mse":
         loss = 0.5 * ((a - tt) ** 2).sum()
     else:
         loss = tf.cross_entropy(a[None], tt[None], reduction="sum")
@@ -130,6 +130,6 @@ def test_sgd_step_moves_every_parameter_against_its_gradient_and_lowers_the_loss
     step = num.sgd(run, 1e-3)
     for name, p in params.items():
         np.testing.assert_allclose(step.params[name], p - 1e-3 * run.grads[name], rtol=1e-14)
-    after, _ = forward(layers, x, step.params, net.loss.value, target)
+    after, _ = forward(layers, x, step.params, net.loss.kind, target)
     assert step.loss_after == pytest.approx(after, rel=1e-12)
     assert step.loss_after < step.loss_before

@@ -8,9 +8,9 @@ import sympy
 from scipy import signal
 
 import symcnn
-from symcnn.actfunc import Sigmoid
-from symcnn.netfile import check_values
-from symcnn.symbols import Role
+from symcnn.core.functions import Sigmoid
+from symcnn.core.symbols import Role
+from symcnn.numeric.values import check_values
 
 
 def _sig(v):
@@ -242,7 +242,7 @@ def test_seed003_prints_sigma_prime_as_sigma_times_one_minus_sigma():
 
 def test_shared_bias_gradient_is_the_sum_of_delta():
     net = symcnn.Network(
-        [symcnn.ConvLayer(kernel=2, bias="shared"), symcnn.ActivationLayer("sigmoid")],
+        [symcnn.Conv2d(kernel=2, bias="shared"), symcnn.Sigmoid()],
         input=(1, 3, 3),
     )
     got = net.derive().layers[0].grads[Role.BIAS][0].sympy()
@@ -295,7 +295,7 @@ def test_max_pool_ties_agree_with_torch():
 def test_presets_are_the_example_files():
     from pathlib import Path
 
-    from symcnn.presets import PRESETS
+    from symcnn.graph.presets import PRESETS
 
     examples = Path(__file__).resolve().parent.parent / "examples"
     for name, text in PRESETS.items():

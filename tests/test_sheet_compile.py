@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from symcnn import AvgPool2D, Conv2D, MaxPool2D
-from symcnn.sheet import SheetOptions, sheet_tex
-from symcnn.texcompile import TexCompileError, compile_pdf, find_engine
-from symcnn.values import needed, random_values
+from symcnn import AvgPool2d, Conv2d, MaxPool2d, derive
+from symcnn.errors import TexCompileError
+from symcnn.numeric.values import random_values
+from symcnn.sheet.compile import compile_pdf, find_engine
+from symcnn.sheet.layer import SheetOptions, sheet_tex
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,24 +36,24 @@ def pdf_text(pdf: bytes, tmp_path: Path) -> str:
 
 
 CONFIGS = [
-    (Conv2D(input=(5, 5), kernel=(2, 2), stride=2, padding=1, dilation=2, in_channels=2), None),
-    (MaxPool2D(input=(4, 4), window=(2, 2), stride=1), 5),
-    (AvgPool2D(input=(5, 4), window=(3, 2), stride=(1, 2), channels=2, index_base=0), 1),
+    (Conv2d(kernel=(2, 2), stride=2, padding=1, dilation=2, input=(2, 5, 5)), 1, None),
+    (MaxPool2d(window=(2, 2), stride=1, input=(4, 4)), 1, 5),
+    (AvgPool2d(window=(3, 2), stride=(1, 2), input=(2, 5, 4)), 0, 1),
     # large enough for every elision: entries, worked rows, matrices beyond 10 columns
-    (Conv2D(input=(12, 12), kernel=(3, 3)), 4),
+    (Conv2d(kernel=(3, 3), input=(12, 12)), 1, 4),
 ]
 
 
 @pytest.mark.parametrize(
-    ("spec", "seed"),
+    ("layer", "index_base", "seed"),
     CONFIGS,
     ids=["conv-s2-p1-d2-c2", "maxpool-overlap", "avgpool-c2-base0", "conv-12x12-elided"],
 )
-def test_sheets_compile(spec, seed, tmp_path: Path) -> None:
-    d = spec.derive()
+def test_sheets_compile(layer, index_base: int, seed, tmp_path: Path) -> None:
+    d = derive(layer, index_base=index_base)
     options = SheetOptions()
     if seed is not None:
-        options.values = random_values(needed(d.forward.grids), seed)
+        options.values = random_values(d.network, seed)
         options.values_source = f"seed {seed}"
     pdf = compile_pdf(sheet_tex(d, options), timeout=120)
     assert pdf.startswith(b"%PDF-")
@@ -79,7 +80,7 @@ def test_cli_writes_tex_and_pdf(tmp_path: Path) -> None:
 
 def test_hostile_title_prints_literally(tmp_path: Path) -> None:
     title = r"\input{/etc/passwd} $ % # _ { } & ~ ^ \ end"
-    d = Conv2D(input=(2, 2), kernel=(1, 1)).derive()
+    d = derive(Conv2d(kernel=(1, 1), input=(2, 2)))
     pdf = compile_pdf(sheet_tex(d, SheetOptions(title=title)))
     first_line = pdf_text(pdf, tmp_path).strip().splitlines()[0]
     assert first_line.strip() == title
@@ -87,10 +88,10 @@ def test_hostile_title_prints_literally(tmp_path: Path) -> None:
 
 def test_notebook_view_is_valid_latex() -> None:
     """Jupyter renders _repr_latex_ with MathJax; pdflatex accepting it is a strict proxy."""
-    view = MaxPool2D(input=(4, 4), window=(2, 2), channels=2).derive()._repr_latex_()
-    view += (
-        Conv2D(input=(3, 3), kernel=(2, 2), out_channels=2, bias="untied").derive()._repr_latex_()
-    )
+    view = derive(MaxPool2d(window=(2, 2), input=(2, 4, 4)))._repr_latex_()
+    view += derive(
+        Conv2d(kernel=(2, 2), out_channels=2, bias="untied", input=(3, 3))
+    )._repr_latex_()
     doc = (
         "\\documentclass{article}\\usepackage{amsmath}\\begin{document}\n"
         + view

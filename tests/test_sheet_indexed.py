@@ -1,4 +1,4 @@
-"""The size-independent chain rule (symcnn.indexed) against plain-loop NumPy references."""
+"""The size-independent chain rule (symcnn.derivation.index) against plain-loop NumPy references."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import pytest
 import sympy
 from sympy import Indexed, KroneckerDelta
 
-from symcnn import AvgPool2D, Conv2D, MaxPool2D, Role
-from symcnn.indexed import StepKind, derive_general, output_delta_steps
+from symcnn import AvgPool2d, Conv2d, MaxPool2d, Role
+from symcnn.core.indexed import StepKind
+from symcnn.derivation.index import derive_general, output_delta_steps
 
 RNG = np.random.default_rng(7)
 
@@ -88,23 +89,24 @@ def evaluate(expr, point, arrays, base):
 
 
 CONVS = [
-    Conv2D(input=(3, 3), kernel=(2, 2), bias="untied"),
-    Conv2D(input=(5, 5), kernel=(2, 2), index_base=0),
-    Conv2D(input=(5, 4), kernel=(3, 2), stride=(2, 1), padding=(1, 0)),
-    Conv2D(input=(5, 5), kernel=(2, 2), dilation=2),
-    Conv2D(input=(3, 3), kernel=(2, 2), in_channels=2, out_channels=2, bias="none"),
+    (Conv2d(kernel=(2, 2), bias="untied", input=(3, 3)), 1),
+    (Conv2d(kernel=(2, 2), input=(5, 5)), 0),
+    (Conv2d(kernel=(3, 2), stride=(2, 1), padding=(1, 0), input=(5, 4)), 1),
+    (Conv2d(kernel=(2, 2), dilation=2, input=(5, 5)), 1),
+    (Conv2d(kernel=(2, 2), out_channels=2, bias="none", input=(2, 3, 3)), 1),
 ]
 
 
-@pytest.mark.parametrize("spec", CONVS, ids=lambda s: "x".join(map(str, s.input)) + str(s.kernel))
-def test_general_conv_gradients_match_loops(spec: Conv2D) -> None:
-    general, rules = derive_general(spec)
+@pytest.mark.parametrize(
+    ("spec", "base"), CONVS, ids=["x".join(map(str, s.spatial)) + str(s.kernel) for s, _ in CONVS]
+)
+def test_general_conv_gradients_match_loops(spec: Conv2d, base: int) -> None:
+    general, rules = derive_general(spec, base)
     a = RNG.normal(size=spec.input_shape)
     w = RNG.normal(size=spec.weight_shape)
     delta = RNG.normal(size=spec.output_shape)
     ref_a, ref_w = conv_reference(a, w, delta, spec.stride, spec.padding, spec.dilation)
     arrays = {"a": (a, 1), "w": (w, 2), "delta": (delta, 1)}
-    base = spec.index_base
     by_role = {r.role: r for r in rules}
     result_w = by_role[Role.WEIGHT].steps[-1].rhs.subs(general.sizes)
     x_w = general.wrt[Role.WEIGHT]
@@ -124,30 +126,29 @@ def test_general_conv_gradients_match_loops(spec: Conv2D) -> None:
 
 def test_general_bias_gradients() -> None:
     for bias, expected in (("untied", "delta[i', j']"), ("shared", "Sum(delta[i, j]")):
-        _, rules = derive_general(Conv2D(input=(3, 3), kernel=(2, 2), bias=bias))
+        _, rules = derive_general(Conv2d(kernel=(2, 2), bias=bias, input=(3, 3)), 1)
         rule = next(r for r in rules if r.role is Role.BIAS)
         assert str(rule.steps[-1].rhs).startswith(expected)
 
 
 @pytest.mark.parametrize(
-    "spec",
+    ("spec", "base"),
     [
-        MaxPool2D(input=(4, 4), window=(2, 2), stride=1),
-        MaxPool2D(input=(4, 3), window=(2, 2), stride=(2, 1), channels=2),
-        AvgPool2D(input=(4, 4), window=(2, 2)),
-        AvgPool2D(input=(4, 4), window=(3, 3), stride=1, index_base=0),
+        (MaxPool2d(window=(2, 2), stride=1, input=(4, 4)), 1),
+        (MaxPool2d(window=(2, 2), stride=(2, 1), input=(2, 4, 3)), 1),
+        (AvgPool2d(window=(2, 2), input=(4, 4)), 1),
+        (AvgPool2d(window=(3, 3), stride=1, input=(4, 4)), 0),
     ],
     ids=str,
 )
-def test_general_pool_gradients_match_loops(spec) -> None:
-    general, rules = derive_general(spec)
+def test_general_pool_gradients_match_loops(spec, base: int) -> None:
+    general, rules = derive_general(spec, base)
     (rule,) = rules
-    kind = "max" if isinstance(spec, MaxPool2D) else "avg"
+    kind = "max" if isinstance(spec, MaxPool2d) else "avg"
     # small integers make ties likely: the first maximum must win
     a = RNG.integers(0, 3, size=spec.input_shape).astype(float)
     delta = RNG.normal(size=spec.output_shape)
     ref = pool_reference(a, delta, spec.window, spec.stride, kind)
-    base = spec.index_base
     kh, kw = spec.window
     mu = np.zeros((*spec.output_shape, kh, kw))
     for c, i, j in np.ndindex(*spec.output_shape):
@@ -166,7 +167,7 @@ def test_general_pool_gradients_match_loops(spec) -> None:
 
 
 def test_steps_are_derived_not_typed() -> None:
-    _, rules = derive_general(Conv2D(input=(3, 3), kernel=(2, 2)))
+    _, rules = derive_general(Conv2d(kernel=(2, 2), input=(3, 3)), 1)
     weight = next(r for r in rules if r.role is Role.WEIGHT)
     steps = {s.kind: s for s in weight.steps}
     assert [s.kind for s in weight.steps] == list(StepKind)

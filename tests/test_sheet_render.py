@@ -14,11 +14,12 @@ import jinja2
 import numpy as np
 import pytest
 
-from symcnn import Conv2D, MaxPool2D
+from symcnn import Conv2d, MaxPool2d, derive
 from symcnn.cli import main
-from symcnn.render import REPO_TEMPLATES, Tex, environment, escape_tex
-from symcnn.sheet import SheetOptions, sheet_tex
-from symcnn.values import needed, random_values
+from symcnn.numeric.values import random_values
+from symcnn.render.tex import Tex, escape_tex
+from symcnn.sheet.layer import SheetOptions, sheet_tex
+from symcnn.sheet.tex import environment
 
 HOSTILE = r"\input{/etc/passwd} $ % # _ { } & ~ ^ \ "
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +41,7 @@ def run_cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Comple
 
 def test_hostile_title_is_text_in_the_source() -> None:
     tex = sheet_tex(
-        Conv2D(input=(2, 2), kernel=(1, 1)).derive(), SheetOptions(title=HOSTILE + "50%")
+        derive(Conv2d(kernel=(1, 1), input=(2, 2))), SheetOptions(title=HOSTILE + "50%")
     )
     assert r"\input{/etc/passwd}" not in tex
     title_line = next(line for line in tex.splitlines() if r"\LARGE" in line)
@@ -79,14 +80,13 @@ def test_latex_that_looks_like_jinja_is_left_alone() -> None:
 
 @pytest.mark.subprocess
 def test_templates_load_from_an_installed_layout(tmp_path: Path) -> None:
-    """Without the source tree on the path, importlib.resources finds symcnn.templates."""
+    """Without the source tree on the path, importlib.resources finds symcnn/sheet/templates."""
     site = tmp_path / "site"
     shutil.copytree(ROOT / "symcnn", site / "symcnn", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(REPO_TEMPLATES, site / "symcnn" / "templates")
     code = (
-        "from symcnn.render import _template_root; from symcnn import Conv2D; "
-        "from symcnn.sheet import sheet_tex; print(_template_root()); "
-        "print(len(sheet_tex(Conv2D(input=(2, 2), kernel=(1, 1)).derive())))"
+        "from symcnn.sheet.tex import _template_root; from symcnn import Conv2d, derive; "
+        "from symcnn.sheet.layer import sheet_tex; print(_template_root()); "
+        "print(len(sheet_tex(derive(Conv2d(kernel=(1, 1), input=(2, 2))))))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code],
@@ -98,7 +98,7 @@ def test_templates_load_from_an_installed_layout(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     root, size = proc.stdout.split()
-    assert str(site / "symcnn" / "templates") in root
+    assert str(site / "symcnn" / "sheet" / "templates") in root
     assert int(size) > 1000
 
 
@@ -122,7 +122,7 @@ def parse_sum(tex: str, values: dict[str, float]) -> float:
 
 def test_seed003_entries_on_the_sheet_match_plain_loops() -> None:
     """Read every forward and gradient entry back from the .tex and evaluate it."""
-    tex = sheet_tex(Conv2D(input=(3, 3), kernel=(2, 2), bias="untied").derive())
+    tex = sheet_tex(derive(Conv2d(kernel=(2, 2), bias="untied", input=(3, 3))))
     rng = np.random.default_rng(0)
     a, w, b, d = (rng.normal(size=s) for s in ((3, 3), (2, 2), (2, 2), (2, 2)))
     values = {f"a{r + 1}{c + 1}": a[r, c] for r in range(3) for c in range(3)}
@@ -156,17 +156,18 @@ def test_seed003_entries_on_the_sheet_match_plain_loops() -> None:
 
 def test_forward_matrix_form_only_where_it_is_the_output() -> None:
     """``a ⋆ w + b = z`` (seed 003's form) is shown only when it is true as written."""
-    seed003 = sheet_tex(Conv2D(input=(3, 3), kernel=(2, 2), bias="untied").derive())
-    strided = sheet_tex(Conv2D(input=(5, 5), kernel=(3, 3), stride=2, padding=1).derive())
+    seed003 = sheet_tex(derive(Conv2d(kernel=(2, 2), bias="untied", input=(3, 3))))
+    strided = sheet_tex(derive(Conv2d(kernel=(3, 3), stride=2, padding=1, input=(5, 5))))
     assert "In matrix form, as in the seeds" in seed003
     assert "In matrix form, as in the seeds" not in strided
 
 
 def test_worked_example_numbers_match_numpy() -> None:
-    d = Conv2D(input=(3, 3), kernel=(2, 2), bias="untied").derive()
-    values = random_values(needed(d.forward.grids), 3)
+    d = derive(Conv2d(kernel=(2, 2), bias="untied", input=(3, 3)))
+    values = random_values(d.network, 3)
     tex = sheet_tex(d, SheetOptions(values=values, values_source="test", lr=0.5))
-    a, w, delta = values["input"][0], values["weight"][0, 0], values["delta"][0]
+    arrays = values.arrays()
+    a, w, delta = arrays["input"][0], arrays["weight"][0, 0], arrays["delta"][0]
     grad_w = sum(delta[i, j] * a[i : i + 2, j : j + 2] for i in range(2) for j in range(2))
     # each entry ends with "= result"; the SGD step shows w − 0.5 ∂E/∂w
     worked = tex.split("Worked example with numbers", 1)[1]
@@ -197,20 +198,20 @@ def test_rendering_is_byte_identical_across_processes(tmp_path: Path) -> None:
 
 
 def test_large_layers_are_elided_not_broken() -> None:
-    tex = sheet_tex(Conv2D(input=(12, 12), kernel=(3, 3)).derive())
+    tex = sheet_tex(derive(Conv2d(kernel=(3, 3), input=(12, 12))))
     # the widest matrix is the zero-padded 10x10 δ of the input identity: 10 + 2·2 columns
     assert r"\setcounter{MaxMatrixCols}{14}" in tex
     assert "more entries of the same form" in tex
-    tex = sheet_tex(MaxPool2D(input=(17, 17), window=(2, 2)).derive())
+    tex = sheet_tex(derive(MaxPool2d(window=(2, 2), input=(17, 17))))
     assert r"\cdots" in tex and r"\vdots" in tex
     assert r"\setcounter{MaxMatrixCols}{16}" in tex  # matrices stop at 16 columns
 
 
 def test_notebook_view_is_compact() -> None:
-    small = Conv2D(input=(3, 3), kernel=(2, 2)).derive()._repr_latex_()
+    small = derive(Conv2d(kernel=(2, 2), input=(3, 3)))._repr_latex_()
     assert small.startswith("$$\\begin{aligned}") and small.endswith("\\end{aligned}$$")
     assert small.count(r"\begin{bmatrix}") == 3 and "proven" in small
-    big = Conv2D(input=(20, 20), kernel=(3, 3), out_channels=6).derive()._repr_latex_()
+    big = derive(Conv2d(kernel=(3, 3), out_channels=6, input=(20, 20)))._repr_latex_()
     assert r"\cdots" in big and "more slices" in big
     assert len(big) < 20_000
 
@@ -221,10 +222,10 @@ def test_notebook_view_is_compact() -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("{not json", "is not JSON"),
+        ("{not json", "invalid JSON at line 1 column 2"),
         (
             '{"input": [[1, 2], [3, 4]], "weight": [[1]], "bias": [0]}',
-            "missing delta of shape [1, 2, 2]",
+            "missing delta (an array of shape [1, 2, 2])",
         ),
         (
             '{"input": [[1, 2, 3]], "weight": [[1]], "bias": [0], "delta": [[1, 2], [3, 4]]}',
@@ -232,7 +233,7 @@ def test_notebook_view_is_compact() -> None:
         ),
         (
             '{"input": 1, "weight": [[1]], "bias": [0], "delta": [[1]], "extra": 2}',
-            "unknown key(s) extra",
+            "unknown key 'extra'",
         ),
     ],
 )

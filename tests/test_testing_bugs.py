@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from testing_refs import conv_loops, conv_scipy, pool_loops
 
-from symcnn import AvgPool2D, Conv2D, MaxPool2D, Role
-from symcnn.contract import contract
+from symcnn import AvgPool2d, Conv2d, MaxPool2d, Role
+from symcnn.checking.contract import contract
 from symcnn.testing import (
     BackwardMismatch,
     check_layer_backward,
@@ -23,19 +23,19 @@ ROT = "kernel not rotated by 180° (δ correlated with w, not convolved)"
 CATALOGUE = [
     (
         "kernel-not-rotated",
-        Conv2D(input=(5, 6), kernel=(3, 3), padding=1, in_channels=2, out_channels=2),
+        Conv2d(kernel=(3, 3), out_channels=2, padding=1, input=(2, 5, 6)),
         lambda layer: conv_scipy(layer, rotate=False),
         {"gx": ROT},
     ),
     (
         "padding-not-cropped",
-        Conv2D(input=(5, 6), kernel=(3, 2), padding=(1, 2)),
+        Conv2d(kernel=(3, 2), padding=(1, 2), input=(5, 6)),
         lambda layer: conv_scipy(layer, crop=-1),
         {"gx": "padding not cropped (gradient of the padded input returned)"},
     ),
     (
         "padding-crop-off-by-one",
-        Conv2D(input=(6, 5), kernel=(3, 3), padding=2),
+        Conv2d(kernel=(3, 3), padding=2, input=(6, 5)),
         lambda layer: conv_scipy(layer, crop=1),
         {
             "gx": "padding crop off by one (rows and columns start at 1 of the padded gradient, not 2)"
@@ -43,7 +43,7 @@ CATALOGUE = [
     ),
     (
         "stride-ignored-in-input-gradient",
-        Conv2D(input=(7, 6), kernel=(3, 2), stride=2, padding=1, out_channels=2),
+        Conv2d(kernel=(3, 2), out_channels=2, stride=2, padding=1, input=(7, 6)),
         lambda layer: conv_loops(layer, "stride-gx"),
         {
             "gx": "stride ignored in the input gradient (δ[i] placed at i + m·d − p, not i·s + m·d − p)"
@@ -51,13 +51,13 @@ CATALOGUE = [
     ),
     (
         "stride-ignored-in-weight-gradient",
-        Conv2D(input=(7, 7), kernel=(2, 3), stride=(2, 3)),
+        Conv2d(kernel=(2, 3), stride=(2, 3), input=(7, 7)),
         lambda layer: conv_loops(layer, "stride-gw"),
         {"gw": "stride ignored in the weight gradient (x read at i + m·d − p, not i·s + m·d − p)"},
     ),
     (
         "dilation-ignored",
-        Conv2D(input=(7, 7), kernel=(2, 3), dilation=2, padding=1),
+        Conv2d(kernel=(2, 3), padding=1, dilation=2, input=(7, 7)),
         lambda layer: conv_loops(layer, "dilation"),
         {
             "gx": "dilation ignored (kernel tap m at offset m, not m·d)",
@@ -66,7 +66,7 @@ CATALOGUE = [
     ),
     (
         "channels-transposed",
-        Conv2D(input=(5, 5), kernel=(2, 2), in_channels=2, out_channels=2),
+        Conv2d(kernel=(2, 2), out_channels=2, input=(2, 5, 5)),
         lambda layer: conv_loops(layer, "swap"),
         {
             "gx": "channels transposed (w[c, o] used instead of w[o, c])",
@@ -75,31 +75,31 @@ CATALOGUE = [
     ),
     (
         "weight-gradient-layout-transposed",
-        Conv2D(input=(5, 5), kernel=(2, 2), in_channels=3, out_channels=2),
+        Conv2d(kernel=(2, 2), out_channels=2, input=(3, 5, 5)),
         lambda layer: conv_loops(layer, "swap-gw"),
         {"gw": "channels transposed (gradient in [C, O, KH, KW] layout, not [O, C, KH, KW])"},
     ),
     (
         "weight-gradient-convolved",
-        Conv2D(input=(5, 6), kernel=(3, 3), padding=1),
+        Conv2d(kernel=(3, 3), padding=1, input=(5, 6)),
         lambda layer: conv_scipy(layer, w_conv=True),
         {"gw": "δ rotated by 180° (x convolved with δ; the weight gradient is a correlation)"},
     ),
     (
         "bias-not-summed",
-        Conv2D(input=(5, 5), kernel=(3, 3), out_channels=3),
+        Conv2d(kernel=(3, 3), out_channels=3, input=(5, 5)),
         lambda layer: conv_loops(layer, "bias-not-summed"),
         {"gb": "bias gradient not summed (δ returned as it is; shared bias needs Σ_ij δ[o,i,j])"},
     ),
     (
         "bias-summed-over-wrong-axes",
-        Conv2D(input=(5, 5), kernel=(3, 3), out_channels=3),
+        Conv2d(kernel=(3, 3), out_channels=3, input=(5, 5)),
         lambda layer: conv_loops(layer, "bias-axes-02"),
         {"gb": "bias gradient summed over the wrong axes: (0, 2) of δ [O, OH, OW], not (1, 2)"},
     ),
     (
         "untied-bias-summed",
-        Conv2D(input=(4, 4), kernel=(2, 2), out_channels=2, bias="untied"),
+        Conv2d(kernel=(2, 2), out_channels=2, bias="untied", input=(4, 4)),
         lambda layer: conv_loops(layer, "bias-summed-untied"),
         {
             "gb": "bias gradient summed, but untied bias has one entry per output (∂E/∂b[o,i,j] = δ[o,i,j])"
@@ -107,43 +107,43 @@ CATALOGUE = [
     ),
     (
         "sign-flipped",
-        Conv2D(input=(4, 4), kernel=(2, 2)),
+        Conv2d(kernel=(2, 2), input=(4, 4)),
         lambda layer: conv_loops(layer, "sign-gx"),
         {"gx": "sign flipped (the negative of the gradient)"},
     ),
     (
         "max-pool-every-cell",
-        MaxPool2D(input=(4, 6), window=(2, 2), channels=2),
+        MaxPool2d(window=(2, 2), input=(2, 4, 6)),
         lambda layer: pool_loops(layer, "every-cell"),
         {"gx": "max-pool gradient sent to every cell of the window, not only to its maximum"},
     ),
     (
         "max-pool-last-maximum",
-        MaxPool2D(input=(4, 6), window=(2, 3)),
+        MaxPool2d(window=(2, 3), input=(4, 6)),
         lambda layer: pool_loops(layer, "last-max"),
         {"gx": "ties sent to the last maximum of the window"},
     ),
     (
         "max-pool-every-maximum",
-        MaxPool2D(input=(4, 4), window=(2, 2)),
+        MaxPool2d(window=(2, 2), input=(4, 4)),
         lambda layer: pool_loops(layer, "every-max"),
         {"gx": "δ sent to every tied maximum (mask x == max)"},
     ),
     (
         "max-pool-stride-ignored",
-        MaxPool2D(input=(6, 6), window=(2, 2), stride=(2, 1)),
+        MaxPool2d(window=(2, 2), stride=(2, 1), input=(6, 6)),
         lambda layer: pool_loops(layer, "stride"),
         {"gx": "stride ignored (windows at i + m, not i·s + m)"},
     ),
     (
         "avg-pool-not-divided",
-        AvgPool2D(input=(4, 6), window=(2, 3), channels=2),
+        AvgPool2d(window=(2, 3), input=(2, 4, 6)),
         lambda layer: pool_loops(layer, "no-divide"),
         {"gx": "avg-pool gradient not divided by the window size KH·KW = 6"},
     ),
     (
         "avg-pool-overlap-assigned",
-        AvgPool2D(input=(5, 5), window=(3, 3), stride=1),
+        AvgPool2d(window=(3, 3), stride=1, input=(5, 5)),
         lambda layer: pool_loops(layer, "assign"),
         {
             "gx": "window blocks assigned (=), not added (+=): overlapping windows overwrite each other"
@@ -151,7 +151,7 @@ CATALOGUE = [
     ),
     (
         "two-mistakes-at-once",
-        Conv2D(input=(5, 6), kernel=(3, 3), padding=1),
+        Conv2d(kernel=(3, 3), padding=1, input=(5, 6)),
         lambda layer: conv_scipy(layer, rotate=False, crop=0),
         {
             "gx": ROT + ", and padding cropped at one side only (rows and columns start at 0 of "
@@ -208,7 +208,7 @@ def test_reported_numbers_are_the_right_and_the_buggy_values(layer, make) -> Non
 def test_kernel_not_rotated_terms_of_seed_003_layer() -> None:
     """Seed 003's layer: ∇a_22 = δ_11 w_22 + δ_12 w_21 + δ_21 w_12 + δ_22 w_11. Correlating
     instead of convolving gives δ_11 w_11 + δ_12 w_12 + δ_21 w_21 + δ_22 w_22 (by hand)."""
-    layer = Conv2D(input=(3, 3), kernel=(2, 2), bias="untied")
+    layer = Conv2d(kernel=(2, 2), bias="untied", input=(3, 3))
     text = _report(layer, conv_scipy(layer, rotate=False), max_entries=5)
     block = text.split("gx[0, 1, 1]: ")[1].split("\n\n")[0].splitlines()
     assert block[1:] == [
@@ -224,7 +224,7 @@ def test_kernel_not_rotated_terms_of_seed_003_layer() -> None:
     assert "… and 4 more wrong entries (4 in gx)" in text
 
 
-def _dropping(layer: Conv2D, drop=(), add=()):
+def _dropping(layer: Conv2d, drop=(), add=()):
     """The right loops, then one δ·w term removed from / added to gx (term analysis targets)."""
     ref = conv_loops(layer)
 
@@ -240,7 +240,7 @@ def _dropping(layer: Conv2D, drop=(), add=()):
 
 
 def test_missing_and_extra_terms_are_named() -> None:
-    layer = Conv2D(input=(4, 4), kernel=(2, 2))
+    layer = Conv2d(kernel=(2, 2), input=(4, 4))
     fn = _dropping(layer, drop=[((1, 1), (0, 0), (1, 1))], add=[((0, 0), (1, 1), (0, 0))])
     text = _report(layer, fn)
     a11 = text.split("gx[0, 0, 0]: ")[1].split("\n\n")[0]
@@ -255,7 +255,7 @@ def test_missing_and_extra_terms_are_named() -> None:
 
 
 def test_max_pool_tie_trial_names_the_missing_first_maximum() -> None:
-    layer = MaxPool2D(input=(2, 2), window=(2, 2))
+    layer = MaxPool2d(window=(2, 2), input=(2, 2))
 
     def last_max(x, delta):  # ties go to the last maximum
         gx = np.zeros_like(x)
@@ -278,7 +278,7 @@ def test_max_pool_tie_trial_names_the_missing_first_maximum() -> None:
 
 
 def test_report_limits_entries_and_counts_the_rest() -> None:
-    layer = Conv2D(input=(6, 6), kernel=(3, 3), padding=1)
+    layer = Conv2d(kernel=(3, 3), padding=1, input=(6, 6))
     text = _report(layer, conv_scipy(layer, rotate=False), max_entries=2)
     assert len(re.findall(r"^gx\[", text, re.M)) == 2
     wrong = int(re.search(r"gx: (\d+) of 36 entries wrong", text).group(1))
@@ -286,13 +286,13 @@ def test_report_limits_entries_and_counts_the_rest() -> None:
 
 
 def test_probe_off_skips_the_term_analysis() -> None:
-    layer = Conv2D(input=(4, 4), kernel=(2, 2))
+    layer = Conv2d(kernel=(2, 2), input=(4, 4))
     text = _report(layer, conv_scipy(layer, rotate=False), probe=False)
     assert "formula:" in text and "yours:" not in text
 
 
 def test_nan_entries_are_wrong_and_in_place_changes_are_noted() -> None:
-    layer = AvgPool2D(input=(4, 4), window=(2, 2))
+    layer = AvgPool2d(window=(2, 2), input=(4, 4))
     ref = pool_loops(layer)
 
     def backward(x, delta):
@@ -312,11 +312,11 @@ def test_exceptions_of_the_function_propagate() -> None:
         raise ValueError("boom")
 
     with pytest.raises(ValueError, match="boom"):
-        check_layer_backward(MaxPool2D(input=(4, 4), window=(2, 2)), broken)
+        check_layer_backward(MaxPool2d(window=(2, 2), input=(4, 4)), broken)
 
 
 def test_a_right_function_is_reported_as_matching() -> None:
-    layer = Conv2D(input=(4, 4), kernel=(2, 2))
+    layer = Conv2d(kernel=(2, 2), input=(4, 4))
     result = compare_layer_backward(layer, conv_loops(layer))
     assert result.ok and bool(result)
     assert result.message.startswith("conv2d backward matches symcnn's formulas: 3 random trial(s)")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from symcnn import Conv2D, MaxPool2D
+from symcnn import Conv2d, MaxPool2d
 from symcnn.testing import compare_layer_backward
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "testing.md"
@@ -32,7 +32,7 @@ def test_conv_example_report_is_the_one_pasted() -> None:
     ]
     header = e_lines[0].split(": ", 1)[1]
     report = "\n".join([header, *e_lines[1:]])
-    result = compare_layer_backward(Conv2D(input=(4, 4), kernel=(3, 3), padding=1), fn)
+    result = compare_layer_backward(Conv2d(kernel=(3, 3), padding=1, input=(4, 4)), fn)
     assert not result.ok
     assert result.message == report
 
@@ -41,11 +41,11 @@ def test_pool_example_report_is_the_one_pasted() -> None:
     fn = _function(_blocks("python")[2], "maxpool_backward")
     block = next(b for b in _blocks("text") if "pool_backward.py:maxpool_backward" in b)
     pasted = block.split("\n", 1)[1].rstrip("\n")
-    result = compare_layer_backward(MaxPool2D(input=(4, 4), window=(2, 2)), fn, max_entries=1)
+    result = compare_layer_backward(MaxPool2d(window=(2, 2), input=(4, 4)), fn, max_entries=1)
     assert result.message == pasted
 
 
 def test_torch_example_runs() -> None:
     pytest.importorskip("torch")
     code = next(b for b in _blocks("python") if "torch_fn(conv_backward_torch)" in b)
-    exec(compile("from symcnn import Conv2D\n" + code, str(DOC), "exec"), {})
+    exec(compile("from symcnn import Conv2d\n" + code, str(DOC), "exec"), {})

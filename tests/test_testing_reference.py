@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from testing_refs import conv_loops, conv_scipy, pool_loops, torch_conv, torch_pool
 
-from symcnn import AvgPool2D, Conv2D, MaxPool2D
+from symcnn import AvgPool2d, Conv2d, MaxPool2d
 from symcnn.testing import (
     check_avgpool2d_backward,
     check_conv2d_backward,
@@ -19,19 +19,19 @@ from symcnn.testing import (
 
 
 @parametrize(
-    Conv2D,
+    Conv2d,
     input=["5x5", "7x6"],
     kernel=["2x2", "3x2"],
     stride=[1, (2, 3)],
     padding=[0, (2, 1)],
     dilation=[1, (1, 2)],
 )
-def test_plain_loops_pass_geometry(layer: Conv2D) -> None:
+def test_plain_loops_pass_geometry(layer: Conv2d) -> None:
     assert check_layer_backward(layer, conv_loops(layer))
 
 
 @parametrize(
-    Conv2D,
+    Conv2d,
     input="5x4",
     kernel="2x3",
     stride=[1, 2],
@@ -39,43 +39,43 @@ def test_plain_loops_pass_geometry(layer: Conv2D) -> None:
     out_channels=[1, 2],
     bias=["none", "shared", "untied"],
 )
-def test_plain_loops_pass_channels_and_bias(layer: Conv2D) -> None:
+def test_plain_loops_pass_channels_and_bias(layer: Conv2d) -> None:
     assert check_layer_backward(layer, conv_loops(layer), trials=2)
 
 
 @parametrize(
-    Conv2D, input=["4x4", "6x5"], kernel=["2x2", "3x3"], padding=[0, 1, 2], in_channels=[1, 2]
+    Conv2d, input=["4x4", "6x5"], kernel=["2x2", "3x3"], padding=[0, 1, 2], in_channels=[1, 2]
 )
-def test_scipy_signal_passes(layer: Conv2D) -> None:
+def test_scipy_signal_passes(layer: Conv2d) -> None:
     assert check_layer_backward(layer, conv_scipy(layer), trials=2)
 
 
-@parametrize(MaxPool2D, input=["4x4", "5x7"], window=[2, "3x2"], stride=[None, 1], channels=[1, 2])
-def test_max_pool_loops_pass_with_ties(layer: MaxPool2D) -> None:
+@parametrize(MaxPool2d, input=["4x4", "5x7"], window=[2, "3x2"], stride=[None, 1], channels=[1, 2])
+def test_max_pool_loops_pass_with_ties(layer: MaxPool2d) -> None:
     result = check_layer_backward(layer, pool_loops(layer), trials=2)
     assert "tie trial" in result.message
 
 
 @parametrize(
-    AvgPool2D, input=["4x4", "5x7"], window=[2, "3x2"], stride=[None, 1, (1, 2)], channels=[1, 2]
+    AvgPool2d, input=["4x4", "5x7"], window=[2, "3x2"], stride=[None, 1, (1, 2)], channels=[1, 2]
 )
-def test_avg_pool_loops_pass(layer: AvgPool2D) -> None:
+def test_avg_pool_loops_pass(layer: AvgPool2d) -> None:
     assert check_layer_backward(layer, pool_loops(layer), trials=2)
 
 
 def test_keyword_entry_points_accept_shapes() -> None:
-    layer = Conv2D(input=(5, 6), kernel=(3, 2), stride=2, padding=1, in_channels=2, out_channels=3)
+    layer = Conv2d(kernel=(3, 2), out_channels=3, stride=2, padding=1, input=(2, 5, 6))
     fn = conv_loops(layer)
     assert check_conv2d_backward(fn, (2, 5, 6), (3, 2, 3, 2), stride=2, padding=1)
     assert check_conv2d_backward(fn, "5x6", "3x2", 2, 1, in_channels=2, out_channels=3, seed=7)
-    pool = MaxPool2D(input=(4, 6), window=(2, 3), channels=2)
+    pool = MaxPool2d(window=(2, 3), input=(2, 4, 6))
     assert check_maxpool2d_backward(pool_loops(pool), (2, 4, 6), (2, 3))
-    avg = AvgPool2D(input=(6, 6), window=3, stride=1)
+    avg = AvgPool2d(window=3, stride=1, input=(6, 6))
     assert check_avgpool2d_backward(pool_loops(avg), "6x6", 3, stride=1, trials=1)
 
 
 def test_float32_code_passes_the_default_tolerance() -> None:
-    layer = Conv2D(input=(8, 8), kernel=(3, 3), in_channels=3, out_channels=2, padding=1)
+    layer = Conv2d(kernel=(3, 3), out_channels=2, padding=1, input=(3, 8, 8))
     ref = conv_loops(layer)
 
     def float32(x, w, b, delta):
@@ -91,36 +91,36 @@ def test_float32_code_passes_the_default_tolerance() -> None:
 
 
 CONV_TORCH = [
-    Conv2D(input=(5, 5), kernel=(2, 2)),
-    Conv2D(input=(7, 6), kernel=(3, 2), stride=(2, 1), padding=(1, 2), dilation=(2, 1)),
-    Conv2D(input=(6, 6), kernel=(3, 3), stride=3, padding=2, in_channels=2, out_channels=3),
-    Conv2D(input=(5, 4), kernel=(2, 2), in_channels=2, out_channels=2, bias="untied"),
-    Conv2D(input=(5, 5), kernel=(3, 3), dilation=2, padding=1, bias="none"),
+    Conv2d(kernel=(2, 2), input=(5, 5)),
+    Conv2d(kernel=(3, 2), stride=(2, 1), padding=(1, 2), dilation=(2, 1), input=(7, 6)),
+    Conv2d(kernel=(3, 3), out_channels=3, stride=3, padding=2, input=(2, 6, 6)),
+    Conv2d(kernel=(2, 2), out_channels=2, bias="untied", input=(2, 5, 4)),
+    Conv2d(kernel=(3, 3), padding=1, dilation=2, bias="none", input=(5, 5)),
 ]
 
 
 @pytest.mark.parametrize("layer", CONV_TORCH, ids=spec_id)
-def test_pytorch_autograd_conv_passes(layer: Conv2D) -> None:
+def test_pytorch_autograd_conv_passes(layer: Conv2d) -> None:
     pytest.importorskip("torch")
     assert check_layer_backward(layer, torch_fn(torch_conv(layer)), trials=2)
 
 
 POOL_TORCH = [
-    MaxPool2D(input=(4, 4), window=(2, 2)),
-    MaxPool2D(input=(5, 6), window=(3, 2), stride=1, channels=2),
-    AvgPool2D(input=(5, 5), window=(2, 2), stride=1),
-    AvgPool2D(input=(6, 4), window=(3, 2), stride=(3, 1), channels=2),
+    MaxPool2d(window=(2, 2), input=(4, 4)),
+    MaxPool2d(window=(3, 2), stride=1, input=(2, 5, 6)),
+    AvgPool2d(window=(2, 2), stride=1, input=(5, 5)),
+    AvgPool2d(window=(3, 2), stride=(3, 1), input=(2, 6, 4)),
 ]
 
 
 @pytest.mark.parametrize("layer", POOL_TORCH, ids=spec_id)
-def test_pytorch_autograd_pooling_passes(layer: MaxPool2D | AvgPool2D) -> None:
+def test_pytorch_autograd_pooling_passes(layer: MaxPool2d | AvgPool2d) -> None:
     pytest.importorskip("torch")
     assert check_layer_backward(layer, torch_fn(torch_pool(layer)), trials=2)
 
 
 def test_pytorch_tensors_returned_from_numpy_code_are_converted() -> None:
     torch = pytest.importorskip("torch")
-    layer = AvgPool2D(input=(4, 4), window=(2, 2))
+    layer = AvgPool2d(window=(2, 2), input=(4, 4))
     ref = pool_loops(layer)
     assert check_layer_backward(layer, lambda x, d: torch.tensor(ref(x, d), requires_grad=True))

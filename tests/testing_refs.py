@@ -13,13 +13,13 @@ from typing import Any
 import numpy as np
 from scipy import signal
 
-from symcnn import Conv2D, MaxPool2D
-from symcnn.spec import _Pool2D
+from symcnn import Conv2d, MaxPool2d
+from symcnn.kinds.pool2d import _Pool2d
 
 Fn = Callable[..., Any]
 
 
-def conv_loops(layer: Conv2D, bug: str = "") -> Fn:
+def conv_loops(layer: Conv2d, bug: str = "") -> Fn:
     """Plain loops over z[o,i,j] = Σ w[o,c,m,n]·x[c, i·s + m·d − p, j·s + n·d − p] + b.
 
     ``bug`` (for the catalogue of mistakes): "stride-gx" (stride ignored in the input
@@ -76,7 +76,7 @@ def conv_loops(layer: Conv2D, bug: str = "") -> Fn:
 
 
 def conv_scipy(
-    layer: Conv2D, rotate: bool = True, crop: int | None = None, w_conv: bool = False
+    layer: Conv2d, rotate: bool = True, crop: int | None = None, w_conv: bool = False
 ) -> Fn:
     """Stride 1, dilation 1: gx = Σ_o full convolution of δ with w, padding cropped;
     gw = valid correlation of the padded input with δ (seed 000's recipe).
@@ -111,13 +111,13 @@ def conv_scipy(
     return backward
 
 
-def pool_loops(layer: _Pool2D, bug: str = "") -> Fn:
+def pool_loops(layer: _Pool2d, bug: str = "") -> Fn:
     """Max or average pooling backward with loops; max goes to np.argmax (the first maximum).
 
     ``bug``: "every-cell", "last-max" (a loop with >=), "every-max" (mask x == max),
     "no-divide", "assign" (window block assigned with = instead of +=), "stride".
     """
-    is_max = isinstance(layer, MaxPool2D)
+    is_max = isinstance(layer, MaxPool2d)
     assert layer.stride is not None
     kh, kw = layer.window
     sh, sw = (1, 1) if bug == "stride" else layer.stride
@@ -151,7 +151,7 @@ def pool_loops(layer: _Pool2D, bug: str = "") -> Fn:
     return backward
 
 
-def torch_conv(layer: Conv2D) -> Fn:
+def torch_conv(layer: Conv2d) -> Fn:
     """PyTorch autograd on F.conv2d (takes and returns tensors: wrap with torch_fn)."""
     import torch
     import torch.nn.functional as F
@@ -170,12 +170,12 @@ def torch_conv(layer: Conv2D) -> Fn:
     return backward
 
 
-def torch_pool(layer: _Pool2D) -> Fn:
+def torch_pool(layer: _Pool2d) -> Fn:
     """PyTorch autograd on F.max_pool2d / F.avg_pool2d."""
     import torch
     import torch.nn.functional as F
 
-    pool = F.max_pool2d if isinstance(layer, MaxPool2D) else F.avg_pool2d
+    pool = F.max_pool2d if isinstance(layer, MaxPool2d) else F.avg_pool2d
 
     def backward(x: Any, delta: Any) -> Any:
         x = x.clone().requires_grad_(True)

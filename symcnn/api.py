@@ -1,0 +1,171 @@
+"""The public face: `derive`, and `Network` and `Derivation` with their printing and number methods.
+
+The stages below this module know nothing of each other's outputs (a derivation imports no
+printer); the methods users expect on the objects they hold (``.text()``, ``.to_json()``,
+``.numeric()``, ``.derive()``) are defined here, on thin subclasses of the stages' classes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .core.shapes import DEFAULT_MAX_TERMS, check_index_base
+from .derivation import derived
+from .document.build import document
+from .errors import SpecError
+from .graph import files, presets
+from .graph import network as graph
+from .kinds.base import Layer
+from .numeric.engine import Engine, Gradients, Run
+from .render import json, latex, notebook, text
+from .render.text import run_text
+
+
+class Derivation(derived.Derivation):
+    """What `derive` returns: the derivation, with its text, LaTeX, JSON and numbers.
+
+    Example:
+        >>> from symcnn import Conv2d
+        >>> d = derive(Conv2d(kernel=2, bias="untied", input=(3, 3)))
+        >>> d.all_proven, d.text().splitlines()[0]
+        (True, 'conv2d: input 1x3x3, kernel 2x2, 1 output channel(s), stride 1x1, padding 0x0, dilation 1x1, bias untied → output 1x2x2')
+    """
+
+    def text(self, unicode: bool = True, substitute: str | None = None) -> str:
+        """The per-entry formulas as plain text, one line per entry (``--format text``).
+
+        ``substitute`` (a network) adds every gradient with its δ replaced (``"deltas"``) or
+        in the input, parameters and target only (``"all"``).
+        """
+        doc = document(self)
+        if self.lone:
+            if substitute:
+                raise SpecError(
+                    "--substitute applies to networks (--network FILE or --preset NAME)"
+                )
+            return text.lone_text(doc, unicode)
+        return text.network_text(doc, unicode, substitute)
+
+    def latex(self) -> str:
+        """``align*`` blocks and bmatrix forms, ready to paste (``--format latex``)."""
+        doc = document(self)
+        return latex.lone_latex(doc) if self.lone else latex.network_latex(doc)
+
+    def to_json(self, substitute: str | None = None) -> dict[str, Any]:
+        """The JSON contract as a dict (see the README for its fields)."""
+        doc = document(self)
+        if self.lone:
+            if substitute:
+                raise SpecError(
+                    "--substitute applies to networks (--network FILE or --preset NAME)"
+                )
+            return json.lone_json(doc)
+        return json.network_json(doc, substitute)
+
+    def numeric(self) -> Any:
+        """The formulas compiled to NumPy: for a lone layer a function of its arrays
+        (`symcnn.numeric.engine.Gradients`), for a network an `~symcnn.numeric.engine.Engine`
+        with ``run`` and ``sgd``."""
+        return Gradients(self) if self.lone else Engine(self)
+
+    def evaluate(self, values: Any, delta_at: tuple[int, Any] | None = None) -> Run:
+        """Numbers for every layer from the formulas (a network's ``--values`` dict or `Values`)."""
+        return Engine(self).run(values, delta_at)
+
+    def run_text(self, run: Run, unicode: bool = True) -> str:
+        """A run as text, layer by layer (``symcnn run``)."""
+        return run_text(self, run, unicode)
+
+    def _repr_latex_(self) -> str:
+        """Jupyter's view: a compact ``$$…$$`` block."""
+        return notebook.notebook_latex(document(self))
+
+
+class Network(graph.Network):
+    """A network of layers ending in a loss, which `derive` differentiates.
+
+    Example:
+        >>> from symcnn import Conv2d, Sigmoid
+        >>> net = Network([Conv2d(kernel=2, bias="untied"), Sigmoid()], input=(1, 3, 3))
+        >>> net.derive().layers[0].delta[0, 0, 0].sympy()
+        d1_11*(1 - Sigmoid(z0_11))*Sigmoid(z0_11)
+    """
+
+    def derive(self, prove: bool = True) -> Derivation:
+        """Every layer's forward terms, δ links and parameter gradients (see `derive`)."""
+        return derive(self, prove=prove)
+
+
+def derive(
+    x: Layer | graph.Network,
+    *,
+    prove: bool = True,
+    index_base: int | None = None,
+    max_terms: int = DEFAULT_MAX_TERMS,
+) -> Derivation:
+    """Derive a lone layer (its δ given) or a network (its δ from the loss).
+
+    Forward expressions → the chain rule, layer by layer → the closed matrix forms, proven
+    exactly. ``index_base`` (0 or 1) is the first index of the symbol names; a network's own
+    applies when it is None.
+
+    Example:
+        >>> from symcnn import Conv2d
+        >>> d = derive(Conv2d(kernel=2, input=(3, 3)), index_base=0)
+        >>> str(d.gradient("weight")[0, 0, 0, 0])
+        'a_00*d_00 + a_01*d_01 + a_10*d_10 + a_11*d_11'
+    """
+    if isinstance(x, Layer):
+        network = graph.Network.of(
+            x, check_index_base(1 if index_base is None else index_base), max_terms
+        )
+    elif isinstance(x, graph.Network):
+        network = x
+        if index_base is not None and check_index_base(index_base) != x.index_base:
+            network = graph.Network(x.layers, x.input, x.loss, index_base, x.max_terms)
+    else:
+        raise SpecError(f"derive takes a layer or a Network, not {type(x).__name__}")
+    return derived.derive(network, prove, cls=Derivation)
+
+
+def parse_network(
+    text: str, source: str = "<network>", max_terms: int = DEFAULT_MAX_TERMS
+) -> Network:
+    """A `Network` from the text of a network file (TOML); errors name the line.
+
+    Example:
+        >>> parse_network('input = [4]\\n[[layer]]\\ntype = "sigmoid"\\n').describe()
+        'input 4 → 0 sigmoid 4 → loss mse'
+    """
+    net = files.parse_network(text, source, max_terms, cls=Network)
+    assert isinstance(net, Network)
+    return net
+
+
+def load_network(path: str | Path, max_terms: int = DEFAULT_MAX_TERMS) -> Network:
+    """A `Network` from a network file (TOML).
+
+    Example:
+        >>> load_network("no/such/file.toml")
+        Traceback (most recent call last):
+        symcnn.errors.SymcnnError: no/such/file.toml: no such file
+    """
+    net = files.load_network(path, max_terms, cls=Network)
+    assert isinstance(net, Network)
+    return net
+
+
+def preset(name: str) -> Network:
+    """A built-in network (see ``symcnn presets``).
+
+    Example:
+        >>> preset("seed003").describe()
+        'input 1x3x3 → 0 conv2d 1x2x2 → 1 sigmoid 1x2x2 → loss mse'
+    """
+    net = presets.preset(name, cls=Network)
+    assert isinstance(net, Network)
+    return net
+
+
+__all__ = ["Derivation", "Network", "derive", "load_network", "parse_network", "preset"]

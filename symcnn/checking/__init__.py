@@ -1,0 +1,1 @@
+"""Checking hand-written backward code: contracts, random trials, diagnoses, per-entry reports."""

@@ -1,0 +1,134 @@
+"""``symcnn sheet``: write the LaTeX derivation sheet of a layer or a network, and its PDF."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from ..api import derive
+from ..errors import SymcnnError, TexCompileError, TexEngineMissing
+from ..fileio import write_atomic
+from ..sheet.compile import DEFAULT_TIMEOUT, compile_pdf
+from ..sheet.layer import SheetOptions, sheet_tex
+from ..sheet.network import NetSheetOptions, network_tex
+from .options import (
+    add_layer_arguments,
+    add_network_arguments,
+    layer_from_args,
+    network_from_args,
+    reject_layer_options,
+    values_from_args,
+    wants_network,
+)
+
+
+def _sheet(args: argparse.Namespace) -> int:
+    if args.lr is not None and not 0 < args.lr < math.inf:
+        raise SymcnnError(f"--lr must be a positive number, got {args.lr}")
+    if not 0 < args.timeout < math.inf:
+        raise SymcnnError(f"--timeout must be a positive number of seconds, got {args.timeout}")
+    if args.output == "-" and args.pdf:
+        raise SymcnnError("--pdf needs a file: give -o NAME.tex instead of -o -")
+    if wants_network(args):
+        return _network_sheet(args)
+    if args.layer is None:
+        raise SymcnnError(
+            "name a layer (conv2d, maxpool2d, avgpool2d), e.g. "
+            "symcnn sheet conv2d --input 3x3 --kernel 2x2 --bias untied --pdf, "
+            "or a network: symcnn sheet --preset seed000 --random 0 --pdf"
+        )
+    layer = layer_from_args(args)
+    derivation = derive(layer, index_base=args.index_base, max_terms=args.max_terms)
+    options = SheetOptions(title=args.title, lr=0.1 if args.lr is None else args.lr)
+    options.values, options.values_source = values_from_args(args, derivation.network)
+    tex = sheet_tex(derivation, options)
+    status = 0 if derivation.all_proven else 1
+    stem = layer.slug() + ("-base0" if args.index_base == 0 else "")
+    return _write(args, tex, stem, status)
+
+
+def _network_sheet(args: argparse.Namespace) -> int:
+    """``symcnn sheet --network FILE|--preset NAME``: one sheet for the whole network."""
+    reject_layer_options(args)
+    net = network_from_args(args)
+    derivation = derive(net)
+    options = NetSheetOptions(title=args.title, lr=0.1 if args.lr is None else args.lr)
+    options.values, options.values_source = values_from_args(args, net)
+    tex = network_tex(derivation, options)
+    name = Path(args.network).stem if args.network else args.preset
+    return _write(args, tex, f"network-{name}", 0 if derivation.all_proven else 1)
+
+
+def _write(args: argparse.Namespace, tex: str, stem: str, status: int) -> int:
+    """Write the .tex (or print it for ``-o -``) and, with ``--pdf``, compile it."""
+    if args.output == "-":
+        sys.stdout.write(tex)
+        return status
+    path = Path(args.output) if args.output else Path(stem + ".tex")
+    if path.suffix != ".tex":
+        raise SymcnnError(f"the output file must end in .tex, got {str(path)!r}")
+    write_atomic(path, tex)
+    print(f"wrote {path}")
+    if args.pdf:
+        try:
+            pdf = compile_pdf(tex, timeout=args.timeout, name=path.stem)
+        except (TexEngineMissing, TexCompileError) as err:
+            sys.stderr.write(f"symcnn: error: {err}; the .tex is written: {path}\n")
+            return 1
+        pdf_path = write_atomic(path.with_suffix(".pdf"), pdf)
+        print(f"wrote {pdf_path}")
+    return status
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sheet",
+        help="write the LaTeX derivation sheet of a layer or a network (and compile it to PDF)",
+        description="Write a complete derivation sheet: set-up, forward pass, where δ comes "
+        "from, the chain rule for any size (derived by SymPy), every gradient entry, the proven "
+        "matrix identities, figures and, with numbers, a worked example ending in an SGD step. "
+        "With --network or --preset: one sheet for the whole network, every layer's δ written "
+        "with the δ of the layer after it, from the loss back to the input.",
+        epilog="examples:\n"
+        "  symcnn sheet conv2d --input 3x3 --kernel 2x2 --bias untied --random 3 --pdf\n"
+        "  symcnn sheet maxpool2d --input 4x4 --window 2x2 --stride 1 -o output/pool.tex\n"
+        "  symcnn sheet conv2d --input 5x5 --kernel 2x2 --values numbers.json --pdf\n"
+        "  symcnn sheet --preset seed000 --values examples/seed000-values.json --pdf\n"
+        "  symcnn sheet --network net.toml --random 0 --lr 0.5 -o net.tex\n"
+        "values files hold JSON arrays: for a layer input, weight, bias and delta (shapes as "
+        "in symcnn grad --format json); for a network input, target and params (as symcnn "
+        "run reads them).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_layer_arguments(p, required=False)
+    add_network_arguments(p)
+    g = p.add_argument_group("sheet options")
+    g.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE.tex",
+        help="where to write the sheet (default: a name built from the layer or the network, "
+        "in the current folder; - for standard output)",
+    )
+    g.add_argument("--pdf", action="store_true", help="also compile FILE.pdf (latexmk/pdflatex)")
+    numbers = g.add_mutually_exclusive_group()
+    numbers.add_argument(
+        "--values", metavar="FILE", help="numbers for a worked example (JSON: input, weight, ...)"
+    )
+    numbers.add_argument(
+        "--random", type=int, metavar="SEED", help="a worked example with reproducible numbers"
+    )
+    g.add_argument(
+        "--lr", type=float, metavar="ETA", help="learning rate of the SGD step (default 0.1)"
+    )
+    g.add_argument("--title", help="title of the sheet (printed as plain text)")
+    g.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"stop the TeX engine after S seconds (default {DEFAULT_TIMEOUT:g})",
+    )
+    p.set_defaults(func=_sheet)

@@ -1,0 +1,1 @@
+"""Networks as graphs of named tensors: sizing and shape checks, network files, presets."""

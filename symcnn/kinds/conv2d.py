@@ -1,0 +1,671 @@
+"""conv2d: a 2-D convolution (cross-correlation) with stride, padding, dilation, channels and bias."""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import symengine as se
+import sympy
+from sympy import Sum
+
+from ..core import indexed as ix
+from ..core.arrays import correlate_valid, rot180, zero_insert, zero_pad, zeros
+from ..core.indexed import General
+from ..core.shapes import Pair, Shape, conv_out_size, parse_enum, parse_size, positive, shape_text
+from ..core.symbols import Role
+from ..errors import SpecError
+from .base import Arrays, ClosedForm, Figure, Layer, Mistake, Operand, Shown, pair_tag
+
+
+class Bias(enum.Enum):
+    """How a conv layer's bias is shared: not at all, per output channel, or per output entry."""
+
+    NONE = "none"
+    SHARED = "shared"
+    UNTIED = "untied"
+
+    @classmethod
+    def parse(cls, value: Bias | str) -> Bias:
+        """Accept a `Bias` or its name: ``Bias.parse("untied") is Bias.UNTIED``."""
+        return parse_enum(cls, value, "bias mode")
+
+
+def _spatial_input(value: Any, channels: int | None) -> Shape:
+    """(C, H, W) from (C, H, W), or from (H, W) / ``"HxW"`` and the channel count."""
+    if isinstance(value, (tuple, list)) and len(value) == 3:
+        c, h, w = (positive(v, "input") for v in value)
+        if channels is not None and channels != c:
+            raise SpecError(f"in_channels = {channels}, but the input has {c}")
+        return (c, h, w)
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        raise SpecError("needs a [C, H, W] input but gets a flat vector")
+    return (channels or 1, *parse_size(value, "input"))
+
+
+@dataclass(frozen=True)
+class Conv2d(Layer):
+    """A 2-D convolution (cross-correlation, as in every framework) with zero padding.
+
+    ``input`` is the shape it reads, (C, H, W) or (H, W) with ``in_channels``; in a network
+    the layer before sizes it. Weight ``[O, C, KH, KW]``; bias ``[O]`` (shared), ``[O, OH,
+    OW]`` (untied, as in seeds 001 and 003) or none.
+
+    Example:
+        >>> Conv2d(kernel=2, bias="untied", input=(3, 3)).output_shape
+        (1, 2, 2)
+    """
+
+    kernel: Pair
+    out_channels: int = 1
+    stride: Pair = (1, 1)
+    padding: Pair = (0, 0)
+    dilation: Pair = (1, 1)
+    bias: Bias = Bias.SHARED
+    in_channels: int | None = None
+    input: Shape | None = field(default=None, kw_only=True)
+
+    kind = "conv2d"
+    title = "convolution"
+    template = "layer_conv2d.tex.j2"
+    figures = (Figure.RECEPTIVE_FIELD, Figure.WEIGHT_CELLS)
+    required = ("kernel", "kernel = [2, 2]")
+    convention = "cross-correlation, as in PyTorch"
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "kernel", parse_size(self.kernel, "kernel"))
+        set_(self, "out_channels", positive(self.out_channels, "out_channels"))
+        set_(self, "stride", parse_size(self.stride, "stride"))
+        set_(self, "padding", parse_size(self.padding, "padding", minimum=0))
+        set_(self, "dilation", parse_size(self.dilation, "dilation"))
+        set_(self, "bias", Bias.parse(self.bias))
+        if self.in_channels is not None:
+            set_(self, "in_channels", positive(self.in_channels, "in_channels"))
+        if self.input is not None:
+            shape = _spatial_input(self.input, self.in_channels)
+            set_(self, "input", shape)
+            set_(self, "in_channels", shape[0])
+            self._check_fit()
+
+    def sized(self, shape: Shape) -> Conv2d:
+        return replace(self, input=tuple(shape))
+
+    def _check_fit(self) -> None:
+        _, h, w = self.input_shape
+        for axis, name in enumerate(("rows", "cols")):
+            size, k = (h, w)[axis], self.kernel[axis]
+            p, d = self.padding[axis], self.dilation[axis]
+            span = d * (k - 1) + 1
+            if span > size + 2 * p:
+                dil = f" (dilation {d} makes it span {span})" if d > 1 else ""
+                raise SpecError(
+                    f"kernel {self.kernel[0]}x{self.kernel[1]}{dil} does not fit the input "
+                    f"{h}x{w} padded by {p} along {name}: need {span} ≤ {size} + 2·{p}"
+                )
+
+    # --- shapes --------------------------------------------------------------------------
+
+    @property
+    def spatial(self) -> Pair:
+        """The input's (H, W)."""
+        return (self.input_shape[1], self.input_shape[2])
+
+    @property
+    def output_size(self) -> Pair:
+        """Spatial output size (OH, OW)."""
+        h, w = self.spatial
+        k, s, p, d = self.kernel, self.stride, self.padding, self.dilation
+        return (
+            conv_out_size(h, k[0], s[0], p[0], d[0]),
+            conv_out_size(w, k[1], s[1], p[1], d[1]),
+        )
+
+    @property
+    def output_shape(self) -> Shape:
+        return (self.out_channels, *self.output_size)
+
+    @property
+    def weight_shape(self) -> Shape:
+        """(O, C, KH, KW)."""
+        return (self.out_channels, self.input_shape[0], *self.kernel)
+
+    @property
+    def bias_shape(self) -> Shape | None:
+        """(O,) for a shared bias, (O, OH, OW) for an untied one, None without bias."""
+        if self.bias is Bias.SHARED:
+            return (self.out_channels,)
+        if self.bias is Bias.UNTIED:
+            return self.output_shape
+        return None
+
+    def param_shapes(self) -> dict[Role, tuple[Shape, int]]:
+        out = {Role.WEIGHT: (self.weight_shape, 2)}
+        if self.bias_shape is not None:
+            out[Role.BIAS] = (self.bias_shape, 1)
+        return out
+
+    @property
+    def term_count(self) -> int:
+        oh, ow = self.output_size
+        kh, kw = self.kernel
+        return self.out_channels * self.input_shape[0] * oh * ow * kh * kw
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "input": list(self.spatial),
+            "kernel": list(self.kernel),
+            "stride": list(self.stride),
+            "padding": list(self.padding),
+            "dilation": list(self.dilation),
+            "in_channels": self.input_shape[0],
+            "out_channels": self.out_channels,
+            "bias": self.bias.value,
+        }
+
+    def describe(self) -> str:
+        def pair(p: Pair) -> str:
+            return f"{p[0]}x{p[1]}"
+
+        return (
+            f"conv2d: input {shape_text(self.input_shape)}, kernel {pair(self.kernel)}, "
+            f"{self.out_channels} output channel(s), stride {pair(self.stride)}, padding "
+            f"{pair(self.padding)}, dilation {pair(self.dilation)}, bias {self.bias.value} "
+            f"-> output {shape_text(self.output_shape)}"
+        )
+
+    def slug(self) -> str:
+        """``conv2d-5x5-k3-s2-p1-d2-c2o3-untied`` (defaults left out).
+
+        Example:
+            >>> Conv2d(kernel=3, stride=2, padding=1, input=(5, 5)).slug()
+            'conv2d-5x5-k3-s2-p1'
+        """
+        h, w = self.spatial
+        parts = [self.kind, f"{h}x{w}", f"k{pair_tag(self.kernel)}"]
+        for tag, pair, default in (
+            ("s", self.stride, 1),
+            ("p", self.padding, 0),
+            ("d", self.dilation, 1),
+        ):
+            if pair != (default, default):
+                parts.append(f"{tag}{pair_tag(pair)}")
+        if (self.input_shape[0], self.out_channels) != (1, 1):
+            parts.append(f"c{self.input_shape[0]}o{self.out_channels}")
+        if self.bias is not Bias.SHARED:
+            parts.append(self.bias.value)
+        return "-".join(parts)
+
+    def arithmetic(self) -> str:
+        parts = []
+        for axis, name in enumerate(("rows", "cols")):
+            n, k, s = self.spatial[axis], self.kernel[axis], self.stride[axis]
+            p, d = self.padding[axis], self.dilation[axis]
+            out = self.output_size[axis]
+            parts.append(f"{name} ⌊({n} + 2·{p} − {d}·({k} − 1) − 1)/{s}⌋ + 1 = {out}")
+        return ", ".join(parts)
+
+    def axes(self, role: Role) -> str:
+        if role is Role.WEIGHT:
+            return "[O, C, KH, KW]"
+        if role is Role.BIAS:
+            return "[O]" if self.bias is Bias.SHARED else "[O, OH, OW]"
+        return "[C, H, W]" if role is Role.INPUT else "[O, OH, OW]"
+
+    # --- maths ---------------------------------------------------------------------------
+
+    def terms(self, x: np.ndarray, params: dict[Role, np.ndarray]) -> np.ndarray:
+        """``z[o,i,j] = Σ_c Σ_m Σ_n w[o,c,m,n]·a[c, i·s + m·d − p, j·s + n·d − p] + b``.
+
+        Example:
+            >>> from symcnn.core.symbols import Grid
+            >>> layer = Conv2d(kernel=2, bias="none", input=(2, 2))
+            >>> a = Grid("a", Role.INPUT, (1, 2, 2), (True, False, False)).symbols
+            >>> w = Grid("w", Role.WEIGHT, (1, 1, 2, 2), (True, True, False, False)).symbols
+            >>> layer.terms(a, {Role.WEIGHT: w})[0, 0, 0]
+            (a_11*w_11, a_12*w_12, a_21*w_21, a_22*w_22)
+        """
+        (sh, sw), (ph, pw), (dh, dw) = self.stride, self.padding, self.dilation
+        kh, kw = self.kernel
+        h, wd = self.spatial
+        w, bias = params[Role.WEIGHT], params.get(Role.BIAS)
+        terms = np.empty(self.output_shape, dtype=object)
+        for o, i, j in np.ndindex(*self.output_shape):
+            row: list[Any] = []
+            for c in range(self.input_shape[0]):
+                for m in range(kh):
+                    r = i * sh + m * dh - ph
+                    if not 0 <= r < h:
+                        continue
+                    for n in range(kw):
+                        t = j * sw + n * dw - pw
+                        if 0 <= t < wd:
+                            row.append(w[o, c, m, n] * x[c, r, t])
+            if self.bias is Bias.SHARED:
+                row.append(bias[o])  # type: ignore[index]
+            elif self.bias is Bias.UNTIED:
+                row.append(bias[o, i, j])  # type: ignore[index]
+            terms[o, i, j] = tuple(row)
+        return terms
+
+    def closed_forms(
+        self, x: np.ndarray, params: dict[Role, np.ndarray], delta: np.ndarray
+    ) -> list[ClosedForm]:
+        """∂E/∂a as δ (zero-inserted, zero-padded) ⋆ rot180(w), cropped; ∂E/∂w as a ⋆ δ; Σδ.
+
+        Example:
+            >>> from symcnn.core.symbols import Grid
+            >>> layer = Conv2d(kernel=1, bias="none", input=(1, 1))
+            >>> def g(name, shape, channels=1):
+            ...     flags = tuple(k < channels for k in range(len(shape)))
+            ...     return Grid(name, Role.INPUT, shape, flags).symbols
+            >>> forms = layer.closed_forms(g("a", (1, 1, 1)), {Role.WEIGHT: g("w", (1, 1, 1, 1), 2)},
+            ...                            g("d", (1, 1, 1)))
+            >>> [sorted(str(f.value.ravel()[0]).split("*")) for f in forms]
+            [['d_11', 'w_11'], ['a_11', 'd_11']]
+        """
+        strided = self.stride != (1, 1)
+        padded = self.padding != (0, 0)
+        dilated = self.dilation != (1, 1)
+        channels = self.out_channels > 1
+        prep = "zero-padded " + ("and zero-inserted (stride) " if strided else "") + "δ"
+        kern = "rot180(w" + (" dilated" if dilated else "") + ")"
+        d_tex = r"\delta^{\uparrow s}" if strided else r"\delta"
+        w_tex = r"\operatorname{dil}_{d}(w)" if dilated else "w"
+        gx, shown_x = self._input_grad(delta, params[Role.WEIGHT])
+        gw, shown_w = self._weight_grad(x, delta)
+        forms = [
+            ClosedForm(
+                Role.INPUT,
+                "input gradient: full convolution with the rotated kernel",
+                f"∂E/∂a = {prep} ⋆ {kern}"
+                + (", cropped by the padding" if padded else "")
+                + (", summed over output channels" if channels else ""),
+                r"\frac{\partial E}{\partial a} = "
+                + (r"\sum_{o}" if channels else "")
+                + rf"\operatorname{{pad}}({d_tex}) \star \operatorname{{rot180}}({w_tex})",
+                gx,
+                shown_x,
+            ),
+            ClosedForm(
+                Role.WEIGHT,
+                "weight gradient: correlation of the input with δ",
+                "∂E/∂w = "
+                + ("padded " if padded else "")
+                + "a ⋆ "
+                + ("zero-inserted (stride) " if strided else "")
+                + "δ"
+                + (", read every dilation-th entry" if dilated else ""),
+                r"\frac{\partial E}{\partial w} = "
+                + (r"\left[" if dilated else "")
+                + (r"\operatorname{pad}(a)" if padded else "a")
+                + rf" \star {d_tex}"
+                + (r"\right]_{d m,\, d n}" if dilated else ""),
+                gw,
+                shown_w,
+            ),
+        ]
+        if self.bias is Bias.SHARED:
+            total = np.empty((self.out_channels,), dtype=object)
+            for o in range(self.out_channels):
+                total[o] = se.Add(*delta[o].ravel())
+            forms.append(
+                ClosedForm(
+                    Role.BIAS,
+                    "bias gradient: sum of δ",
+                    "∂E/∂b_o = Σ_ij δ_o,ij",
+                    r"\frac{\partial E}{\partial b} = \sum_{i,j} \delta_{ij}",
+                    total,
+                )
+            )
+        elif self.bias is Bias.UNTIED:
+            forms.append(
+                ClosedForm(
+                    Role.BIAS,
+                    "bias gradient: δ itself (untied bias)",
+                    "∂E/∂b_ij = δ_ij",
+                    r"\frac{\partial E}{\partial b_{ij}} = \delta_{ij}",
+                    delta.copy(),
+                )
+            )
+        return forms
+
+    def _input_grad(self, delta: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, Shown]:
+        """Σ_o crop_p( pad(zero_insert_s(δ_o)) ⋆ rot180(dilate_d(w_oc)) ), as arrays."""
+        (sh, sw), (ph, pw) = self.stride, self.padding
+        h, w = self.spatial
+        out = zeros(self.input_shape)
+        shown: Shown | None = None
+        for c in range(self.input_shape[0]):
+            acc = zeros((h, w))
+            for o in range(self.out_channels):
+                k = zero_insert(weight[o, c], self.dilation)
+                kr, kc = k.shape
+                spread = zero_insert(delta[o], (sh, sw))
+                padded = zero_pad(spread, (kr - 1, kc - 1), (kr - 1, kc - 1))
+                full = correlate_valid(padded, rot180(k))
+                # full covers padded-input rows 0 … (OH−1)s + kr − 1; rows past it get no gradient
+                grow = (h + 2 * ph - full.shape[0], w + 2 * pw - full.shape[1])
+                full = zero_pad(full, (0, 0), (max(grow[0], 0), max(grow[1], 0)))
+                crop = (slice(ph, ph + h), slice(pw, pw + w))
+                acc = acc + full[crop]
+                if shown is None:
+                    shown = Shown(
+                        Operand(r"\operatorname{pad}(\delta)", padded),
+                        Operand(r"\operatorname{rot180}(w)", rot180(k)),
+                        full,
+                        crop if (ph or pw) else None,
+                    )
+            out[c] = acc
+        assert shown is not None
+        return out, shown
+
+    def _weight_grad(self, x: np.ndarray, delta: np.ndarray) -> tuple[np.ndarray, Shown]:
+        """∂E/∂w[o,c] = (pad_p(a_c) ⋆ zero_insert_s(δ_o)) read every d-th entry."""
+        (dh, dw), (kh, kw) = self.dilation, self.kernel
+        out = zeros(self.weight_shape)
+        shown: Shown | None = None
+        for o in range(self.out_channels):
+            spread = zero_insert(delta[o], self.stride)
+            for c in range(self.input_shape[0]):
+                padded = zero_pad(x[c], self.padding, self.padding)
+                corr = correlate_valid(padded, spread)
+                out[o, c] = corr[: (kh - 1) * dh + 1 : dh, : (kw - 1) * dw + 1 : dw]
+                if shown is None:
+                    shown = Shown(Operand("a", padded), Operand(r"\delta", spread), corr)
+        assert shown is not None
+        return out, shown
+
+    def index_formula(self, base: int) -> General:
+        """``z[o,i,j] = Σ_c Σ_m Σ_n w[o,c,m,n] a[c, s(i−1) + d(m−1) − p + 1, …] + b``.
+
+        Example:
+            >>> Conv2d(kernel=2, bias="untied", input=(3, 3)).index_formula(1).rhs
+            b[i, j] + Sum(a[i + m - 1, j + n - 1]*w[m, n], (m, 1, k_1), (n, 1, k_2))
+        """
+        (sh, sw), (ph, pw), (dh, dw) = self.stride, self.padding, self.dilation
+        o_idx = (ix.O_,) if self.out_channels > 1 else ()
+        c_idx = (ix.C_,) if self.input_shape[0] > 1 else ()
+        row = ix.position(ix.I_, ix.M_, sh, dh, ph, base)
+        col = ix.position(ix.J_, ix.N_, sw, dw, pw, base)
+        rng = ix.ranges(
+            base,
+            {
+                ix.I_: ix.HOUT,
+                ix.J_: ix.WOUT,
+                ix.M_: ix.KH,
+                ix.N_: ix.KW,
+                ix.O_: ix.NO,
+                ix.C_: ix.NC,
+            },
+        )
+        limits = [(ix.C_, *rng[ix.C_])] if c_idx else []
+        limits += [(ix.M_, *rng[ix.M_]), (ix.N_, *rng[ix.N_])]
+        rhs: sympy.Expr = Sum(
+            ix.W[(*o_idx, *c_idx, ix.M_, ix.N_)] * ix.A[(*c_idx, row, col)], *limits
+        )
+        primed_c = tuple(ix.primed(ix.C_) for _ in c_idx)
+        primed_o = tuple(ix.primed(ix.O_) for _ in o_idx)
+        wrt: dict[Role, Any] = {
+            Role.INPUT: ix.A[(*primed_c, ix.U_, ix.V_)],
+            Role.WEIGHT: ix.W[(*primed_o, *primed_c, ix.primed(ix.M_), ix.primed(ix.N_))],
+        }
+        if self.bias is Bias.SHARED:
+            rhs = rhs + (ix.B[ix.O_] if o_idx else ix.BIAS)
+            wrt[Role.BIAS] = ix.B[ix.primed(ix.O_)] if o_idx else ix.BIAS
+        elif self.bias is Bias.UNTIED:
+            rhs = rhs + ix.B[(*o_idx, ix.I_, ix.J_)]
+            wrt[Role.BIAS] = ix.B[(*primed_o, ix.primed(ix.I_), ix.primed(ix.J_))]
+        sizes = ix.spatial_sizes(self.spatial, self.kernel, self.output_size)
+        sizes.update({ix.NC: self.input_shape[0], ix.NO: self.out_channels})
+        return General(ix.Z[(*o_idx, ix.I_, ix.J_)], rhs, (*o_idx, ix.I_, ix.J_), rng, sizes, wrt)
+
+    # --- checking ------------------------------------------------------------------------
+
+    def mistakes(self) -> list[Mistake]:
+        return list(_mistakes(self))
+
+    def buggy(self, role: Role, arrays: Arrays, options: dict[str, Any]) -> np.ndarray | None:
+        model = replace(ConvModel(), **options)
+        if role is Role.INPUT:
+            return _input_model(self, arrays, model)
+        if role is Role.WEIGHT:
+            return _weight_model(self, arrays, model)
+        return None
+
+    def wrong_results(self, role: Role, arrays: Arrays) -> list[tuple[str, np.ndarray]]:
+        delta = arrays[Role.DELTA]
+        if role is not Role.BIAS or delta is None:
+            return []
+        return list(_bias_variants(self, delta))
+
+    # --- sheets --------------------------------------------------------------------------
+
+    def facts(self) -> dict[str, Any]:
+        h, w = self.spatial
+        return {
+            "channels": self.input_shape[0],
+            "axes": [
+                {
+                    "size": (h, w)[ax],
+                    "k": self.kernel[ax],
+                    "stride": self.stride[ax],
+                    "pad": self.padding[ax],
+                    "dil": self.dilation[ax],
+                    "out": self.output_size[ax],
+                }
+                for ax in (0, 1)
+            ],
+            "padded": any(self.padding),
+            "strided": self.stride != (1, 1),
+            "dilated": self.dilation != (1, 1),
+            "bias": self.bias.value,
+            "out_channels": self.out_channels,
+            "plain": self.input_shape[0] == self.out_channels == 1
+            and (self.stride, self.padding, self.dilation) == ((1, 1), (0, 0), (1, 1)),
+        }
+
+
+# --- the classic mistakes ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConvModel:
+    """The index formulas of a conv backward pass, with the knobs a buggy implementation turns.
+
+    Rows of the input are read at ``i·s + m·d − p + shift`` (per axis); ``flip`` reads kernel
+    entry ``KH−1−m`` (the kernel not rotated in the input gradient), ``uncropped`` returns the
+    gradient of the padded input, ``swap_channels`` uses ``w[c, o]`` (input gradient) or
+    returns ``[C, O, KH, KW]`` (weight gradient), ``flip_delta`` reads δ rotated by 180°,
+    ``rotate_result`` rotates the weight gradient by 180°.
+    """
+
+    flip: tuple[bool, bool] = (False, False)
+    unit_stride: tuple[bool, bool] = (False, False)
+    unit_dilation: tuple[bool, bool] = (False, False)
+    shift: tuple[int, int] = (0, 0)
+    uncropped: bool = False
+    swap_channels: bool = False
+    flip_delta: bool = False
+    rotate_result: bool = False
+
+
+def _index(layer: Conv2d, model: ConvModel) -> tuple[np.ndarray, ...]:
+    oh, ow = layer.output_size
+    kh, kw = layer.kernel
+    o, c, i, j, m, n = (
+        a.ravel() for a in np.indices((layer.out_channels, layer.input_shape[0], oh, ow, kh, kw))
+    )
+    s = [1 if u else v for u, v in zip(model.unit_stride, layer.stride)]
+    d = [1 if u else v for u, v in zip(model.unit_dilation, layer.dilation)]
+    p = [0 if model.uncropped else v for v in layer.padding]
+    r = i * s[0] + m * d[0] - p[0] + model.shift[0]
+    t = j * s[1] + n * d[1] - p[1] + model.shift[1]
+    return o, c, i, j, m, n, r, t
+
+
+def _input_model(layer: Conv2d, arrays: Arrays, model: ConvModel) -> np.ndarray | None:
+    """∂E/∂x as the model computes it: δ[o,i,j]·w[o,c,m,n] added at the model's (row, col).
+
+    Example:
+        >>> layer = Conv2d(kernel=2, input=(3, 3))
+        >>> a = {Role.WEIGHT: np.ones((1, 1, 2, 2)), Role.DELTA: np.ones((1, 2, 2))}
+        >>> _input_model(layer, a, ConvModel())[0].tolist()
+        [[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]
+    """
+    w, delta = arrays[Role.WEIGHT], arrays[Role.DELTA]
+    assert w is not None and delta is not None
+    channels = layer.input_shape[0]
+    if model.swap_channels and layer.out_channels != channels:
+        return None
+    o, c, i, j, m, n, r, t = _index(layer, model)
+    (h, wd), (kh, kw) = layer.spatial, layer.kernel
+    if model.uncropped:
+        h, wd = h + 2 * layer.padding[0], wd + 2 * layer.padding[1]
+    km = kh - 1 - m if model.flip[0] else m
+    kn = kw - 1 - n if model.flip[1] else n
+    weights = w[c, o, km, kn] if model.swap_channels else w[o, c, km, kn]
+    values = delta[o, i, j] * weights
+    keep = (r >= 0) & (r < h) & (t >= 0) & (t < wd)
+    out = np.zeros((channels, h, wd))
+    np.add.at(out, (c[keep], r[keep], t[keep]), values[keep])
+    return out
+
+
+def _weight_model(layer: Conv2d, arrays: Arrays, model: ConvModel) -> np.ndarray:
+    """∂E/∂w as the model computes it: Σ δ[o,i,j]·x[c, row, col] at the model's (row, col)."""
+    x, delta = arrays[Role.INPUT], arrays[Role.DELTA]
+    assert x is not None and delta is not None
+    o, c, i, j, m, n, r, t = _index(layer, model)
+    (h, wd), (oh, ow) = layer.spatial, layer.output_size
+    keep = (r >= 0) & (r < h) & (t >= 0) & (t < wd)
+    di = oh - 1 - i if model.flip_delta else i
+    dj = ow - 1 - j if model.flip_delta else j
+    values = delta[o, di, dj] * x[c, np.clip(r, 0, h - 1), np.clip(t, 0, wd - 1)] * keep
+    out = np.zeros(layer.weight_shape)
+    np.add.at(out, (o, c, m, n), values)
+    if model.rotate_result:
+        out = out[..., ::-1, ::-1]
+    return out.transpose(1, 0, 2, 3) if model.swap_channels else out
+
+
+def _axis_variants(
+    key: str, active: tuple[bool, bool], what: str
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    if all(active):
+        yield what, {key: (True, True)}
+        yield f"{what} along the rows only", {key: (True, False)}
+        yield f"{what} along the columns only", {key: (False, True)}
+    elif any(active):
+        yield what, {key: active}
+
+
+def _shift_name(axis: str, k: int, pad: int) -> str:
+    start = pad - k
+    if start == 0:
+        return f"padding cropped at one side only ({axis} start at 0 of the padded gradient, not {pad})"
+    off = "off by one" if abs(k) == 1 else f"off by {abs(k)}"
+    return f"padding crop {off} ({axis} start at {start} of the padded gradient, not {pad})"
+
+
+def _mistakes(layer: Conv2d) -> Iterator[Mistake]:
+    (kh, kw), (sh, sw), (dh, dw) = layer.kernel, layer.stride, layer.dilation
+    (ph, pw), (oh, ow) = layer.padding, layer.output_size
+    gx: list[tuple[str, dict[str, Any]]] = []
+    gx += _axis_variants(
+        "flip", (kh > 1, kw > 1), "kernel not rotated by 180° (δ correlated with w, not convolved)"
+    )
+    gx += _axis_variants(
+        "unit_stride",
+        (sh > 1, sw > 1),
+        "stride ignored in the input gradient (δ[i] placed at i + m·d − p, not i·s + m·d − p)",
+    )
+    gx += _axis_variants(
+        "unit_dilation", (dh > 1, dw > 1), "dilation ignored (kernel tap m at offset m, not m·d)"
+    )
+    if ph or pw:
+        gx.append(
+            ("padding not cropped (gradient of the padded input returned)", {"uncropped": True})
+        )
+    for k in sorted({-1, 1, ph, -ph, pw, -pw} - {0}):  # crop start p − k: off by one, or 0 / 2p
+        if ph and abs(k) in (1, ph):
+            gx.append((_shift_name("rows", k, ph), {"shift": (k, 0)}))
+        if pw and abs(k) in (1, pw):
+            gx.append((_shift_name("columns", k, pw), {"shift": (0, k)}))
+        if ph == pw and ph and abs(k) in (1, ph):
+            gx.append((_shift_name("rows and columns", k, ph), {"shift": (k, k)}))
+    if layer.out_channels == layer.input_shape[0] > 1:
+        gx.append(
+            ("channels transposed (w[c, o] used instead of w[o, c])", {"swap_channels": True})
+        )
+    for name, opts in gx:
+        yield Mistake(Role.INPUT, name, tuple(opts.items()))
+
+    gw: list[tuple[str, dict[str, Any]]] = []
+    gw += _axis_variants(
+        "unit_stride",
+        (sh > 1, sw > 1),
+        "stride ignored in the weight gradient (x read at i + m·d − p, not i·s + m·d − p)",
+    )
+    gw += _axis_variants(
+        "unit_dilation",
+        (dh > 1, dw > 1),
+        "dilation ignored (x read at i·s + m − p, not i·s + m·d − p)",
+    )
+    if ph or pw:
+        gw.append(
+            ("input not padded (x read at i·s + m·d, not i·s + m·d − p)", {"shift": (ph, pw)})
+        )
+    for k in (-1, 1):
+        gw.append(
+            (f"input window off by {k:+d} (x read at i·s + m·d − p {k:+d})", {"shift": (k, k)})
+        )
+    if oh * ow > 1:
+        gw.append(
+            (
+                "δ rotated by 180° (x convolved with δ; the weight gradient is a correlation)",
+                {"flip_delta": True},
+            )
+        )
+    if kh * kw > 1:
+        gw.append(("weight gradient rotated by 180°", {"rotate_result": True}))
+    if layer.out_channels > 1 or layer.input_shape[0] > 1:
+        gw.append(
+            (
+                "channels transposed (gradient in [C, O, KH, KW] layout, not [O, C, KH, KW])",
+                {"swap_channels": True},
+            )
+        )
+    for name, opts in gw:
+        yield Mistake(Role.WEIGHT, name, tuple(opts.items()))
+
+
+def _bias_variants(layer: Conv2d, delta: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    right = (1, 2) if layer.bias is Bias.SHARED else ()
+    if layer.bias is Bias.SHARED:
+        yield (
+            "bias gradient not summed (δ returned as it is; shared bias needs Σ_ij δ[o,i,j])",
+            delta,
+        )
+    for count in (1, 2, 3):
+        for axes in itertools.combinations((0, 1, 2), count):
+            if axes == right:
+                continue
+            if layer.bias is Bias.UNTIED and axes == (1, 2):
+                name = "bias gradient summed, but untied bias has one entry per output (∂E/∂b[o,i,j] = δ[o,i,j])"
+            else:
+                want = "(1, 2)" if layer.bias is Bias.SHARED else "none (untied: ∂E/∂b = δ)"
+                name = (
+                    f"bias gradient summed over the wrong axes: {axes} of δ [O, OH, OW], not {want}"
+                )
+            yield name, delta.sum(axis=axes)
+    if layer.bias is Bias.SHARED:
+        yield "bias gradient averaged (mean over positions), not summed", delta.mean(axis=(1, 2))
+        yield (
+            "bias gradient summed with keepdims: shape [O, 1, 1], not [O]",
+            delta.sum(axis=(1, 2), keepdims=True),
+        )

@@ -1,0 +1,136 @@
+"""dense: a fully connected layer, z_i = Σ_j W_ij·a_j + b_i, weight [out, in] as PyTorch's Linear."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy
+from sympy import Sum
+
+from ..core import indexed as ix
+from ..core.indexed import General
+from ..core.shapes import Shape, positive, shape_of
+from ..core.symbols import Role
+from ..errors import SpecError
+from .base import Layer
+
+
+@dataclass(frozen=True)
+class Linear(Layer):
+    """A fully connected layer with ``out_features`` neurons (type ``dense`` in network files).
+
+    Example:
+        >>> Linear(2, input=(4,)).param_shapes()[Role.WEIGHT]
+        ((2, 4), 0)
+    """
+
+    out_features: int
+    bias: bool = True
+    in_features: int | None = None
+    input: Shape | None = field(default=None, kw_only=True)
+
+    kind = "dense"
+    title = "dense (fully connected)"
+    template = "layer_dense.tex.j2"
+    required = ("out_features", "out_features = 2")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "out_features", positive(self.out_features, "out_features"))
+        if not isinstance(self.bias, bool):
+            raise SpecError(f"bias of a dense layer is true or false, got {self.bias!r}")
+        if self.in_features is not None:
+            object.__setattr__(self, "in_features", positive(self.in_features, "in_features"))
+        if self.input is not None:
+            shape = shape_of(self.input, "input")
+            if len(shape) != 1:
+                n = "·".join(map(str, shape))
+                raise SpecError(
+                    f"needs a flat input, so put a flatten layer before it (it would give "
+                    f"{n} = {int(np.prod(shape))} features)"
+                )
+            if self.in_features is not None and self.in_features != shape[0]:
+                raise SpecError(
+                    f"in_features = {self.in_features}, but its input has {shape[0]} features"
+                )
+            object.__setattr__(self, "input", shape)
+            object.__setattr__(self, "in_features", shape[0])
+
+    @property
+    def output_shape(self) -> Shape:
+        return (self.out_features,)
+
+    @property
+    def weight_shape(self) -> Shape:
+        """(out_features, in_features), as PyTorch's ``nn.Linear``."""
+        return (self.out_features, self.input_shape[0])
+
+    def param_shapes(self) -> dict[Role, tuple[Shape, int]]:
+        out = {Role.WEIGHT: (self.weight_shape, 0)}
+        if self.bias:
+            out[Role.BIAS] = ((self.out_features,), 0)
+        return out
+
+    @property
+    def term_count(self) -> int:
+        return self.input_shape[0] * self.out_features
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "in_features": self.input_shape[0],
+            "out_features": self.out_features,
+            "bias": self.bias,
+        }
+
+    def arithmetic(self) -> str:
+        return f"out_features = {self.out_features}"
+
+    def axes(self, role: Role) -> str:
+        return {Role.WEIGHT: "[out, in]", Role.BIAS: "[out]", Role.INPUT: "[in]"}.get(role, "[out]")
+
+    def terms(self, x: np.ndarray, params: dict[Role, np.ndarray]) -> np.ndarray:
+        """``z_i = Σ_j W_ij·a_j + b_i``.
+
+        Example:
+            >>> from symcnn.core.symbols import Grid
+            >>> a = Grid("a", Role.INPUT, (2,), (False,)).symbols
+            >>> w = Grid("w", Role.WEIGHT, (1, 2), (False, False)).symbols
+            >>> Linear(1, bias=False, input=(2,)).terms(a, {Role.WEIGHT: w})[0]
+            (a_1*w_11, a_2*w_12)
+        """
+        w, b = params[Role.WEIGHT], params.get(Role.BIAS)
+        terms = np.empty(self.output_shape, dtype=object)
+        for i in range(self.out_features):
+            row = [w[i, j] * x[j] for j in range(self.input_shape[0])]
+            if b is not None:
+                row.append(b[i])
+            terms[i] = tuple(row)
+        return terms
+
+    def index_formula(self, base: int) -> General:
+        """``z[i] = Σ_j w[i,j] a[j] + b[i]`` (seed 004's ``FC_i = Σ_j W_ij P_j``).
+
+        Example:
+            >>> Linear(2, input=(4,)).index_formula(1).rhs
+            b[i] + Sum(a[j]*w[i, j], (j, 1, N_in))
+        """
+        rng = ix.ranges(base, {ix.I_: ix.NOUT, ix.J_: ix.NIN})
+        rhs: sympy.Expr = Sum(ix.W[ix.I_, ix.J_] * ix.A[ix.J_], (ix.J_, *rng[ix.J_]))
+        wrt: dict[Role, Any] = {
+            Role.INPUT: ix.A[ix.primed(ix.J_)],
+            Role.WEIGHT: ix.W[ix.primed(ix.I_), ix.primed(ix.J_)],
+        }
+        if self.bias:
+            rhs = rhs + ix.B[ix.I_]
+            wrt[Role.BIAS] = ix.B[ix.primed(ix.I_)]
+        sizes = {ix.NIN: self.input_shape[0], ix.NOUT: self.out_features}
+        return General(ix.Z[ix.I_], rhs, (ix.I_,), rng, sizes, wrt)
+
+    def facts(self) -> dict[str, Any]:
+        return {
+            "channels": 1,
+            "in": self.input_shape[0],
+            "out": self.out_features,
+            "bias": self.bias,
+        }

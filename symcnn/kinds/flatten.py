@@ -1,0 +1,87 @@
+"""flatten: a [C, H, W] tensor laid out as one vector, row-major over (C, H, W) as PyTorch does."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..core import indexed as ix
+from ..core.indexed import General
+from ..core.shapes import Shape, shape_of
+from ..core.symbols import Role
+from .base import Layer
+
+
+@dataclass(frozen=True)
+class Flatten(Layer):
+    """Row-major flattening of a [C, H, W] tensor into C·H·W entries; it only renames entries.
+
+    Example:
+        >>> Flatten(input=(2, 2, 3)).output_shape
+        (12,)
+    """
+
+    input: Shape | None = field(default=None, kw_only=True)
+
+    kind = "flatten"
+    title = "flatten"
+    template = "layer_flatten.tex.j2"
+    letter = "v"
+    lone = ("a", "v")
+
+    def __post_init__(self) -> None:
+        if self.input is not None:
+            object.__setattr__(self, "input", shape_of(self.input, "flatten input"))
+
+    @property
+    def output_shape(self) -> Shape:
+        return (math.prod(self.input_shape),)
+
+    def config(self) -> dict[str, Any]:
+        return {"input_shape": list(self.input_shape), "order": "row-major (C, H, W)"}
+
+    def arithmetic(self) -> str:
+        return f"{'·'.join(map(str, self.input_shape))} = {self.output_shape[0]} features"
+
+    def terms(self, x: np.ndarray, params: dict[Role, np.ndarray]) -> np.ndarray:
+        """``v[k] = a[c, i, j]`` with k running row-major over (c, i, j).
+
+        Example:
+            >>> from symcnn.core.symbols import Grid
+            >>> a = Grid("a", Role.INPUT, (1, 2, 2), (True, False, False)).symbols
+            >>> Flatten(input=(1, 2, 2)).terms(a, {})[3]
+            (a_22,)
+        """
+        flat = x.ravel(order="C")
+        terms = np.empty(self.output_shape, dtype=object)
+        for k in range(flat.size):
+            terms[k] = (flat[k],)
+        return terms
+
+    def index_formula(self, base: int) -> General:
+        """``z[(i − 1)W + j] = a[i,j]`` (row-major over channel, row, column).
+
+        Example:
+            >>> Flatten(input=(1, 2, 3)).index_formula(1).z
+            z[W*(i - 1) + j]
+        """
+        outer, rng, sizes = ix.elementwise(self.input_shape, base)
+        if len(outer) == 1:
+            place: Any = outer[0]
+        else:
+            place = (ix.I_ - base) * ix.WD + ix.J_
+            if ix.C_ in outer:
+                place = (ix.C_ - base) * ix.H * ix.WD + place
+        wrt = {Role.INPUT: ix.A[tuple(ix.primed(s) for s in outer)]}
+        return General(ix.Z[place], ix.A[outer], outer, rng, sizes, wrt)
+
+    def facts(self) -> dict[str, Any]:
+        shape = self.input_shape
+        return {
+            "channels": shape[0] if len(shape) == 3 else 1,
+            "product": shape,
+            "size": math.prod(shape),
+        }

@@ -1,0 +1,1 @@
+"""Numbers from the formulas: compiled per layer, values loaded, drawn and checked, SGD."""

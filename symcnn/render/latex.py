@@ -1,0 +1,110 @@
+"""The LaTeX output of `symcnn grad`: align* blocks and bmatrix forms, ready to paste."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core.symbols import Role
+from ..document.model import DeltaBlock, Document, ForwardBlock, GradientBlock
+from .matrices import bmatrix, slices_2d
+from .printers import SymcnnLatexPrinter, chain_sum_string, forward_string
+
+
+def _align(rows: list[str], comment: str = "") -> str:
+    head = f"% {comment}\n" if comment else ""
+    return head + "\\begin{align*}\n" + " \\\\\n".join(rows) + "\n\\end{align*}"
+
+
+def _forward_rows(block: ForwardBlock, p: SymcnnLatexPrinter) -> list[str]:
+    layer = block.layer
+    z = layer.grid(Role.OUTPUT).symbols
+    return [
+        f"{p.symbol(z[idx])} &= {forward_string(p, layer.forward.terms[idx])}"
+        for idx in np.ndindex(*layer.output_shape)
+    ]
+
+
+def _printed(sums: np.ndarray, p: SymcnnLatexPrinter) -> np.ndarray:
+    return np.vectorize(lambda cs: chain_sum_string(p, cs), otypes=[object])(sums)
+
+
+def lone_latex(doc: Document) -> str:
+    r"""A lone layer: ``align*`` blocks (forward and every gradient entry) and bmatrix forms.
+
+    Example:
+        >>> from symcnn.graph.network import Network
+        >>> from symcnn.kinds.conv2d import Conv2d
+        >>> from symcnn.derivation.derived import derive
+        >>> from symcnn.document.build import document
+        >>> tex = lone_latex(document(derive(Network.of(Conv2d(kernel=2, input=(3, 3))))))
+        >>> r"\frac{\partial E}{\partial w_{11}}" in tex
+        True
+    """
+    d = doc.derivation
+    p = SymcnnLatexPrinter(d.table)
+    out: list[str] = [f"% symcnn {d.spec.describe()}"]
+    out += [_align([row for b in doc.forward for row in _forward_rows(b, p)])]
+    blocks = [b for b in doc.backward if isinstance(b, GradientBlock)]
+    # each entry is printed once and used in both its align* row and its bmatrix cell
+    printed = [_printed(b.sums, p) for b in blocks]
+    for block, cells in zip(blocks, printed):
+        rows = [
+            f"{p.gradient_name(cs.wrt)} &= {text}"
+            for cs, text in zip(block.sums.ravel(), cells.ravel())
+        ]
+        out.append(_align(rows))
+    base = d.network.index_base
+    for block, cells in zip(blocks, printed):
+        name = block.layer.grid(block.role).latex
+        for lead, sl in slices_2d(cells):
+            tag = (
+                f"_{{{','.join(str(i + base) for i in lead)}}}"
+                if lead and any(s > 1 for s in block.sums.shape[: len(lead)])
+                else ""
+            )
+            out.append(f"\\[\n\\frac{{\\partial E}}{{\\partial {name}{tag}}} = {bmatrix(sl)}\n\\]")
+    return "\n\n".join(out) + "\n"
+
+
+def network_latex(doc: Document) -> str:
+    r"""One ``align*`` block per layer: forward, δ (naming its source), parameter gradients.
+
+    Example:
+        >>> from symcnn.graph.presets import preset
+        >>> from symcnn.derivation.derived import derive
+        >>> from symcnn.document.build import document
+        >>> r"\delta^{(0)}_{11}" in network_latex(document(derive(preset("seed003"))))
+        True
+    """
+    d = doc.derivation
+    p = SymcnnLatexPrinter(d.table)
+    out = [f"% symcnn network: {d.network.describe()}"]
+    out.append(_align([row for b in doc.forward for row in _forward_rows(b, p)], "forward"))
+    for block in doc.backward:
+        layer = block.layer
+        if isinstance(block, DeltaBlock):
+            dsyms = layer.grid(Role.DELTA).symbols
+            sums: Any = block.sums
+            rows = [
+                f"{p.symbol(dsyms[idx])} = {p.gradient_name(sums[idx].wrt)} "
+                f"&= {chain_sum_string(p, sums[idx])}"
+                for idx in np.ndindex(*layer.output_shape)
+            ]
+            origin = "the loss" if block.source is None else f"layer {block.source}"
+            out.append(_align(rows, f"{layer.name}: delta from {origin}"))
+        elif block.role is Role.INPUT:
+            for _lead, sl in slices_2d(block.sums):
+                cells = _printed(sl, p)
+                out.append(
+                    "% input gradient\n\\[\n\\frac{\\partial E}{\\partial "
+                    f"{layer.grid(Role.INPUT).latex}}} = {bmatrix(cells)}\n\\]"
+                )
+        else:
+            rows = [
+                f"{p.gradient_name(cs.wrt)} &= {chain_sum_string(p, cs)}"
+                for cs in block.sums.ravel()
+            ]
+            out.append(_align(rows, block.name))
+    return "\n\n".join(out) + "\n"

@@ -1,0 +1,357 @@
+"""SymPy printer subclasses: symcnn's names and functions as text, LaTeX, JSON strings and numbers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import symengine as se
+import sympy
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
+
+from ..core.functions import (
+    IsFirstMax,
+    LogSumExp,
+    ReLU,
+    Sigmoid,
+    SoftMax,
+    Step,
+    WindowMax,
+    first_max_comparisons,
+)
+from ..core.symbols import Role, SymbolInfo, SymbolTable
+
+if TYPE_CHECKING:
+    from ..derivation.backprop import ChainSum, Term
+
+
+def _vector(printer: Any, ys: tuple[sympy.Basic, ...], latex: bool) -> tuple[str, list[str]]:
+    """The name of the grid all ``ys`` belong to (``z²``), or their list; and their indices."""
+    table = getattr(printer, "table", None)
+    infos = [table.get(y) for y in ys] if table is not None else []
+    known = [i for i in infos if i is not None]
+    if known and len(known) == len(ys) and len({i.grid.name for i in known}) == 1:
+        grid = known[0].grid
+        unicode = getattr(printer, "unicode", True)
+        stem = grid.latex if latex else (grid.text if unicode else grid.name)
+        return stem, [",".join(str(k) for k in info.shown_index) for info in known]
+    return ", ".join(printer._print(y) for y in ys), [str(k + 1) for k in range(len(ys))]
+
+
+def _power(body: str, exp: Any) -> str:
+    """LaTeX of a function raised to a power: ``\\sigma(x)^{2}``."""
+    return f"{body}^{{{exp}}}" if exp is not None else body
+
+
+def index_text(info: SymbolInfo, sep: str = "") -> str:
+    """Printed index of a symbol: ``11`` (compact) or ``10,3``; channels first: ``2,11``."""
+    grid = info.grid
+    compact = all(i < 10 for i in info.spatial_part + info.channel_part) and getattr(
+        grid, "_compact", True
+    )
+    spatial = ("" if compact else ",").join(str(i) for i in info.spatial_part)
+    channels = ",".join(str(c) for c in info.channel_part)
+    if channels and spatial:
+        return f"{channels}{sep or ','}{spatial}"
+    return channels or spatial
+
+
+class TextPrinter(StrPrinter):
+    """SymPy's str printer with symcnn's names: ``δ_11`` (or ``d_11`` in ASCII), Iverson max."""
+
+    def __init__(self, table: SymbolTable, unicode: bool = True) -> None:
+        super().__init__({"order": "none"})
+        self.table = table
+        self.unicode = unicode
+        self._cache: dict[str, str] = {}
+        self._keys: dict[Any, tuple[int, int]] = {}
+
+    def symbol(self, sym: Any) -> str:
+        """One symbol: ``a_11``, ``δ_2_11``."""
+        name = sym if isinstance(sym, str) else getattr(sym, "name", None) or str(sym)
+        hit = self._cache.get(name)
+        if hit is None:
+            info = self.table.get(name)
+            if info is None:
+                hit = name
+            else:
+                stem = info.grid.text if self.unicode else info.grid.name
+                hit = stem + name[len(info.grid.name) :]
+            self._cache[name] = hit
+        return hit
+
+    def _print_Symbol(self, expr: sympy.Symbol) -> str:
+        return self.symbol(expr)
+
+    def _print_IsFirstMax(self, expr: IsFirstMax) -> str:
+        window = ", ".join(self._item(a) for a in expr.window)
+        return f"[{self._item(expr.winner)} = max({window})]"
+
+    def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
+        exp = expr.exp
+        if self.unicode and exp.is_Integer and 2 <= int(exp) <= 9:
+            base = self.parenthesize(expr.base, PRECEDENCE["Pow"])
+            return base + "⁰¹²³⁴⁵⁶⁷⁸⁹"[int(exp)]
+        return str(super()._print_Pow(expr, rational))
+
+    def _print_WindowMax(self, expr: WindowMax) -> str:
+        return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Sigmoid(self, expr: Sigmoid) -> str:
+        name = "σ" if self.unicode else "sigmoid"
+        return f"{name}({self._print(expr.args[0])})"
+
+    def _print_Step(self, expr: Step) -> str:
+        return f"[{self._print(expr.args[0])} > 0]"
+
+    def _print_ReLU(self, expr: ReLU) -> str:
+        return f"relu({self._print(expr.args[0])})"
+
+    def _print_SoftMax(self, expr: SoftMax) -> str:
+        name, shown = _vector(self, expr.vector, latex=False)
+        return f"softmax({name})_{shown[expr.position]}"
+
+    def _print_LogSumExp(self, expr: LogSumExp) -> str:
+        return f"logsumexp({_vector(self, expr.args, latex=False)[0]})"
+
+    @property
+    def times(self) -> str:
+        return "·" if self.unicode else "*"
+
+    def product(self, factors: list[Any]) -> str:
+        """A product of a number and symbols/functions, in grid order: ``δ_11·a_12``, ``δ_11/4``."""
+        fast = _symbols_only(factors, self.table, self._keys)
+        if fast is not None:
+            return self.times.join(self.symbol(f) for f in fast)
+        coeff, rest = _split_factors(factors, self.table)
+        alone = len(rest) == 1 and coeff == 1
+        body = self.times.join(self._item(f, alone) for f in rest) or "1"
+        if coeff == 1:
+            return body
+        if coeff == -1:
+            return "-" + body
+        if coeff.p == 1 and rest:
+            return f"{body}/{coeff.q}"
+        return f"{coeff}{self.times}{body}" if rest else str(coeff)
+
+    def _item(self, f: Any, alone: bool = False) -> str:
+        if isinstance(f, (sympy.Symbol, se.Symbol)):
+            return self.symbol(f)
+        expr = _sympy(f)
+        return self._print(expr) if alone else self.parenthesize(expr, PRECEDENCE["Mul"])
+
+    def total(self, parts: list[str]) -> str:
+        """Join printed summands with ``+`` (``0`` for none)."""
+        return " + ".join(parts).replace("+ -", "- ") if parts else "0"
+
+    def gradient_name(self, sym: Any) -> str:
+        """``∂E/∂w_11`` (``dE/dw_11`` in ASCII)."""
+        d = "∂" if self.unicode else "d"
+        return f"{d}E/{d}{self.symbol(sym)}"
+
+
+class SymcnnLatexPrinter(LatexPrinter):
+    """SymPy's LaTeX printer with symcnn's names (``a_{10,3}``, ``\\delta_{11}``) and Iverson max."""
+
+    def __init__(self, table: SymbolTable) -> None:
+        super().__init__({"order": "none"})
+        self.table = table
+        self._cache: dict[str, str] = {}
+        self._keys: dict[Any, tuple[int, int]] = {}
+
+    def symbol(self, sym: Any) -> str:
+        """One symbol: ``a_{11}``, ``\\delta_{2,11}``, ``w_{10,3}``."""
+        name = sym if isinstance(sym, str) else getattr(sym, "name", None) or str(sym)
+        hit = self._cache.get(name)
+        if hit is None:
+            info = self.table.get(name)
+            if info is None:
+                hit = super()._print_Symbol(sympy.Symbol(name))
+            else:
+                idx = index_text(info)
+                hit = f"{info.grid.latex}_{{{idx}}}" if idx else info.grid.latex
+            self._cache[name] = hit
+        return hit
+
+    def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
+        return self.symbol(expr)
+
+    def _print_IsFirstMax(self, expr: IsFirstMax, exp: Any = None) -> str:
+        window = ", ".join(self._print(a) for a in expr.window)
+        return rf"\left[{self._print(expr.winner)} = \max({window})\right]"
+
+    def _print_WindowMax(self, expr: WindowMax, exp: Any = None) -> str:
+        return r"\max(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Sigmoid(self, expr: Sigmoid, exp: Any = None) -> str:
+        return _power(rf"\sigma\left({self._print(expr.args[0])}\right)", exp)
+
+    def _print_Step(self, expr: Step, exp: Any = None) -> str:
+        return _power(rf"\left[{self._print(expr.args[0])} > 0\right]", exp)
+
+    def _print_ReLU(self, expr: ReLU, exp: Any = None) -> str:
+        return _power(rf"\operatorname{{relu}}\left({self._print(expr.args[0])}\right)", exp)
+
+    def _print_SoftMax(self, expr: SoftMax, exp: Any = None) -> str:
+        name, shown = _vector(self, expr.vector, latex=True)
+        body = rf"\operatorname{{softmax}}\left({name}\right)_{{{shown[expr.position]}}}"
+        return _power(body, exp)
+
+    def _print_LogSumExp(self, expr: LogSumExp, exp: Any = None) -> str:
+        terms = " + ".join(rf"e^{{{self._print(y)}}}" for y in expr.args)
+        return _power(rf"\log\left({terms}\right)", exp)
+
+    times = r"\,"
+
+    def product(self, factors: list[Any]) -> str:
+        """A product: ``\\delta_{11} a_{12}``, ``\\tfrac{1}{4} \\delta_{11}``."""
+        fast = _symbols_only(factors, self.table, self._keys)
+        if fast is not None:
+            return " ".join(self.symbol(f) for f in fast)
+        coeff, rest = _split_factors(factors, self.table)
+        alone = len(rest) == 1 and coeff == 1
+        body = " ".join(self._item(f, alone) for f in rest) or "1"
+        if coeff == 1:
+            return body
+        if coeff == -1:
+            return "-" + body
+        num = rf"\tfrac{{{coeff.p}}}{{{coeff.q}}}" if coeff.q != 1 else str(coeff.p)
+        return f"{num} {body}" if rest else num
+
+    def _item(self, f: Any, alone: bool = False) -> str:
+        if isinstance(f, (sympy.Symbol, se.Symbol)):
+            return self.symbol(f)
+        expr = _sympy(f)
+        return self._print(expr) if alone else self.parenthesize(expr, PRECEDENCE["Mul"])
+
+    def total(self, parts: list[str]) -> str:
+        """Join printed summands with ``+`` (``0`` for none)."""
+        return " + ".join(parts).replace("+ -", "- ") if parts else "0"
+
+    def gradient_name(self, sym: Any) -> str:
+        """``\\frac{\\partial E}{\\partial w_{11}}``."""
+        return rf"\frac{{\partial E}}{{\partial {self.symbol(sym)}}}"
+
+
+Printer = TextPrinter | SymcnnLatexPrinter
+
+
+def _sympy(expr: Any) -> sympy.Basic:
+    if isinstance(expr, sympy.Basic):
+        return expr
+    return sympy.sympify(expr)
+
+
+def _factors(expr: Any) -> list[Any]:
+    if isinstance(expr, (se.Mul, sympy.Mul)):
+        return list(expr.args)
+    return [expr]
+
+
+def _symbols_only(
+    factors: list[Any], table: SymbolTable, keys: dict[Any, tuple[int, int]] | None = None
+) -> list[Any] | None:
+    """Fast path: the factors flattened and sorted (δ first) if they are all symengine symbols.
+
+    ``keys`` caches each symbol's sort key across calls (a printer's products reuse symbols).
+    """
+    flat: list[Any] = []
+    for f in factors:
+        if type(f) is se.Symbol:
+            flat.append(f)
+        elif type(f) is se.Mul and all(type(g) is se.Symbol for g in f.args):
+            flat.extend(f.args)
+        elif type(f) is se.Integer and f == 1:
+            continue
+        else:
+            return None
+    if len(flat) > 1:
+        if keys is None:
+            keys = {}
+
+        def key(g: Any) -> tuple[int, int]:
+            hit = keys.get(g)
+            if hit is None:
+                hit = keys[g] = _order_key(g, table)
+            return hit
+
+        flat.sort(key=key)
+    return flat
+
+
+def _order_key(g: Any, table: SymbolTable) -> tuple[int, int]:
+    info = table.get(g) if isinstance(g, (sympy.Symbol, se.Symbol)) else None
+    if info is None:
+        # functions such as σ(z) before sums such as (1 − σ(z)): σ(z)·(1 − σ(z))
+        return (2, 0) if isinstance(g, (sympy.Add, se.Add)) else (1, 0)
+    # δ first, then the grids in table order
+    return (0, -1 if info.grid.role is Role.DELTA else table.position(g))
+
+
+def _split_factors(factors: list[Any], table: SymbolTable) -> tuple[sympy.Rational, list[Any]]:
+    coeff = sympy.Rational(1)
+    rest: list[Any] = []
+    for f in factors:
+        for g in _factors(f):
+            if getattr(g, "is_Number", False) or isinstance(g, se.Number):
+                coeff *= sympy.Rational(str(g))
+            else:
+                rest.append(g)
+
+    rest.sort(key=lambda g: _order_key(g, table))
+    return coeff, rest
+
+
+def term_string(printer: Printer, term: Term) -> str:
+    """One chain-rule term ``δ_z · ∂z/∂x`` as printed text or LaTeX."""
+    return printer.product([term.delta, term.partial])
+
+
+def chain_sum_string(printer: Printer, cs: ChainSum) -> str:
+    """A whole gradient entry: the terms joined in chain-rule order."""
+    return printer.total([term_string(printer, t) for t in cs.terms])
+
+
+def forward_string(printer: Printer, summands: Iterable[Any]) -> str:
+    """One forward entry, e.g. ``a_11·w_11 + a_12·w_12 + b``."""
+    return printer.total([printer.product([s]) for s in summands])
+
+
+class JsonPrinter(TextPrinter):
+    """Plain identifiers, ``*`` products, and only SymPy built-ins (Piecewise, Max) for max-pool."""
+
+    def __init__(self, table: SymbolTable) -> None:
+        super().__init__(table, unicode=False)
+
+    def _print_IsFirstMax(self, expr: IsFirstMax) -> str:
+        # the Piecewise SymPy's rewrite would give, printed straight from the rule (the
+        # rewrite costs about a millisecond a bracket)
+        winner = self._item(expr.winner)
+        pairs = first_max_comparisons(expr.position, expr.window)
+        if not pairs:
+            return "1"
+        conds = " & ".join(
+            f"({winner} {'>' if strict else '>='} {self._item(other)})" for strict, other in pairs
+        )
+        return f"Piecewise((1, {conds}), (0, True))"
+
+    def _print_WindowMax(self, expr: WindowMax) -> str:
+        return "Max(" + ", ".join(self._print(a) for a in expr.args) + ")"
+
+    def _print_Sigmoid(self, expr: Sigmoid) -> str:
+        return f"(1/(1 + exp(-({self._print(expr.args[0])}))))"
+
+    def _print_Step(self, expr: Step) -> str:
+        return f"Piecewise((1, {self._print(expr.args[0])} > 0), (0, True))"
+
+    def _print_ReLU(self, expr: ReLU) -> str:
+        return f"Max(0, {self._print(expr.args[0])})"
+
+    def _print_SoftMax(self, expr: SoftMax) -> str:
+        total = " + ".join(f"exp({self._print(y)})" for y in expr.vector)
+        return f"(exp({self._print(expr.vector[expr.position])})/({total}))"
+
+    def _print_LogSumExp(self, expr: LogSumExp) -> str:
+        return "log(" + " + ".join(f"exp({self._print(y)})" for y in expr.args) + ")"

@@ -1,0 +1,262 @@
+"""The text output of `symcnn grad` and `symcnn run`: a derivation or a run, one line per entry."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..core.shapes import shape_text
+from ..core.symbols import Role
+from ..derivation.derived import DerivedLayer
+from ..derivation.naming import superscript
+from ..document.model import DeltaBlock, Document, ForwardBlock, GradientBlock
+from .printers import TextPrinter, chain_sum_string, forward_string
+
+if TYPE_CHECKING:
+    from ..derivation.derived import Derivation
+    from ..numeric.engine import Run
+
+NAMES_NOTE = (
+    "x is the input and t the target; the output of layer l is zˡ (conv2d, dense), pˡ "
+    "(pooling), aˡ (activation) or vˡ (flatten); δˡ = ∂E/∂(output of layer l); the parameters "
+    "of layer l are wˡ (l.weight) and bˡ (l.bias)"
+)
+
+_ASCII = str.maketrans(
+    {c: str(i) for i, c in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")}
+    | {
+        "∂": "d",
+        "⋆": "*",
+        "δ": "d",
+        "σ": "sigmoid",
+        "·": "*",
+        "→": "->",
+        "ŷ": "y",
+        "½": "1/2",
+        "Σ": "sum",
+        "−": "-",
+        "²": "^2",
+        "≤": "<=",
+        "≥": ">=",
+        "←": "<-",
+        "η": "eta",
+        "⌊": "floor(",
+        "⌋": ")",
+        "ˡ": "^l",
+    }
+)
+
+
+def ascii_text(text: str) -> str:
+    """The same text in ASCII: ``δ`` → ``d``, ``∂`` → ``d``, ``·`` → ``*`` …
+
+    Example:
+        >>> ascii_text("∂E/∂w⁰_11 = δ⁰_11·x_11")
+        'dE/dw0_11 = d0_11*x_11'
+    """
+    return text.translate(_ASCII)
+
+
+def _status(proven: bool, mismatches: int) -> str:
+    return "proven" if proven else f"NOT PROVEN ({mismatches} entries differ)"
+
+
+def layer_summary(layer: DerivedLayer) -> str:
+    """``layer 0 conv2d (kernel 2x2, …): 1x3x3 → 1x2x2`` or ``loss mse: 1x2x2 → E``.
+
+    Example:
+        >>> from symcnn.graph.presets import preset
+        >>> from symcnn.derivation.derived import derive
+        >>> layer_summary(derive(preset("seed003")).layers[1])
+        'layer 1 sigmoid: 1x2x2 → 1x2x2'
+    """
+    hidden = ("input", "shape", "input_shape", "in_channels", "channels", "in_features")
+    cfg = {
+        k: ("x".join(map(str, v)) if isinstance(v, list) else v)
+        for k, v in layer.layer.config().items()
+        if k not in hidden and k not in ("loss", "function")
+    }
+    opts = ", ".join(f"{k} {v}" for k, v in cfg.items())
+    head = f"loss {layer.kind}" if layer.index is None else f"layer {layer.index} {layer.kind}"
+    out = "E" if layer.index is None else shape_text(layer.output_shape)
+    return f"{head}{f' ({opts})' if opts else ''}: {shape_text(layer.input_shape)} → {out}"
+
+
+def delta_origin(source: int | None) -> str:
+    """Where the δ symbols of a δ formula come from: ``δ¹ of layer 1`` or ``the loss``.
+
+    Example:
+        >>> delta_origin(1), delta_origin(None)
+        ('δ¹ of layer 1', 'the loss')
+    """
+    return "the loss" if source is None else f"δ{superscript(source)} of layer {source}"
+
+
+def _forward_lines(block: ForwardBlock, p: TextPrinter, indent: str) -> list[str]:
+    layer = block.layer
+    out = layer.grid(Role.OUTPUT).symbols
+    terms: Any = layer.forward.terms
+    return [
+        f"{indent}{p.symbol(out[idx])} = {forward_string(p, terms[idx])}"
+        for idx in np.ndindex(*layer.output_shape)
+    ]
+
+
+def _gradient_lines(sums: np.ndarray, p: TextPrinter, names: np.ndarray | None = None) -> list[str]:
+    lines = []
+    for k, cs in enumerate(sums.ravel()):
+        lhs = p.gradient_name(cs.wrt)
+        if names is not None:
+            lhs = f"{p.symbol(names.ravel()[k])} = {lhs}"
+        lines.append(f"    {lhs} = {chain_sum_string(p, cs)}")
+    return lines
+
+
+def lone_text(doc: Document, unicode: bool = True) -> str:
+    """A lone layer: its description, forward entries, each gradient, notes and proofs.
+
+    Example:
+        >>> from symcnn.graph.network import Network
+        >>> from symcnn.kinds.conv2d import Conv2d
+        >>> from symcnn.derivation.derived import derive
+        >>> from symcnn.document.build import document
+        >>> text = lone_text(document(derive(Network.of(Conv2d(kernel=2, input=(2, 2))))))
+        >>> print(text.splitlines()[text.splitlines().index("gradient of the bias:") + 1])
+          ∂E/∂b = δ_11
+    """
+    d = doc.derivation
+    p = TextPrinter(d.table, unicode=unicode)
+    arrow = "→" if unicode else "->"
+    lines = [d.spec.describe().replace("->", arrow), "", "forward:"]
+    for block in doc.forward:
+        lines += _forward_lines(block, p, "  ")
+    for grad in doc.backward:
+        assert isinstance(grad, GradientBlock)
+        lines += ["", f"gradient of the {grad.role.value}:"]
+        lines += [line[2:] for line in _gradient_lines(grad.sums, p)]
+    for note in doc.notes:
+        lines += ["", note + "."]
+    if doc.proofs:
+        lines += ["", "identities:"]
+        for line in doc.proofs:
+            r = line.proof
+            noun = "entry" if r.entries == 1 else "entries"
+            lines.append(
+                f"  [{_status(r.proven, r.mismatches)}] {r.statement}  ({r.entries} {noun})"
+            )
+    text = "\n".join(lines)
+    return text if unicode else ascii_text(text)
+
+
+def network_text(doc: Document, unicode: bool = True, substitute: str | None = None) -> str:
+    """Every layer's forward terms, δ links and parameter gradients as plain text.
+
+    ``substitute`` adds the fully substituted forms: ``"deltas"`` (δ symbols eliminated) or
+    ``"all"`` (only x, the parameters and t remain).
+
+    Example:
+        >>> from symcnn.graph.presets import preset
+        >>> from symcnn.derivation.derived import derive
+        >>> from symcnn.document.build import document
+        >>> text = network_text(document(derive(preset("seed003"))))
+        >>> "    δ⁰_11 = ∂E/∂z⁰_11 = δ¹_11·σ(z⁰_11)·(1 - σ(z⁰_11))" in text.splitlines()
+        True
+    """
+    d = doc.derivation
+    assert d.network.loss is not None
+    p = TextPrinter(d.table, unicode=unicode)
+    lines = [f"network: {d.network.describe()}", f"loss: {d.network.loss.definition}"]
+    lines += [f"names: {NAMES_NOTE}", "", "forward:"]
+    for fwd in doc.forward:
+        lines.append(f"  {layer_summary(fwd.layer)}")
+        lines += _forward_lines(fwd, p, "    ")
+    lines += ["", "backward, from the loss to the input:"]
+    for block in doc.backward:
+        layer = block.layer
+        sup = superscript(layer.index or 0)
+        if isinstance(block, DeltaBlock):
+            lines.append(
+                f"  δ{sup} = ∂E/∂(output of {layer.name}), from {delta_origin(block.source)}:"
+            )
+            lines += _gradient_lines(block.sums, p, layer.grid(Role.DELTA).symbols)
+        elif block.role is Role.INPUT:
+            lines.append(f"  gradient of the input {layer.grid(Role.INPUT).text}, in δ⁰:")
+            lines += _gradient_lines(block.sums, p)
+        else:
+            lines.append(f"  gradient of {block.name} ({layer.grid(block.role).text}), in δ{sup}:")
+            lines += _gradient_lines(block.sums, p)
+    if doc.proofs:
+        lines += ["", "identities (closed matrix forms, proven exactly):"]
+        for line in doc.proofs:
+            r = line.proof
+            lines.append(f"  {line.layer.name}: [{_status(r.proven, r.mismatches)}] {r.statement}")
+    if substitute:
+        title = (
+            "fully substituted (in x, the parameters and t only):"
+            if substitute == "all"
+            else "fully substituted (every δ replaced by its formula):"
+        )
+        lines += ["", title]
+        for key, arr in d.substituted(forward=substitute == "all").items():
+            lines.append(f"  {key}:")
+            lines += [f"    {p.doprint(e)}" for e in arr.ravel()]
+    if doc.notes:
+        lines += ["", "notes:"] + [f"  {n}" for n in doc.notes]
+    text = "\n".join(lines)
+    return text if unicode else ascii_text(text)
+
+
+def _array(arr: np.ndarray, indent: str = "    ") -> list[str]:
+    text = np.array2string(  # + 0.0 turns −0.0 into 0.0
+        np.asarray(arr, dtype=float) + 0.0, precision=6, suppress_small=True, max_line_width=96
+    )
+    return [indent + line for line in text.splitlines()]
+
+
+def run_text(d: Derivation, run: Run, unicode: bool = True) -> str:
+    """A run layer by layer: outputs, max-pool winners, δ (naming its source), gradients.
+
+    Example:
+        >>> from symcnn.graph.presets import preset
+        >>> from symcnn.derivation.derived import derive
+        >>> from symcnn.numeric.engine import Engine
+        >>> from symcnn.numeric.values import random_values
+        >>> net = preset("seed003")
+        >>> d = derive(net)
+        >>> run_text(d, Engine(d).run(random_values(net, 0))).splitlines()[1][:9]
+        'loss E = '
+    """
+    p = TextPrinter(d.table, unicode=unicode)
+    assert run.loss is not None and run.values.target is not None
+    lines = [f"network: {d.network.describe()}", f"loss E = {run.loss:.10g}", ""]
+    lines += [f"input x ({shape_text(run.values.input.shape)}):", *_array(run.values.input)]
+    for lv, layer in zip(run.layers, d.layers):
+        out = layer.grid(Role.OUTPUT)
+        lines += ["", f"{layer.name}: output {out.text} ({shape_text(layer.output_shape)}):"]
+        lines += _array(lv.output)
+        if lv.winners is not None:
+            cells = layer.grid(Role.INPUT).symbols
+            lines.append("  winners (the first maximum of each window gets its δ):")
+            lines += [
+                f"    {p.symbol(out.symbols[idx])} ← {p.symbol(cells[lv.winners[idx]])}"
+                for idx in np.ndindex(*layer.output_shape)
+            ]
+        if lv.delta_from is not None:
+            origin = f"from δ{superscript(lv.delta_from)} of layer {lv.delta_from}"
+        else:
+            origin = "from the loss" if run.delta_at is None else "given"
+        lines.append(f"  δ{superscript(lv.index)} = ∂E/∂{out.text}, {origin}:")
+        lines += _array(lv.delta)
+        for name in layer.params.values():
+            lines += [f"  ∂E/∂{name}:", *_array(lv.grads[name])]
+    lines += ["", "gradient of the input, ∂E/∂x:", *_array(run.grads["input"])]
+    lines += ["", "output ŷ:", *_array(run.output), "target t:", *_array(run.values.target)]
+    if run.sgd is not None:
+        s = run.sgd
+        lines += ["", f"SGD step p ← p − η·∂E/∂p with η = {s.lr:g}:"]
+        for name, value in s.params.items():
+            lines += [f"  {name}:", *_array(value)]
+        lines.append(f"  loss {s.loss_before:.10g} → {s.loss_after:.10g}")
+    text = "\n".join(lines)
+    return text if unicode else ascii_text(text)
