@@ -89,7 +89,7 @@ class Network(graph.Network):
         >>> from symcnn import Conv2d, Sigmoid
         >>> net = Network([Conv2d(kernel=2, bias="untied"), Sigmoid()], input=(1, 3, 3))
         >>> net.derive().layers[0].delta[0, 0, 0].sympy()
-        d1_11*(1 - Sigmoid(z0_11))*Sigmoid(z0_11)
+        d1_11*(1 - sigmoid(z0_11))*sigmoid(z0_11)
     """
 
     def derive(self, prove: bool = True) -> Derivation:

@@ -8,7 +8,7 @@ import sympy
 from scipy import signal
 
 import symcnn
-from symcnn.core.functions import Sigmoid
+from symcnn.kinds.activation import sigmoid as Sigmoid
 from symcnn.core.symbols import Role
 from symcnn.numeric.values import check_values
 

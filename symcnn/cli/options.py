@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 from ..api import Network, load_network, preset
-from ..core.shapes import DEFAULT_MAX_TERMS, parse_size
-from ..errors import SpecError, SymcnnError
+from ..core.shapes import DEFAULT_MAX_TERMS, suggest
+from ..errors import LayerKeyError, SpecError, SymcnnError
 from ..graph import network as graph
 from ..graph.presets import PRESETS
 from ..kinds.base import Layer
-from ..kinds.conv2d import Bias, Conv2d
-from ..kinds.pool2d import AvgPool2d, MaxPool2d
+from ..kinds.registry import LAYERS
 from ..numeric.values import Values, load_values, random_values
-
-#: The layer kinds the command line derives alone (others: in a network file).
-LAYER_KINDS: dict[str, type[Layer]] = {cls.kind: cls for cls in (Conv2d, MaxPool2d, AvgPool2d)}
-_CONV_ONLY = ("kernel", "padding", "dilation", "in_channels", "out_channels", "bias")
-_POOL_ONLY = ("window", "channels")
-#: Layer options that a network file replaces.
-_LAYER_OPTIONS = (
-    "input",
-    "kernel",
-    "window",
-    "stride",
-    "padding",
-    "dilation",
-    "in_channels",
-    "out_channels",
-    "bias",
-    "channels",
-)
 
 
 def _int(text: str) -> int:
@@ -54,36 +37,43 @@ def positive_int(text: str) -> int:
     return value
 
 
+def _options() -> dict[str, tuple[str, list[str]]]:
+    """Every option of every layer kind: name → (help, the kinds that take it)."""
+    out: dict[str, tuple[str, list[str]]] = {}
+    for kind, cls in LAYERS.items():
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.name == "input" or not f.init:
+                continue
+            help_text, kinds = out.get(f.name, (f.metadata.get("help", ""), []))
+            out[f.name] = (help_text, [*kinds, kind])
+    return out
+
+
+def _value(text: str) -> Any:
+    """A command-line value as the layer would read it from a network file."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
 def add_layer_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    """Add the layer kind (positional) and its size options to a sub-command's parser."""
+    """Add the layer kind (positional) and the options of every kind to a sub-command."""
     parser.add_argument(
         "layer",
         nargs=None if required else "?",
         metavar="LAYER",
-        help="layer kind: conv2d, maxpool2d or avgpool2d",
+        help="layer kind: " + ", ".join(LAYERS),
     )
     g = parser.add_argument_group("layer options")
-    g.add_argument("--input", metavar="HxW", help="input size, e.g. 5x5 (required)")
-    g.add_argument("--kernel", metavar="KHxKW", help="conv2d: kernel size, e.g. 2x2")
-    g.add_argument("--window", metavar="KHxKW", help="pooling: window size, e.g. 2x2")
     g.add_argument(
-        "--stride", metavar="S|SHxSW", help="stride (conv default 1, pooling default: the window)"
+        "--input",
+        metavar="SHAPE",
+        help="the input: HxW (or N, square) for images, N for a vector, CxHxW with channels",
     )
-    g.add_argument("--padding", metavar="P|PHxPW", help="conv2d: zero padding (default 0)")
-    g.add_argument("--dilation", metavar="D|DHxDW", help="conv2d: kernel dilation (default 1)")
-    g.add_argument(
-        "--in-channels", type=_int, metavar="C", help="conv2d: input channels (default 1)"
-    )
-    g.add_argument(
-        "--out-channels", type=_int, metavar="O", help="conv2d: output channels (default 1)"
-    )
-    g.add_argument(
-        "--bias",
-        metavar="MODE",
-        help="conv2d: none, shared (one per output channel, default) or untied "
-        "(one per output entry)",
-    )
-    g.add_argument("--channels", type=_int, metavar="C", help="pooling: channels (default 1)")
+    for name, (help_text, kinds) in _options().items():
+        flag = "--" + name.replace("_", "-")
+        g.add_argument(flag, metavar=name.upper(), help=f"{help_text} [{', '.join(kinds)}]")
     g.add_argument(
         "--index-base",
         type=_int,
@@ -101,48 +91,40 @@ def add_layer_arguments(parser: argparse.ArgumentParser, required: bool = True) 
 
 
 def layer_from_args(args: argparse.Namespace) -> Layer:
-    """The sized layer the parsed options describe.
+    """The sized layer the parsed options describe: ``LAYER --input … --option value``.
 
     Example:
-        >>> ns = argparse.Namespace(layer="conv2d", input="3x3", kernel="2x2", window=None,
-        ...     stride=None, padding=None, dilation=None, in_channels=None, out_channels=None,
-        ...     bias=None, channels=None)
+        >>> ns = argparse.Namespace(layer="dense", input="4", out_features="2")
         >>> layer_from_args(ns).output_shape
-        (1, 2, 2)
+        (2,)
     """
     kind = args.layer
-    if kind not in LAYER_KINDS:
-        raise SpecError(f"unknown layer {kind!r}; valid: {', '.join(LAYER_KINDS)}")
-    if args.input is None:
-        raise SpecError(f"{kind} needs --input HxW, e.g. --input 5x5")
-    size = parse_size(args.input, "input")
-    if kind == "conv2d":
-        _reject(args, _POOL_ONLY, kind, "use --kernel and --in-channels")
-        if args.kernel is None:
-            raise SpecError("conv2d needs --kernel KHxKW, e.g. --kernel 2x2")
-        return Conv2d(
-            kernel=parse_size(args.kernel, "kernel"),
-            out_channels=1 if args.out_channels is None else args.out_channels,
-            stride=parse_size(args.stride, "stride") if args.stride else (1, 1),
-            padding=parse_size(args.padding, "padding", minimum=0) if args.padding else (0, 0),
-            dilation=parse_size(args.dilation, "dilation") if args.dilation else (1, 1),
-            bias=Bias.parse(args.bias or "shared"),
-            in_channels=args.in_channels,
-            input=size,
+    cls = LAYERS.get(kind)
+    if cls is None:
+        raise SpecError(
+            f"unknown layer {kind!r}{suggest(str(kind), list(LAYERS))}; valid: {', '.join(LAYERS)}"
         )
-    _reject(args, _CONV_ONLY, kind, "pooling layers take --window and --channels")
-    if args.window is None:
-        raise SpecError(f"{kind} needs --window KHxKW, e.g. --window 2x2")
-    stride = parse_size(args.stride, "stride") if args.stride else None
-    return LAYER_KINDS[kind](  # type: ignore[call-arg]
-        parse_size(args.window, "window"), stride, args.channels, input=size
-    )
-
-
-def _reject(args: argparse.Namespace, names: tuple[str, ...], kind: str, hint: str) -> None:
-    for name in names:
-        if getattr(args, name, None) is not None:
-            raise SpecError(f"--{name.replace('_', '-')} does not apply to {kind}; {hint}")
+    given = {
+        name: getattr(args, name) for name in _options() if getattr(args, name, None) is not None
+    }
+    takes = cls.keys()
+    for name in given:
+        if name not in takes:
+            flags = ", ".join("--" + k.replace("_", "-") for k in takes) or "no options"
+            raise SpecError(
+                f"--{name.replace('_', '-')} does not apply to {kind}; it takes {flags}"
+            )
+    if args.input is None:
+        raise SpecError(f"{kind} needs --input, e.g. --input 5x5")
+    if cls.required is not None and cls.required[0] not in given:
+        key = cls.required[0]
+        example = next(f for f in dataclasses.fields(cls) if f.name == key).metadata["example"]  # type: ignore[arg-type]
+        raise SpecError(f"{kind} needs --{key.replace('_', '-')}, e.g. --{key} {example}")
+    try:
+        layer = cls.from_table({name: _value(value) for name, value in given.items()})
+    except LayerKeyError as err:
+        raise SpecError(str(err)) from None
+    return layer.sized(args.input)
 
 
 # --- networks ------------------------------------------------------------------------------
@@ -188,7 +170,7 @@ def reject_layer_options(args: argparse.Namespace) -> None:
     """A layer kind or layer option next to ``--network``/``--preset`` is a usage error."""
     if args.layer is not None:
         raise SymcnnError(f"give either a layer ({args.layer}) or --network/--preset, not both")
-    for name in _LAYER_OPTIONS:
+    for name in ("input", *_options()):
         if getattr(args, name, None) is not None:
             raise SymcnnError(
                 f"--{name.replace('_', '-')} does not apply with --network/--preset; "

@@ -1,12 +1,42 @@
-"""SymPy functions of the layers: window maximum (PyTorch's tie rule), σ, relu, softmax, log-sum-exp."""
+"""SymPy functions that carry their own NumPy code: the window maximum (PyTorch's tie rule),
+softmax and log-sum-exp, and the base class of the element-wise activations."""
 
 from __future__ import annotations
 
-from typing import Any
+from functools import reduce
+from typing import Any, ClassVar
 
+import numpy as np
 import symengine as se
 import sympy
 from sympy import And, Piecewise
+
+
+class ElementwiseBase(sympy.Function):
+    """A function of one entry (an activation) that says how it prints and how it computes.
+
+    Printers read the forms (``{}`` stands for the printed argument) and the NumPy compiler
+    reads `numpy`, so a new activation is one subclass and nothing else. (SymPy's printers
+    dispatch a function on its own class or on a base class whose name ends in ``Base``.)
+
+    Example:
+        >>> class double(ElementwiseBase):
+        ...     form_text = form_ascii = "2·{}"
+        >>> double(sympy.Symbol("x")).form_text.format("x")
+        '2·x'
+    """
+
+    nargs = 1
+    #: Printed in Unicode text, in ASCII, in LaTeX, and as a SymPy built-ins expression.
+    form_text: ClassVar[str] = "{}"
+    form_ascii: ClassVar[str] = "{}"
+    form_latex: ClassVar[str] = "{}"
+    form_json: ClassVar[str] = "{}"
+
+    @staticmethod
+    def numpy(x: Any) -> Any:
+        """The function on NumPy arrays."""
+        raise NotImplementedError
 
 
 def first_max_condition(k: int, args: tuple[sympy.Expr, ...]) -> sympy.Basic:
@@ -75,6 +105,11 @@ class WindowMax(sympy.Function):
     def _eval_rewrite_as_Max(self, *args: sympy.Basic, **kwargs: Any) -> sympy.Basic:
         return sympy.Max(*args)
 
+    @staticmethod
+    def numpy(*xs: Any) -> Any:
+        """The maximum of NumPy arrays, entry by entry."""
+        return reduce(np.maximum, xs)
+
 
 class IsFirstMax(sympy.Function):
     """Iverson bracket: 1 if ``args[k]`` is the first maximum of ``args``, else 0.
@@ -122,6 +157,11 @@ class IsFirstMax(sympy.Function):
     ) -> sympy.Basic:
         return Piecewise((1, first_max_condition(int(k), args)), (0, True))
 
+    @staticmethod
+    def numpy(k: Any, *xs: Any) -> Any:
+        """1.0 when entry k is the first maximum of the numbers, else 0.0."""
+        return 1.0 if _first_max_index(tuple(float(x) for x in xs)) == int(k) else 0.0
+
 
 def engine_form(expr: Any) -> Any:
     """The same expression in symengine, brackets as ``Piecewise`` and window maxima as ``Max``.
@@ -151,76 +191,6 @@ def engine_form(expr: Any) -> Any:
     if isinstance(expr, sympy.Basic):
         return se.sympify(expr)
     return expr
-
-
-class Sigmoid(sympy.Function):
-    """The logistic sigmoid σ(x) = 1 / (1 + e^(−x)); its derivative is σ(x)·(1 − σ(x)).
-
-    The derivative is returned in the seeds' form σ(1 − σ) rather than e^(−x)/(1 + e^(−x))².
-
-    Example:
-        >>> x = sympy.Symbol("x")
-        >>> Sigmoid(x).diff(x)
-        (1 - Sigmoid(x))*Sigmoid(x)
-        >>> Sigmoid(0)
-        1/2
-    """
-
-    @classmethod
-    def eval(cls, x: sympy.Basic) -> sympy.Basic | None:
-        if x.is_Number:
-            return 1 / (1 + sympy.exp(-x))
-        return None
-
-    def fdiff(self, argindex: int = 1) -> sympy.Basic:
-        s = Sigmoid(self.args[0])
-        return s * (1 - s)
-
-    def _eval_rewrite_as_exp(self, x: sympy.Basic, **kwargs: Any) -> sympy.Basic:
-        return 1 / (1 + sympy.exp(-x))
-
-
-class Step(sympy.Function):
-    """Iverson bracket [x > 0]: the derivative of relu, 0 at x = 0 (PyTorch's convention).
-
-    Example:
-        >>> Step(2), Step(0), Step(-1)
-        (1, 0, 0)
-    """
-
-    @classmethod
-    def eval(cls, x: sympy.Basic) -> sympy.Basic | None:
-        if x.is_Number and x.is_extended_real:
-            return sympy.Integer(1 if x > 0 else 0)
-        return None
-
-    def fdiff(self, argindex: int = 1) -> sympy.Basic:
-        return sympy.Integer(0)
-
-    def _eval_rewrite_as_Piecewise(self, x: sympy.Basic, **kwargs: Any) -> sympy.Basic:
-        return sympy.Piecewise((1, x > 0), (0, True))
-
-
-class ReLU(sympy.Function):
-    """relu(x) = max(0, x); its derivative is the bracket [x > 0] (`Step`).
-
-    Example:
-        >>> x = sympy.Symbol("x")
-        >>> ReLU(x).diff(x)
-        Step(x)
-    """
-
-    @classmethod
-    def eval(cls, x: sympy.Basic) -> sympy.Basic | None:
-        if x.is_Number and x.is_extended_real:
-            return x if x > 0 else sympy.Integer(0)
-        return None
-
-    def fdiff(self, argindex: int = 1) -> sympy.Basic:
-        return Step(self.args[0])
-
-    def _eval_rewrite_as_Max(self, x: sympy.Basic, **kwargs: Any) -> sympy.Basic:
-        return sympy.Max(0, x)
 
 
 class SoftMax(sympy.Function):
@@ -253,6 +223,13 @@ class SoftMax(sympy.Function):
     def _eval_rewrite_as_exp(self, k: sympy.Basic, *ys: sympy.Basic, **kw: Any) -> sympy.Basic:
         return sympy.exp(ys[int(k)]) / sympy.Add(*[sympy.exp(y) for y in ys])
 
+    @staticmethod
+    def numpy(k: Any, *ys: Any) -> Any:
+        """Entry k of the softmax of the numbers (shifted by their maximum: no overflow)."""
+        arr = np.asarray(ys, dtype=float)
+        e = np.exp(arr - np.max(arr))
+        return e[int(k)] / np.sum(e)
+
 
 class LogSumExp(sympy.Function):
     """log Σ_j exp(y_j); ∂/∂y_k is `SoftMax` (k, y …).
@@ -268,3 +245,10 @@ class LogSumExp(sympy.Function):
 
     def _eval_rewrite_as_exp(self, *ys: sympy.Basic, **kw: Any) -> sympy.Basic:
         return sympy.log(sympy.Add(*[sympy.exp(y) for y in ys]))
+
+    @staticmethod
+    def numpy(*ys: Any) -> Any:
+        """log Σ exp of the numbers, shifted by their maximum (no overflow)."""
+        arr = np.asarray(ys, dtype=float)
+        top = np.max(arr)
+        return top + np.log(np.sum(np.exp(arr - top)))

@@ -86,12 +86,20 @@ def positive(value: Any, what: str) -> int:
 def shape_of(value: Any, what: str) -> Shape:
     """Validate a tensor shape: ``(C, H, W)`` or ``(N,)`` with every size ≥ 1.
 
+    Text is read as ``N``, ``HxW`` (one channel) or ``CxHxW``.
+
     Example:
-        >>> shape_of([1, 5, 5], "input")
-        (1, 5, 5)
+        >>> shape_of([1, 5, 5], "input"), shape_of("3x4", "input"), shape_of("8", "input")
+        ((1, 5, 5), (1, 3, 4), (8,))
     """
     if isinstance(value, int) and not isinstance(value, bool):
         value = (value,)
+    if isinstance(value, str):
+        parts = value.strip().replace("×", "x").lower().split("x")
+        if not all(p.strip().isdigit() for p in parts) or len(parts) > 3:
+            raise SpecError(f"{what} {value!r} is not a shape: write N, HxW or CxHxW, e.g. 5x5")
+        value = [int(p) for p in parts]
+        value = [1, *value] if len(value) == 2 else value
     if not isinstance(value, (tuple, list)) or len(value) not in (1, 3):
         raise SpecError(
             f"{what} must be [C, H, W] (e.g. [1, 5, 5]) or [N] for a flat vector, got {value!r}"

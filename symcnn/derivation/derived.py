@@ -110,7 +110,7 @@ class Derivation:
         >>> from symcnn.kinds.activation import Sigmoid
         >>> net = Network([Conv2d(kernel=2, bias="untied"), Sigmoid()], input=(1, 3, 3))
         >>> derive(net).layers[0].delta[0, 0, 0].sympy()
-        d1_11*(1 - Sigmoid(z0_11))*Sigmoid(z0_11)
+        d1_11*(1 - sigmoid(z0_11))*sigmoid(z0_11)
     """
 
     network: Network

@@ -8,12 +8,102 @@ from typing import Any
 import numpy as np
 import sympy
 
-from ..core import functions as fn
 from ..core import indexed as ix
+from ..core.functions import ElementwiseBase
 from ..core.indexed import General
 from ..core.shapes import Shape, shape_of
 from ..core.symbols import Role
 from .base import Layer
+
+
+class sigmoid(ElementwiseBase):
+    """σ(x) = 1/(1 + e^(−x)); its derivative is σ(x)·(1 − σ(x)), the seeds' form.
+
+    Example:
+        >>> x = sympy.Symbol("x")
+        >>> sigmoid(x).diff(x), sigmoid(0)
+        ((1 - sigmoid(x))*sigmoid(x), 1/2)
+    """
+
+    form_text, form_ascii = "σ({})", "sigmoid({})"
+    form_latex = r"\sigma\left({}\right)"
+    form_json = "(1/(1 + exp(-({}))))"
+
+    @classmethod
+    def eval(cls, x: sympy.Basic) -> sympy.Basic | None:
+        if x.is_Number:
+            return 1 / (1 + sympy.exp(-x))
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Basic:
+        s = sigmoid(self.args[0])
+        return s * (1 - s)
+
+    def _eval_rewrite_as_exp(self, x: sympy.Basic, **kwargs: Any) -> sympy.Basic:
+        return 1 / (1 + sympy.exp(-x))
+
+    @staticmethod
+    def numpy(x: Any) -> Any:
+        return np.exp(-np.logaddexp(0.0, -np.asarray(x, dtype=float)))
+
+
+class step(ElementwiseBase):
+    """The bracket [x > 0], relu's derivative: 0 at x = 0, as PyTorch takes it.
+
+    Example:
+        >>> step(2), step(0), step(-1)
+        (1, 0, 0)
+    """
+
+    form_text = form_ascii = "[{} > 0]"
+    form_latex = r"\left[{} > 0\right]"
+    form_json = "Piecewise((1, {} > 0), (0, True))"
+
+    @classmethod
+    def eval(cls, x: sympy.Basic) -> sympy.Basic | None:
+        if x.is_Number and x.is_extended_real:
+            return sympy.Integer(1 if x > 0 else 0)
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Basic:
+        return sympy.Integer(0)
+
+    def _eval_rewrite_as_Piecewise(self, x: sympy.Basic, **kwargs: Any) -> sympy.Basic:
+        return sympy.Piecewise((1, x > 0), (0, True))
+
+    @staticmethod
+    def numpy(x: Any) -> Any:
+        return np.greater(x, 0.0).astype(float)
+
+
+class relu(ElementwiseBase):
+    """relu(x) = max(0, x); its derivative is the bracket [x > 0] (`step`).
+
+    Example:
+        >>> x = sympy.Symbol("x")
+        >>> relu(x).diff(x)
+        step(x)
+    """
+
+    form_text = form_ascii = "relu({})"
+    form_latex = r"\operatorname{{relu}}\left({}\right)"
+    form_json = "Max(0, {})"
+
+    @classmethod
+    def eval(cls, x: sympy.Basic) -> sympy.Basic | None:
+        if x.is_Number and x.is_extended_real:
+            return x if x > 0 else sympy.Integer(0)
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Basic:
+        return step(self.args[0])
+
+    def _eval_rewrite_as_Max(self, x: sympy.Basic, **kwargs: Any) -> sympy.Basic:
+        return sympy.Max(0, x)
+
+    @staticmethod
+    def numpy(x: Any) -> Any:
+        return np.maximum(x, 0.0)
 
 
 @dataclass(frozen=True)
@@ -41,7 +131,7 @@ class _Elementwise(Layer):
             >>> from symcnn.core.symbols import Grid
             >>> z = Grid("z", Role.INPUT, (2,), (False,)).symbols
             >>> Sigmoid(input=(2,)).terms(z, {})[0]
-            (Sigmoid(z_1),)
+            (sigmoid(z_1),)
         """
         terms = np.empty(self.input_shape, dtype=object)
         for idx in np.ndindex(*self.input_shape):
@@ -56,7 +146,7 @@ class _Elementwise(Layer):
 
         Example:
             >>> Sigmoid(input=(1, 2, 2)).index_formula(1).rhs
-            Sigmoid(a[i, j])
+            sigmoid(a[i, j])
         """
         outer, rng, sizes = ix.elementwise(self.input_shape, base)
         wrt = {Role.INPUT: ix.A[tuple(ix.primed(s) for s in outer)]}
@@ -81,7 +171,7 @@ class Sigmoid(_Elementwise):
     note = "σ(z) = 1/(1 + e^(−z)) and σ'(z) = σ(z)·(1 − σ(z))"
 
     def apply(self, x: Any) -> Any:
-        return fn.Sigmoid(x)
+        return sigmoid(x)
 
 
 @dataclass(frozen=True)
@@ -105,7 +195,7 @@ class ReLU(_Elementwise):
     note = "relu(z) = max(0, z); relu'(z) = [z > 0], 0 at z = 0 (PyTorch's choice)"
 
     def apply(self, x: Any) -> Any:
-        return fn.ReLU(x)
+        return relu(x)
 
 
 @dataclass(frozen=True)

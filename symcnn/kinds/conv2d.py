@@ -16,7 +16,16 @@ from sympy import Sum
 from ..core import indexed as ix
 from ..core.arrays import correlate_valid, rot180, zero_insert, zero_pad, zeros
 from ..core.indexed import General
-from ..core.shapes import Pair, Shape, conv_out_size, parse_enum, parse_size, positive, shape_text
+from ..core.shapes import (
+    Pair,
+    Shape,
+    conv_out_size,
+    parse_enum,
+    parse_size,
+    positive,
+    shape_of,
+    shape_text,
+)
 from ..core.symbols import Role
 from ..errors import SpecError
 from .base import Arrays, ClosedForm, Figure, Layer, Mistake, Operand, Shown, pair_tag
@@ -44,6 +53,8 @@ def _spatial_input(value: Any, channels: int | None) -> Shape:
         return (c, h, w)
     if isinstance(value, (tuple, list)) and len(value) == 1:
         raise SpecError("needs a [C, H, W] input but gets a flat vector")
+    if isinstance(value, str) and value.lower().count("x") == 2:
+        return _spatial_input(shape_of(value, "input"), channels)
     return (channels or 1, *parse_size(value, "input"))
 
 
@@ -60,13 +71,17 @@ class Conv2d(Layer):
         (1, 2, 2)
     """
 
-    kernel: Pair
-    out_channels: int = 1
-    stride: Pair = (1, 1)
-    padding: Pair = (0, 0)
-    dilation: Pair = (1, 1)
-    bias: Bias = Bias.SHARED
-    in_channels: int | None = None
+    kernel: Pair = field(metadata={"help": "kernel size KHxKW, e.g. 2x2", "example": "2x2"})
+    out_channels: int = field(default=1, metadata={"help": "output channels (default 1)"})
+    stride: Pair = field(default=(1, 1), metadata={"help": "stride S or SHxSW (default 1)"})
+    padding: Pair = field(default=(0, 0), metadata={"help": "zero padding P or PHxPW (default 0)"})
+    dilation: Pair = field(default=(1, 1), metadata={"help": "kernel dilation (default 1)"})
+    bias: Bias = field(
+        default=Bias.SHARED,
+        metadata={"help": "none, shared (one per output channel, default) or untied (one per "
+                  "output entry)"},
+    )  # fmt: skip
+    in_channels: int | None = field(default=None, metadata={"help": "input channels (default 1)"})
     input: Shape | None = field(default=None, kw_only=True)
 
     kind = "conv2d"
@@ -93,7 +108,7 @@ class Conv2d(Layer):
             self._check_fit()
 
     def sized(self, shape: Shape) -> Conv2d:
-        return replace(self, input=tuple(shape))
+        return replace(self, input=shape if isinstance(shape, str) else tuple(shape))
 
     def _check_fit(self) -> None:
         _, h, w = self.input_shape

@@ -26,9 +26,11 @@ class Linear(Layer):
         ((2, 4), 0)
     """
 
-    out_features: int
-    bias: bool = True
-    in_features: int | None = None
+    out_features: int = field(metadata={"help": "neurons of the layer, e.g. 2", "example": "2"})
+    bias: bool = field(default=True, metadata={"help": "true (default) or false"})
+    in_features: int | None = field(
+        default=None, metadata={"help": "inputs (checked against the input's size)"}
+    )
     input: Shape | None = field(default=None, kw_only=True)
 
     kind = "dense"
@@ -38,8 +40,10 @@ class Linear(Layer):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out_features", positive(self.out_features, "out_features"))
-        if not isinstance(self.bias, bool):
+        flag = {"true": True, "false": False}.get(str(self.bias).lower(), self.bias)
+        if not isinstance(flag, bool):
             raise SpecError(f"bias of a dense layer is true or false, got {self.bias!r}")
+        object.__setattr__(self, "bias", flag)
         if self.in_features is not None:
             object.__setattr__(self, "in_features", positive(self.in_features, "in_features"))
         if self.input is not None:

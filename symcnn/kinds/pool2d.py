@@ -15,7 +15,7 @@ from ..core import indexed as ix
 from ..core.arrays import zeros
 from ..core.functions import WindowMax
 from ..core.indexed import General
-from ..core.shapes import Pair, Shape, conv_out_size, parse_size, positive, shape_text
+from ..core.shapes import Pair, Shape, conv_out_size, parse_size, positive, shape_of, shape_text
 from ..core.symbols import Role
 from ..errors import SpecError
 from .base import Arrays, ClosedForm, Figure, Layer, Mistake, Operand, Shown, pair_tag, signed
@@ -25,9 +25,12 @@ from .base import Arrays, ClosedForm, Figure, Layer, Mistake, Operand, Shown, pa
 class _Pool2d(Layer):
     """The fields and rules pooling layers share: a window, a stride (default: the window)."""
 
-    window: Pair
-    stride: Pair = None  # type: ignore[assignment]  # None: the window
-    channels: int | None = None
+    window: Pair = field(metadata={"help": "window size KHxKW, e.g. 2x2", "example": "2x2"})
+    stride: Pair = field(  # None: the window
+        default=None,  # type: ignore[assignment]
+        metadata={"help": "stride S or SHxSW (default: the window)"},
+    )
+    channels: int | None = field(default=None, metadata={"help": "channels (default 1)"})
     input: Shape | None = field(default=None, kw_only=True)
 
     letter = "p"
@@ -48,6 +51,10 @@ class _Pool2d(Layer):
                     raise SpecError(f"channels = {self.channels}, but the input has {shape[0]}")
             elif isinstance(value, (tuple, list)) and len(value) == 1:
                 raise SpecError("needs a [C, H, W] input but gets a flat vector")
+            elif isinstance(value, str) and value.lower().count("x") == 2:
+                shape = shape_of(value, "input")
+                if self.channels is not None and self.channels != shape[0]:
+                    raise SpecError(f"channels = {self.channels}, but the input has {shape[0]}")
             else:
                 shape = (self.channels or 1, *parse_size(value, "input"))
             set_(self, "input", shape)
@@ -60,7 +67,7 @@ class _Pool2d(Layer):
                     )
 
     def sized(self, shape: Shape) -> Any:
-        return replace(self, input=tuple(shape))
+        return replace(self, input=shape if isinstance(shape, str) else tuple(shape))
 
     # --- shapes --------------------------------------------------------------------------
 

@@ -2,71 +2,36 @@
 
 from __future__ import annotations
 
-from functools import reduce
 from typing import Any
 
 import numpy as np
 import symengine as se
 import sympy
 
-from ..core.functions import IsFirstMax, LogSumExp, ReLU, Sigmoid, SoftMax, Step, WindowMax
 
-# --- NumPy implementations of symcnn's SymPy functions, for lambdify -------------------
+def numpy_functions(exprs: list[sympy.Basic]) -> dict[str, Any]:
+    """Name → NumPy code of every symcnn function in the expressions (lambdify's modules).
 
+    Each function class carries its own NumPy implementation (``numpy``).
 
-def _np_sigmoid(x: Any) -> Any:
-    return np.exp(-np.logaddexp(0.0, -np.asarray(x, dtype=float)))
-
-
-def _np_step(x: Any) -> Any:
-    return np.greater(x, 0.0).astype(float)
-
-
-def _np_relu(x: Any) -> Any:
-    return np.maximum(x, 0.0)
-
-
-def _np_logsumexp(*ys: Any) -> Any:
-    arr = np.asarray(ys, dtype=float)
-    top = np.max(arr)
-    return top + np.log(np.sum(np.exp(arr - top)))
-
-
-def _np_softmax(k: Any, *ys: Any) -> Any:
-    arr = np.asarray(ys, dtype=float)
-    e = np.exp(arr - np.max(arr))
-    return e[int(k)] / np.sum(e)
-
-
-def _np_window_max(*xs: Any) -> Any:
-    return reduce(np.maximum, xs)
-
-
-def _np_is_first_max(k: Any, *xs: Any) -> Any:
-    values = [float(x) for x in xs]
-    best = 0
-    for i, v in enumerate(values):
-        if v > values[best]:
-            best = i
-    return 1.0 if best == int(k) else 0.0
-
-
-#: Name → NumPy function for every symcnn SymPy function (a ``modules`` entry for lambdify).
-NUMPY_FUNCTIONS: dict[str, Any] = {
-    Sigmoid.__name__: _np_sigmoid,
-    Step.__name__: _np_step,
-    ReLU.__name__: _np_relu,
-    SoftMax.__name__: _np_softmax,
-    LogSumExp.__name__: _np_logsumexp,
-    WindowMax.__name__: _np_window_max,
-    IsFirstMax.__name__: _np_is_first_max,
-}
+    Example:
+        >>> from symcnn.core.functions import WindowMax
+        >>> x, y = sympy.symbols("x y")
+        >>> list(numpy_functions([WindowMax(x, y) + 1]))
+        ['WindowMax']
+    """
+    found: dict[str, Any] = {}
+    for expr in exprs:
+        for f in expr.atoms(sympy.Function):
+            if callable(getattr(type(f), "numpy", None)):
+                found[type(f).__name__] = type(f).numpy
+    return found
 
 
 def compile_exprs(args: list[Any], exprs: list[Any]) -> Any:
     """A function ``flat_args → flat_values``: symengine for polynomials, SymPy otherwise.
 
-    SymPy's lambdify uses NumPy implementations of symcnn's functions (σ, relu, window max …).
+    SymPy's lambdify uses the NumPy code each symcnn function carries (window max, σ …).
 
     Example:
         >>> x, y = se.symbols("x y")
@@ -78,7 +43,7 @@ def compile_exprs(args: list[Any], exprs: list[Any]) -> Any:
         return lambda flat: np.asarray(fn(np.asarray(flat, dtype=float)), dtype=float).ravel()
     sargs = [sympy.Symbol(str(a)) for a in args]
     sexprs = [e if isinstance(e, sympy.Basic) else sympy.sympify(e) for e in exprs]
-    fn = sympy.lambdify(sargs, sexprs, modules=[NUMPY_FUNCTIONS, "numpy"])
+    fn = sympy.lambdify(sargs, sexprs, modules=[numpy_functions(sexprs), "numpy"])
     return lambda flat: np.array([float(v) for v in fn(*flat)], dtype=float)
 
 

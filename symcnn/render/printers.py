@@ -12,12 +12,10 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from ..core.functions import (
+    ElementwiseBase,
     IsFirstMax,
     LogSumExp,
-    ReLU,
-    Sigmoid,
     SoftMax,
-    Step,
     WindowMax,
     first_max_comparisons,
 )
@@ -99,15 +97,9 @@ class TextPrinter(StrPrinter):
     def _print_WindowMax(self, expr: WindowMax) -> str:
         return "max(" + ", ".join(self._print(a) for a in expr.args) + ")"
 
-    def _print_Sigmoid(self, expr: Sigmoid) -> str:
-        name = "σ" if self.unicode else "sigmoid"
-        return f"{name}({self._print(expr.args[0])})"
-
-    def _print_Step(self, expr: Step) -> str:
-        return f"[{self._print(expr.args[0])} > 0]"
-
-    def _print_ReLU(self, expr: ReLU) -> str:
-        return f"relu({self._print(expr.args[0])})"
+    def _print_ElementwiseBase(self, expr: ElementwiseBase) -> str:
+        form = expr.form_text if self.unicode else expr.form_ascii
+        return form.format(self._print(expr.args[0]))
 
     def _print_SoftMax(self, expr: SoftMax) -> str:
         name, shown = _vector(self, expr.vector, latex=False)
@@ -185,14 +177,8 @@ class SymcnnLatexPrinter(LatexPrinter):
     def _print_WindowMax(self, expr: WindowMax, exp: Any = None) -> str:
         return r"\max(" + ", ".join(self._print(a) for a in expr.args) + ")"
 
-    def _print_Sigmoid(self, expr: Sigmoid, exp: Any = None) -> str:
-        return _power(rf"\sigma\left({self._print(expr.args[0])}\right)", exp)
-
-    def _print_Step(self, expr: Step, exp: Any = None) -> str:
-        return _power(rf"\left[{self._print(expr.args[0])} > 0\right]", exp)
-
-    def _print_ReLU(self, expr: ReLU, exp: Any = None) -> str:
-        return _power(rf"\operatorname{{relu}}\left({self._print(expr.args[0])}\right)", exp)
+    def _print_ElementwiseBase(self, expr: ElementwiseBase, exp: Any = None) -> str:
+        return _power(expr.form_latex.format(self._print(expr.args[0])), exp)
 
     def _print_SoftMax(self, expr: SoftMax, exp: Any = None) -> str:
         name, shown = _vector(self, expr.vector, latex=True)
@@ -340,14 +326,8 @@ class JsonPrinter(TextPrinter):
     def _print_WindowMax(self, expr: WindowMax) -> str:
         return "Max(" + ", ".join(self._print(a) for a in expr.args) + ")"
 
-    def _print_Sigmoid(self, expr: Sigmoid) -> str:
-        return f"(1/(1 + exp(-({self._print(expr.args[0])}))))"
-
-    def _print_Step(self, expr: Step) -> str:
-        return f"Piecewise((1, {self._print(expr.args[0])} > 0), (0, True))"
-
-    def _print_ReLU(self, expr: ReLU) -> str:
-        return f"Max(0, {self._print(expr.args[0])})"
+    def _print_ElementwiseBase(self, expr: ElementwiseBase) -> str:
+        return expr.form_json.format(self._print(expr.args[0]))
 
     def _print_SoftMax(self, expr: SoftMax) -> str:
         total = " + ".join(f"exp({self._print(y)})" for y in expr.vector)
