@@ -8,8 +8,8 @@ import sympy
 from scipy import signal
 
 import symcnn
-from symcnn.kinds.activation import sigmoid as Sigmoid
 from symcnn.core.symbols import Role
+from symcnn.kinds.activation import sigmoid as Sigmoid
 from symcnn.numeric.values import check_values
 
 
