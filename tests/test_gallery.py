@@ -3,59 +3,48 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
 import pytest
 
 from symcnn import AvgPool2d, Conv2d, MaxPool2d
-from symcnn.gallery import (
-    COMMAND,
-    GALLERY,
-    NETWORK_GALLERY,
-    PREVIEWS,
-    SEED001_D,
-    render_entry,
-    render_network_entry,
-)
+from symcnn.gallery import COMMAND, entries, render
 
 OUTPUT = Path(__file__).resolve().parent.parent / "output"
+GALLERY = entries()
+SEED001_D = json.loads((OUTPUT.parent / "examples" / "seed001-values.json").read_text())["delta"]
 
 
 @pytest.mark.parametrize("entry", GALLERY, ids=lambda e: e.name)
 def test_gallery_is_up_to_date(entry) -> None:
     path = OUTPUT / f"{entry.name}.tex"
     assert path.is_file(), f"{path} is missing; regenerate the gallery: {COMMAND}"
-    assert path.read_text(encoding="utf-8") == render_entry(entry), (
-        f"{path.name} is out of date with the code; regenerate the gallery: {COMMAND}"
-    )
-
-
-@pytest.mark.parametrize("entry", NETWORK_GALLERY, ids=lambda e: e.name)
-def test_network_gallery_is_up_to_date(entry) -> None:
-    path = OUTPUT / f"{entry.name}.tex"
-    assert path.is_file(), f"{path} is missing; regenerate the gallery: {COMMAND}"
-    assert path.read_text(encoding="utf-8") == render_network_entry(entry), (
+    assert path.read_text(encoding="utf-8") == render(entry), (
         f"{path.name} is out of date with the code; regenerate the gallery: {COMMAND}"
     )
 
 
 def test_gallery_covers_the_required_layers() -> None:
-    specs = [e.layer for e in GALLERY]
+    networks = {e.name: e.network() for e in GALLERY}
+    specs = [net.specs[0] for net in networks.values() if net.lone]
     assert any(isinstance(s, Conv2d) and s.stride == (2, 2) and s.padding == (1, 1) for s in specs)
     assert any(isinstance(s, Conv2d) and s.in_channels == 2 and s.out_channels == 2 for s in specs)
     assert any(isinstance(s, MaxPool2d) and s.stride < s.window for s in specs)
     assert any(isinstance(s, AvgPool2d) for s in specs)
-    seed003 = next(e for e in GALLERY if e.name == "conv2d-seed003")
-    assert seed003.layer == Conv2d(kernel=(2, 2), bias="untied", input=(3, 3))
+    seed003 = networks["conv2d-seed003"]
+    assert seed003.specs[0] == Conv2d(kernel=(2, 2), bias="untied", input=(3, 3))
     assert seed003.index_base == 1
-    assert seed003.values is not None
-    assert {e.preset for e in NETWORK_GALLERY} >= {"seed000", "seed003"}
-    assert next(e for e in NETWORK_GALLERY if e.preset == "seed000").values is not None
-    for entry in [*GALLERY, *NETWORK_GALLERY]:
+    assert next(e for e in GALLERY if e.name == "conv2d-seed003").values(seed003) is not None
+    presets = {e.table["preset"]: e for e in GALLERY if "preset" in e.table}
+    assert set(presets) >= {"seed000", "seed003"}
+    assert presets["seed000"].values(networks[presets["seed000"].name]) is not None
+    for entry in GALLERY:
         assert (OUTPUT / f"{entry.name}.pdf").is_file(), f"regenerate the gallery: {COMMAND}"
-    for name, page in PREVIEWS:
-        assert (OUTPUT / f"{name}-page{page}.png").is_file(), f"regenerate the gallery: {COMMAND}"
+        if entry.preview is not None:
+            png = OUTPUT / f"{entry.name}-page{entry.preview}.png"
+            assert png.is_file(), f"regenerate the gallery: {COMMAND}"
 
 
 def _matrices(tex: str, label: str) -> list[list[list[float]]]:

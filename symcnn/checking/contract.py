@@ -16,6 +16,7 @@ import numpy as np
 from ..core.symbols import Role
 from ..errors import ContractViolation, SymcnnError
 from ..kinds.base import Arrays, Layer
+from ..kinds.registry import LAYERS
 
 #: The argument of each role, and the name of its gradient.
 ARG_NAMES = {Role.INPUT: "x", Role.WEIGHT: "w", Role.BIAS: "b", Role.DELTA: "delta"}
@@ -43,8 +44,8 @@ class Contract:
     """Argument and result layout of a backward function for one layer configuration.
 
     Example:
-        >>> from symcnn.kinds.conv2d import Conv2d
-        >>> contract(Conv2d(kernel=2, input=(3, 3))).signature
+        >>> from symcnn import Linear
+        >>> contract(Linear(2, input=(3,))).signature
         'fn(x, w, b, delta) -> (gx, gw, gb)'
     """
 
@@ -69,12 +70,13 @@ def contract(layer: Layer) -> Contract:
     weights, ``fn(x, delta) -> gx`` otherwise.
 
     Example:
-        >>> from symcnn.kinds.pool2d import MaxPool2d
-        >>> contract(MaxPool2d(window=2, input=(4, 4))).signature
+        >>> from symcnn import ReLU
+        >>> contract(ReLU(input=(4,))).signature
         'fn(x, delta) -> gx'
     """
     if not isinstance(layer, Layer):
-        raise SymcnnError(f"expected a sized layer such as Conv2d, got {type(layer).__name__}")
+        kinds = ", ".join(cls.__name__ for cls in LAYERS.values())
+        raise SymcnnError(f"expected a sized layer ({kinds}), got {type(layer).__name__}")
     params = layer.param_shapes()
     roles = (Role.INPUT, Role.WEIGHT, Role.BIAS) if params else (Role.INPUT,)
     slots = []
@@ -115,9 +117,9 @@ def trial_inputs(layer: Layer, trials: int = 3, seed: int = 0, ties: bool = True
     many (every window's gradient must then go to its first maximum in row-major order).
 
     Example:
-        >>> from symcnn.kinds.pool2d import MaxPool2d
-        >>> [t.label for t in trial_inputs(MaxPool2d(window=2, input=(4, 4)), trials=2)]
-        ['trial 1 of 2', 'trial 2 of 2', 'tie trial']
+        >>> from symcnn import ReLU
+        >>> [t.label for t in trial_inputs(ReLU(input=(4,)), trials=2)]
+        ['trial 1 of 2', 'trial 2 of 2']
     """
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise SymcnnError(f"trials must be a whole number ≥ 1, got {trials!r}")

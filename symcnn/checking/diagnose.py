@@ -63,12 +63,11 @@ def explain(
     """Names of the catalogued mistakes whose numbers equal ``got`` (but not the right answer).
 
     Example:
-        >>> from symcnn.kinds.pool2d import AvgPool2d
-        >>> layer = AvgPool2d(window=2, input=(2, 2))
-        >>> a = {Role.INPUT: np.zeros((1, 2, 2)), Role.DELTA: np.full((1, 1, 1), 2.0)}
-        >>> right = {Role.INPUT: np.full((1, 2, 2), 0.5)}
-        >>> explain(layer, Role.INPUT, np.full((1, 2, 2), 2.0), a, right, 1e-6, 1e-9)
-        ['avg-pool gradient not divided by the window size KH·KW = 4']
+        >>> from symcnn import Identity
+        >>> layer = Identity(input=(3,))
+        >>> right = {Role.INPUT: np.array([1.0, 2.0, 3.0])}
+        >>> explain(layer, Role.INPUT, -right[Role.INPUT], {}, right, 1e-6, 1e-9)
+        ['sign flipped (the negative of the gradient)']
     """
     exp = expected[role]
 

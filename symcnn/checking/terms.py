@@ -122,13 +122,13 @@ class TermAnalysis:
 
     Example:
         >>> from symcnn.graph.network import Network
-        >>> from symcnn.kinds.conv2d import Conv2d
+        >>> from symcnn import Linear
         >>> from symcnn.derivation.derived import derive
-        >>> d = derive(Network.of(Conv2d(kernel=1, bias="none", input=(2, 2))))
-        >>> a = {Role.INPUT: np.ones((1, 2, 2)), Role.WEIGHT: np.full((1, 1, 1, 1), 3.0)}
+        >>> d = derive(Network.of(Linear(2, bias=False, input=(1,))))
+        >>> a = {Role.INPUT: np.ones(1), Role.WEIGHT: np.array([[3.0], [5.0]])}
         >>> t = TermAnalysis(d, a, 1e-6, 1e-9)
-        >>> t.entry(Role.INPUT, (0, 0, 0), np.array([0.0, 3.0, 0.0, 0.0])).lines()[-2:]
-        ['missing: δ_11·w_11', 'extra:   δ_12·w_11']
+        >>> t.entry(Role.INPUT, (0,), np.array([0.0, 3.0])).lines()[1:]
+        ['yours:   δ_2·w_11', 'missing: δ_1·w_11', 'wrong:   δ_2·w_11 where the formula has δ_2·w_21']
     """
 
     def __init__(self, derivation: Derivation, arrays: Arrays, rtol: float, atol: float) -> None:

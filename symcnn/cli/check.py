@@ -16,7 +16,9 @@ from typing import Any
 from ..checking.contract import with_article
 from ..errors import SpecError, SymcnnError
 from ..kinds.base import Layer
+from ..kinds.registry import LAYERS
 from ..testing import DEFAULT_ATOL, DEFAULT_RTOL, compare_layer_backward, torch_fn
+from . import help
 from .options import add_layer_arguments
 from .options import layer_from_args as sized_layer
 
@@ -30,7 +32,7 @@ def add_layer_option(parser: argparse.ArgumentParser) -> None:
         "--layer",
         dest="layer_option",
         metavar="KIND",
-        help="layer kind: conv2d, maxpool2d or avgpool2d (or give it as the LAYER argument)",
+        help=f"layer kind: {', '.join(LAYERS)} (or give it as the LAYER argument)",
     )
 
 
@@ -40,7 +42,7 @@ def layer_from_args(args: argparse.Namespace) -> Layer:
     if len(given) > 1:
         raise SpecError(f"two different layers given: {' and '.join(sorted(given))}")
     if not given:
-        raise SpecError("name the layer: --layer conv2d, maxpool2d or avgpool2d")
+        raise SpecError(f"name the layer: --layer {', '.join(LAYERS)}")
     args.layer = given.pop()
     return sized_layer(args)
 
@@ -144,7 +146,7 @@ def add_trial_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGrou
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed of the inputs (default 0)")
     parser.add_argument(
-        "--no-ties", action="store_true", help="maxpool2d: skip the trial full of tied maxima"
+        "--no-ties", action="store_true", help="max pooling: skip the trial full of tied maxima"
     )
 
 
@@ -173,13 +175,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "check",
         help="check your own backward function against the derived formulas",
         description="Call a backward function on random inputs and compare every entry with "
-        "symcnn's formulas. Contract: conv2d fn(x, w, b, delta) -> (gx, gw, gb) with x [C,H,W], "
-        "w [O,C,KH,KW], b [O] / [O,OH,OW] / None, delta [O,OH,OW] (gb None without bias); "
-        "pooling fn(x, delta) -> gx. Exit 0 when it matches, 1 with a report when it does not, "
-        "2 for bad usage.",
-        epilog="examples:\n"
-        "  symcnn check mylayers:conv2d_backward --layer conv2d --input 5x5 --kernel 2x2\n"
-        "  symcnn check src/pool.py:max_backward --layer maxpool2d --input 4x4 --window 2x2",
+        "symcnn's formulas. Contract: a layer with weights fn(x, w, b, delta) -> (gx, gw, gb), "
+        "in the layer's shapes (a convolution: x [C,H,W], w [O,C,KH,KW], b [O] / [O,OH,OW] / "
+        "None, delta [O,OH,OW]; b and gb None without bias); a layer without "
+        "fn(x, delta) -> gx. Exit 0 when it matches, 1 with a report when it does not, 2 for "
+        "bad usage.",
+        epilog=help.CHECK,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("target", metavar="MODULE:FUNC|FILE.py:FUNC", help="the backward function")

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..fileio import write_atomic
 from ..testing import fixture_arrays
+from . import help
 from .check import add_layer_option, add_trial_arguments, layer_from_args
 
 
@@ -34,9 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "one leading trial axis per array, for tests in projects that cannot import symcnn. "
         "Keys: x, w, b, delta (inputs), gx, gw, gb (expected), formula_gx … (each entry's "
         "formula), trial, config (JSON), contract.",
-        epilog="example:\n  symcnn fixtures --layer conv2d --input 5x5 --kernel 2x2 -o expected.npz\n"
-        "then: d = np.load('expected.npz'); gx, gw, gb = conv2d_backward(d['x'][0], d['w'][0], "
-        "d['b'][0], d['delta'][0])",
+        epilog=help.FIXTURES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_layer_option(p)

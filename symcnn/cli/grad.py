@@ -8,6 +8,8 @@ import sys
 
 from ..api import derive
 from ..errors import SymcnnError
+from ..kinds.registry import LAYERS
+from . import help
 from .options import (
     add_layer_arguments,
     add_network_arguments,
@@ -29,8 +31,8 @@ def _grad(args: argparse.Namespace) -> int:
             raise SymcnnError("--substitute applies to networks (--network FILE or --preset NAME)")
         if args.layer is None:
             raise SymcnnError(
-                "name a layer (conv2d, maxpool2d, avgpool2d), e.g. "
-                "symcnn grad conv2d --input 5x5 --kernel 2x2, or a network: --preset seed003"
+                f"name a layer ({', '.join(LAYERS)}), e.g. symcnn grad {help.LAYER_EXAMPLE}, "
+                "or a network: --preset seed003"
             )
         layer = layer_from_args(args)
         derivation = derive(layer, index_base=args.index_base, max_terms=args.max_terms)
@@ -52,10 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Derive the backward pass of one layer (or of a whole network) "
         "symbolically and print ∂E/∂x for every entry x, the forward expressions and the "
         "proven matrix identities.",
-        epilog="examples:\n  symcnn grad conv2d --input 3x3 --kernel 2x2 --bias untied\n"
-        "  symcnn grad maxpool2d --input 4x4 --window 2x2 --format latex\n"
-        "  symcnn grad conv2d --input 5x5 --kernel 3x3 --stride 2 --padding 1 --format json\n"
-        "  symcnn grad --preset seed003\n  symcnn grad --network examples/seed000.toml --format json\n",
+        epilog=help.GRAD,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_layer_arguments(p, required=False)

@@ -94,9 +94,9 @@ def layer_from_args(args: argparse.Namespace) -> Layer:
     """The sized layer the parsed options describe: ``LAYER --input … --option value``.
 
     Example:
-        >>> ns = argparse.Namespace(layer="dense", input="4", out_features="2")
+        >>> ns = argparse.Namespace(layer="tanh", input="2x3")
         >>> layer_from_args(ns).output_shape
-        (2,)
+        (1, 2, 3)
     """
     kind = args.layer
     cls = LAYERS.get(kind)

@@ -14,6 +14,7 @@ from ..graph.presets import PRESETS, preset_summary, preset_text
 from ..numeric.engine import Engine
 from ..render.json import run_json
 from ..render.text import run_text
+from . import help
 from .options import add_network_arguments, network_from_args, positive_int, values_from_args
 
 _DELTA_RE = re.compile(r"^\s*(\d+)\s*=\s*(.+)$", re.S)
@@ -71,11 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="compute a network's forward and backward pass with numbers, layer by layer",
         description="Evaluate every layer's output, δ and gradient from the derived formulas "
         "(lambdified), record the winner of every max-pool window, optionally take one SGD step.",
-        epilog="examples:\n  symcnn run --preset seed003 --random 0\n"
-        "  symcnn run --network net.toml --values values.json --format json --lr 0.1\n"
-        "  symcnn run --preset seed000 --random 0 --delta '4=[0.25, -0.15]'\n\n"
-        'values.json: {"input": [C][H][W], "target": [...], "params": {"0.weight": ..., '
-        '"0.bias": ...}}',
+        epilog=help.RUN,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_network_arguments(p)

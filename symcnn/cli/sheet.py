@@ -10,9 +10,11 @@ from pathlib import Path
 from ..api import derive
 from ..errors import SymcnnError, TexCompileError, TexEngineMissing
 from ..fileio import write_atomic
+from ..kinds.registry import LAYERS
 from ..sheet.compile import DEFAULT_TIMEOUT, compile_pdf
 from ..sheet.layer import SheetOptions, sheet_tex
 from ..sheet.network import NetSheetOptions, network_tex
+from . import help
 from .options import (
     add_layer_arguments,
     add_network_arguments,
@@ -35,8 +37,7 @@ def _sheet(args: argparse.Namespace) -> int:
         return _network_sheet(args)
     if args.layer is None:
         raise SymcnnError(
-            "name a layer (conv2d, maxpool2d, avgpool2d), e.g. "
-            "symcnn sheet conv2d --input 3x3 --kernel 2x2 --bias untied --pdf, "
+            f"name a layer ({', '.join(LAYERS)}), e.g. symcnn sheet {help.LAYER_EXAMPLE} --pdf, "
             "or a network: symcnn sheet --preset seed000 --random 0 --pdf"
         )
     layer = layer_from_args(args)
@@ -91,15 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "matrix identities, figures and, with numbers, a worked example ending in an SGD step. "
         "With --network or --preset: one sheet for the whole network, every layer's δ written "
         "with the δ of the layer after it, from the loss back to the input.",
-        epilog="examples:\n"
-        "  symcnn sheet conv2d --input 3x3 --kernel 2x2 --bias untied --random 3 --pdf\n"
-        "  symcnn sheet maxpool2d --input 4x4 --window 2x2 --stride 1 -o output/pool.tex\n"
-        "  symcnn sheet conv2d --input 5x5 --kernel 2x2 --values numbers.json --pdf\n"
-        "  symcnn sheet --preset seed000 --values examples/seed000-values.json --pdf\n"
-        "  symcnn sheet --network net.toml --random 0 --lr 0.5 -o net.tex\n"
-        "values files hold JSON arrays: for a layer input, weight, bias and delta (shapes as "
-        "in symcnn grad --format json); for a network input, target and params (as symcnn "
-        "run reads them).",
+        epilog=help.SHEET,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_layer_arguments(p, required=False)

@@ -74,7 +74,7 @@ I_, J_, M_, N_, C_, O_ = (index(s) for s in ("i", "j", "m", "n", "c", "o"))
 U_, V_ = index("u"), index("v")
 H, WD, KH, KW = size("H"), size("W"), size("k_1"), size("k_2")
 HOUT, WOUT, NC, NO = size("H_out"), size("W_out"), size("C"), size("O")
-# sizes of the vector layers: a dense layer's, and a flat vector's length
+# sizes of the vector layers: a fully connected layer's, and a flat vector's length
 NIN, NOUT, NV = size("N_in"), size("N_out"), size("N")
 #: Every size symbol (a condition on sizes only is not a range condition on an index).
 SIZES = frozenset({H, WD, KH, KW, HOUT, WOUT, NC, NO, NIN, NOUT, NV})

@@ -1,9 +1,9 @@
 """One derivation for a lone layer or a whole network: forward terms, δ links, gradients, proofs.
 
 Every tensor has one name. For a lone layer (a network of one layer without a loss, whose δ
-is given): ``a`` (input), ``w``, ``b``, ``z`` (output) and ``d`` (δ, printed δ). In a network:
-``x`` (the input), then the output of layer l is ``z<l>`` (conv2d, dense), ``p<l>``
-(pooling), ``a<l>`` (activations) or ``v<l>`` (flatten); its δ is ``d<l>`` (printed δˡ):
+is given): its kind's input and output letters (``a`` and ``z`` for most), ``w``, ``b`` and
+``d`` (δ, printed δ). In a network: ``x`` (the input), then the output of layer l is its
+kind's letter and l (``z0``, ``p1``, ``a2`` …); its δ is ``d<l>`` (printed δˡ):
 ``δˡ = ∂E/∂(output of layer l)``; parameters ``w<l>``, ``b<l>``; the target ``t``, the loss
 ``E``. Each layer's own chain rule (`symcnn.derivation.backprop`) gives ∂E/∂(its input) as chain
 sums over its δ: that is the δ of the layer it reads, so each δ formula names where its δ
@@ -66,12 +66,12 @@ class DerivedLayer:
 
     @property
     def kind(self) -> str:
-        """``conv2d``, ``sigmoid``, …, or the loss's name (``mse``)."""
+        """The layer's ``type`` in a network file, or the loss's name (``mse``)."""
         return self.layer.kind
 
     @property
     def name(self) -> str:
-        """``layer 0 (conv2d)`` or ``loss (mse)``."""
+        """``layer 0 (<type>)`` or ``loss (mse)``."""
         if self.node is None:
             return f"loss ({self.kind})"
         return self.node.name
@@ -106,11 +106,10 @@ class Derivation:
 
     Example:
         >>> from symcnn.graph.network import Network
-        >>> from symcnn.kinds.conv2d import Conv2d
-        >>> from symcnn.kinds.activation import Sigmoid
-        >>> net = Network([Conv2d(kernel=2, bias="untied"), Sigmoid()], input=(1, 3, 3))
-        >>> derive(net).layers[0].delta[0, 0, 0].sympy()
-        d1_11*(1 - sigmoid(z0_11))*sigmoid(z0_11)
+        >>> from symcnn import Linear, ReLU
+        >>> net = Network([Linear(2), ReLU()], input=(3,))
+        >>> derive(net).layers[0].delta[1].sympy()
+        d1_2*step(z0_2)
     """
 
     network: Network
@@ -204,9 +203,9 @@ class Derivation:
 
         Example:
             >>> from symcnn.graph.network import Network
-            >>> from symcnn.kinds.conv2d import Conv2d
-            >>> derive(Network.of(Conv2d(kernel=2, input=(2, 2)))).gradient("bias")[0]
-            d_11
+            >>> from symcnn import Linear
+            >>> derive(Network.of(Linear(1, input=(2,)))).gradient("bias")[0]
+            d_1
         """
         role = Role(role) if isinstance(role, str) else role
         return _map(self.layers[0].grads[role], lambda cs: cs.sympy())

@@ -31,10 +31,10 @@ def chain_rule(general: General, role: Role) -> ChainRule:
     """Derive ∂E/∂x for a generic entry x of one tensor, step by step, with SymPy.
 
     Example:
-        >>> from symcnn.kinds.conv2d import Conv2d
-        >>> g = Conv2d(kernel=2, input=(5, 5)).index_formula(0)
+        >>> from symcnn import Linear
+        >>> g = Linear(2, input=(3,)).index_formula(0)
         >>> chain_rule(g, Role.WEIGHT).steps[-1].rhs
-        Sum(a[i + m', j + n']*delta[i, j], (i, 0, H_out - 1), (j, 0, W_out - 1))
+        a[j']*delta[i']
     """
     x = general.wrt[role]
     limits = [(s, *general.ranges[s]) for s in general.outer]
@@ -96,17 +96,17 @@ def derive_general(layer: Layer, base: int) -> tuple[General, list[ChainRule]]:
     """The forward index formula and the chain-rule derivation of every gradient of a layer.
 
     Example:
-        >>> from symcnn.kinds.pool2d import MaxPool2d
-        >>> general, rules = derive_general(MaxPool2d(window=2, input=(4, 4)), 1)
+        >>> from symcnn import Linear
+        >>> general, rules = derive_general(Linear(2, input=(3,)), 1)
         >>> [r.role.value for r in rules]
-        ['input']
+        ['input', 'weight', 'bias']
     """
     general = layer.index_formula(base)
     return general, [chain_rule(general, role) for role in general.wrt]
 
 
 def output_delta_steps() -> list[Step]:
-    """δ = ∂E/∂z when z feeds a sigmoid and the squared error E = ½(σ(z) − y)², derived.
+    """δ = ∂E/∂z when z feeds the logistic σ and the squared error E = ½(σ(z) − y)², derived.
 
     Returns three steps: the loss, its derivative by SymPy, and the same with
     σ' = σ(1 − σ), which is checked to be an identity before it is returned.

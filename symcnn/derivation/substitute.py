@@ -66,7 +66,7 @@ def substituted(
 
     Example:
         >>> from symcnn.graph.network import Network
-        >>> from symcnn.kinds.dense import Linear
+        >>> from symcnn import Linear
         >>> from symcnn.derivation.derived import derive
         >>> d = derive(Network([Linear(1, bias=False)], input=(1,)))
         >>> substituted(d)["0.weight"][0, 0]

@@ -11,7 +11,7 @@ from typing import Any
 
 from ..core.shapes import DEFAULT_MAX_TERMS, suggest
 from ..errors import LayerKeyError, NetworkShapeError, SpecError, SymcnnError, TooLargeError
-from ..kinds.registry import layer_from_table
+from ..kinds.registry import LAYERS, layer_from_table
 from .network import Network
 
 TOP_KEYS = ("input", "loss", "index_base", "description", "layer")
@@ -92,9 +92,9 @@ def parse_network(
 
     Example:
         >>> net = parse_network('input = [1, 3, 3]\\nloss = "mse"\\n[[layer]]\\n'
-        ...                     'type = "conv2d"\\nkernel = [2, 2]\\n')
+        ...                     'type = "tanh"\\n')
         >>> net.describe()
-        'input 1x3x3 → 0 conv2d 1x2x2 → loss mse'
+        'input 1x3x3 → 0 tanh 1x3x3 → loss mse'
     """
     where = _Where(source, _Lines(text))
     try:
@@ -111,7 +111,10 @@ def parse_network(
         raise where.error(None, "missing input, e.g. input = [1, 5, 5] (channels, rows, cols)")
     raw_layers = data.get("layer")
     if not isinstance(raw_layers, list) or not raw_layers:
-        raise where.error(None, 'no layers: add [[layer]] tables, e.g. [[layer]] type = "conv2d"')
+        example = next(iter(LAYERS))
+        raise where.error(
+            None, f'no layers: add [[layer]] tables, e.g. [[layer]] type = "{example}"'
+        )
     layers = []
     for index, table in enumerate(raw_layers):
         if not isinstance(table, Mapping):
@@ -188,9 +191,9 @@ def load_network(
     Example:
         >>> import tempfile, os
         >>> f = os.path.join(tempfile.mkdtemp(), "net.toml")
-        >>> _ = open(f, "w").write('input = [4]\\n[[layer]]\\ntype = "sigmoid"\\n')
+        >>> _ = open(f, "w").write('input = [4]\\n[[layer]]\\ntype = "tanh"\\n')
         >>> load_network(f).describe()
-        'input 4 → 0 sigmoid 4 → loss mse'
+        'input 4 → 0 tanh 4 → loss mse'
     """
     return parse_network(read_text(path), str(path), max_terms, cls)
 

@@ -19,7 +19,7 @@ from ..core.symbols import Role
 from ..errors import LayerKeyError, NetworkShapeError, SpecError, TooLargeError
 from ..kinds.base import Layer
 from ..kinds.loss import Loss, MSELoss
-from ..kinds.registry import layer_from_table, loss_from_name
+from ..kinds.registry import LAYERS, layer_from_table, loss_from_name
 
 #: The name of the network's input tensor.
 INPUT = "input"
@@ -38,12 +38,12 @@ class Node:
 
     @property
     def kind(self) -> str:
-        """The layer's ``type``: ``conv2d``, ``sigmoid`` …"""
+        """The layer's ``type`` in a network file."""
         return self.layer.kind
 
     @property
     def name(self) -> str:
-        """``layer 0 (conv2d)``."""
+        """``layer 0 (<type>)``."""
         return f"layer {self.index} ({self.layer.kind})"
 
     def param_names(self, lone: bool = False) -> dict[Role, str]:
@@ -81,8 +81,9 @@ def _to_layer(item: Any, index: int) -> Layer:
             raise NetworkShapeError(index, f"layer {index}: {err}", err.key) from None
     if not isinstance(item, Layer):
         raise SpecError(
-            f"layer {index}: {type(item).__name__} is not a layer; use Conv2d, MaxPool2d, "
-            "AvgPool2d, Sigmoid, Tanh, ReLU, Identity, Flatten, Linear or a dict"
+            f"layer {index}: {type(item).__name__} is not a layer; use "
+            + ", ".join(cls.__name__ for cls in LAYERS.values())
+            + " or a dict"
         )
     return item
 
@@ -97,13 +98,11 @@ class Network:
     the network is built.
 
     Example:
-        >>> from symcnn.kinds.conv2d import Conv2d
-        >>> from symcnn.kinds.activation import Sigmoid
-        >>> net = Network([Conv2d(kernel=2, bias="untied"), Sigmoid()], input=(1, 3, 3))
+        >>> from symcnn import Linear, ReLU
+        >>> net = Network([Linear(3), ReLU()], input=(4,))
         >>> [node.layer.output_shape for node in net.nodes]
-        [(1, 2, 2), (1, 2, 2)]
-        >>> Network([{"type": "flatten"}, {"type": "dense", "out_features": 2}],
-        ...         input=(1, 2, 2)).param_shapes()
+        [(3,), (3,)]
+        >>> Network([{"type": "relu"}, Linear(2)], input=(4,)).param_shapes()
         {'1.weight': (2, 4), '1.bias': (2,)}
     """
 
@@ -153,9 +152,9 @@ class Network:
         """A lone layer as a network of one layer without a loss: its δ is given, not derived.
 
         Example:
-            >>> from symcnn.kinds.pool2d import MaxPool2d
-            >>> Network.of(MaxPool2d(window=2, input=(4, 4))).describe()
-            'input 1x4x4 → 0 maxpool2d 1x2x2'
+            >>> from symcnn import Tanh
+            >>> Network.of(Tanh(input=(1, 4, 4))).describe()
+            'input 1x4x4 → 0 tanh 1x4x4'
         """
         check_max_terms(max_terms)
         if layer.term_count > max_terms:
@@ -190,7 +189,7 @@ class Network:
         }
 
     def describe(self) -> str:
-        """One line: ``input 1x3x3 → 0 conv2d 1x2x2 → 1 sigmoid 1x2x2 → loss mse``."""
+        """One line: ``input 4 → 0 <type> 3 → 1 relu 3 → loss mse``."""
         parts = [f"input {shape_text(self.input)}"]
         for node in self.nodes:
             parts.append(f"{node.index} {node.kind} {shape_text(node.layer.output_shape)}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import sympy
@@ -193,6 +193,7 @@ class ReLU(_Elementwise):
     kind = "relu"
     title = "ReLU"
     note = "relu(z) = max(0, z); relu'(z) = [z > 0], 0 at z = 0 (PyTorch's choice)"
+    conventions: ClassVar[dict[str, str]] = {"relu": "relu'(0) = 0"}
 
     def apply(self, x: Any) -> Any:
         return relu(x)

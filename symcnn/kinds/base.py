@@ -116,7 +116,7 @@ class Layer:
     title: ClassVar[str]
     #: The template of its part of a sheet.
     template: ClassVar[str]
-    #: Stem of its output in a network: z (conv, dense), p (pooling), a (activation), v.
+    #: Stem of its output in a network: z (a weighted sum), p (pooling), a (activation), v.
     letter: ClassVar[str] = "z"
     #: Stems of its input and output when it is derived alone.
     lone: ClassVar[tuple[str, str]] = ("a", "z")
@@ -126,8 +126,9 @@ class Layer:
     required: ClassVar[tuple[str, str] | None] = None
     #: What a reader must know to read its formulas (a function's derivative, a bracket).
     note: ClassVar[str] = ""
-    #: What its operation means where frameworks differ (the JSON contract's conventions).
-    convention: ClassVar[str] = ""
+    #: What its tensors and operation mean where frameworks differ, for the JSON contract:
+    #: ``shapes`` (its parameters' axes), ``convolution``, or a key of its own.
+    conventions: ClassVar[dict[str, str]] = {}
 
     input: Any
 
@@ -170,9 +171,9 @@ class Layer:
         """This layer reading a tensor of ``shape``; a `SpecError` says why it cannot.
 
         Example:
-            >>> from symcnn.kinds.flatten import Flatten
-            >>> Flatten().sized((2, 3, 3)).output_shape
-            (18,)
+            >>> from symcnn.kinds.activation import Tanh
+            >>> Tanh().sized((2, 3, 3)).output_shape
+            (2, 3, 3)
         """
         return dataclasses.replace(self, input=shape_of(shape, "input"))  # type: ignore[type-var]
 
@@ -206,7 +207,7 @@ class Layer:
         return ""
 
     def describe(self) -> str:
-        """One line: ``flatten: input 2x3x3 → output 18``."""
+        """One line: ``tanh: input 2x3x3 -> output 2x3x3``."""
         return (
             f"{self.kind}: input {shape_text(self.input_shape)}"
             f"{', ' + self.summary() if self.summary() else ''} -> output "
@@ -217,9 +218,9 @@ class Layer:
         """A short name of the layer and its options, for file names and test ids.
 
         Example:
-            >>> from symcnn.kinds.flatten import Flatten
-            >>> Flatten(input=(2, 3, 3)).slug()
-            'flatten-2x3x3'
+            >>> from symcnn.kinds.activation import Tanh
+            >>> Tanh(input=(2, 3, 3)).slug()
+            'tanh-2x3x3'
         """
         return f"{self.kind}-{shape_text(self.input_shape)}"
 

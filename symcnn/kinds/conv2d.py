@@ -6,7 +6,7 @@ import enum
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import symengine as se
@@ -89,7 +89,10 @@ class Conv2d(Layer):
     template = "layer_conv2d.tex.j2"
     figures = (Figure.RECEPTIVE_FIELD, Figure.WEIGHT_CELLS)
     required = ("kernel", "kernel = [2, 2]")
-    convention = "cross-correlation, as in PyTorch"
+    conventions: ClassVar[dict[str, str]] = {
+        "shapes": "conv2d weight [O, C, KH, KW], bias [O] (shared) or [O, OH, OW] (untied)",
+        "convolution": "cross-correlation, as in PyTorch",
+    }
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__

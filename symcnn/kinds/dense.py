@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import sympy
@@ -37,6 +37,7 @@ class Linear(Layer):
     title = "dense (fully connected)"
     template = "layer_dense.tex.j2"
     required = ("out_features", "out_features = 2")
+    conventions: ClassVar[dict[str, str]] = {"shapes": "dense weight [out, in], dense bias [out]"}
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out_features", positive(self.out_features, "out_features"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -31,6 +31,7 @@ class Flatten(Layer):
     template = "layer_flatten.tex.j2"
     letter = "v"
     lone = ("a", "v")
+    conventions: ClassVar[dict[str, str]] = {"flatten": "row-major over (C, H, W)"}
 
     def __post_init__(self) -> None:
         if self.input is not None:

@@ -126,7 +126,8 @@ class CrossEntropyLoss(Loss):
         if len(shape) != 1:
             raise SpecError(
                 f"cross_entropy needs a flat output (one score per class), but the network "
-                f"ends in {shape_text(shape)}; end it with flatten and a dense layer"
+                f"ends in {shape_text(shape)}; end it with a fully connected layer on a "
+                "flat vector"
             )
         return super().sized(shape)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import symengine as se
@@ -267,6 +267,9 @@ class MaxPool2d(_Pool2d):
         "[x = max(...)] is 1 when x is the first maximum of its window (row-major order, "
         "PyTorch's rule for ties), else 0"
     )
+    conventions: ClassVar[dict[str, str]] = {
+        "max": "Piecewise conditions select the first maximum of a window (PyTorch's tie rule)"
+    }
 
     def terms(self, x: np.ndarray, params: dict[Role, np.ndarray]) -> np.ndarray:
         """``z[c,i,j] = max`` of the window, one `WindowMax` summand.

@@ -24,6 +24,40 @@ LAYERS: dict[str, type[Layer]] = {
 LOSSES: dict[str, type[Loss]] = {cls.kind: cls for cls in (MSELoss, CrossEntropyLoss)}
 
 
+def letters() -> str:
+    """What the output of layer l is called in a network, by kind: ``zˡ (conv2d, dense), …``.
+
+    Example:
+        >>> letters().startswith("zˡ (")
+        True
+    """
+    kinds: dict[str, list[str]] = {}
+    for kind, cls in LAYERS.items():
+        kinds.setdefault(cls.letter, []).append(kind)
+    parts = [f"{letter}ˡ ({', '.join(names)})" for letter, names in kinds.items()]
+    return ", ".join(parts[:-1]) + " or " + parts[-1]
+
+
+def conventions() -> dict[str, str]:
+    """What the tensors and operations of every kind mean, for the JSON contract.
+
+    The ``shapes`` of the kinds are joined into one entry; other keys are one kind's own.
+
+    Example:
+        >>> conventions()["shapes"].startswith("PyTorch's without the batch axis")
+        True
+    """
+    shapes = ["PyTorch's without the batch axis: tensors [C, H, W]"]
+    out: dict[str, str] = {}
+    for cls in LAYERS.values():
+        for key, text in cls.conventions.items():
+            if key == "shapes":
+                shapes.append(text)
+            elif key != "convolution":
+                out[key] = text
+    return {"shapes": ", ".join(shapes), **out}
+
+
 def layer_from_table(table: Mapping[str, Any]) -> Layer:
     """A layer from a network file's table: ``{"type": "conv2d", "kernel": [2, 2], …}``.
 

@@ -50,7 +50,7 @@ def compile_exprs(args: list[Any], exprs: list[Any]) -> Any:
 class Monomials:
     """Sums of product terms ``c·x·y…`` evaluated straight from the terms with index arrays.
 
-    Conv, dense, flatten and average-pool formulas are sums of such terms (``δ_11·w_22``);
+    Most layers' formulas are sums of such terms (``δ_11·w_22``);
     gathering the factors and summing per output entry costs one pass over the terms, where
     compiling tens of thousands of them into a function would take seconds.
 

@@ -232,13 +232,13 @@ class Gradients:
 
     Example:
         >>> from symcnn.graph.network import Network
-        >>> from symcnn.kinds.conv2d import Conv2d
+        >>> from symcnn import Linear
         >>> from symcnn.derivation.derived import derive
-        >>> num = Gradients(derive(Network.of(Conv2d(kernel=2, input=(3, 3)))))
-        >>> g = num(input=np.ones((1, 3, 3)), weight=np.ones((1, 1, 2, 2)),
-        ...         bias=np.zeros(1), delta=np.ones((1, 2, 2)))
-        >>> g["input"][0].tolist()
-        [[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]
+        >>> num = Gradients(derive(Network.of(Linear(2, input=(3,)))))
+        >>> g = num(input=np.ones(3), weight=np.ones((2, 3)), bias=np.zeros(2),
+        ...         delta=np.array([1.0, 2.0]))
+        >>> g["input"].tolist(), g["weight"].tolist()
+        ([3.0, 3.0, 3.0], [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]])
     """
 
     def __init__(self, derivation: Derivation) -> None:

@@ -38,7 +38,7 @@ class Values:
     delta: np.ndarray | None = None
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """Every array by the name a values file gives it (``params`` flattened).
+        """Every array by the name a values file gives it (``params`` taken out of their table).
 
         Example:
             >>> sorted(Values(np.zeros(2), {"weight": np.ones(2)}, delta=np.ones(1)).arrays())
@@ -57,9 +57,9 @@ def needed(network: Network) -> dict[str, Shape]:
 
     Example:
         >>> from symcnn.graph.network import Network
-        >>> from symcnn.kinds.conv2d import Conv2d
-        >>> needed(Network.of(Conv2d(kernel=2, input=(3, 3))))
-        {'input': (1, 3, 3), 'weight': (1, 1, 2, 2), 'bias': (1,), 'delta': (1, 2, 2)}
+        >>> from symcnn import Linear
+        >>> needed(Network.of(Linear(2, input=(3,))))
+        {'input': (3,), 'weight': (2, 3), 'bias': (2,), 'delta': (2,)}
     """
     out: dict[str, Shape] = {"input": network.input, **network.param_shapes()}
     if network.lone:
@@ -177,10 +177,10 @@ def load_values(path: str | Path, network: Network) -> Values:
     Example:
         >>> import tempfile, os
         >>> from symcnn.graph.network import Network
-        >>> from symcnn.kinds.pool2d import AvgPool2d
+        >>> from symcnn import Tanh
         >>> f = os.path.join(tempfile.mkdtemp(), "v.json")
-        >>> _ = open(f, "w").write('{"input": [[1, 2], [3, 4]], "delta": 1}')
-        >>> load_values(f, Network.of(AvgPool2d(window=2, input=(2, 2)))).input.tolist()
+        >>> _ = open(f, "w").write('{"input": [[1, 2], [3, 4]], "delta": [[0, 1], [1, 0]]}')
+        >>> load_values(f, Network.of(Tanh(input=(1, 2, 2)))).input.tolist()
         [[[1.0, 2.0], [3.0, 4.0]]]
     """
     return check_values(network, read_json(path), str(path))

@@ -9,6 +9,7 @@ import numpy as np
 from ..core.symbols import Role
 from ..derivation.derived import DerivedLayer
 from ..document.model import Document, GradientBlock
+from ..kinds.registry import conventions, letters
 from .printers import JsonPrinter, chain_sum_string, forward_string
 
 if TYPE_CHECKING:
@@ -41,12 +42,12 @@ def lone_json(doc: Document) -> dict[str, Any]:
 
     Example:
         >>> from symcnn.graph.network import Network
-        >>> from symcnn.kinds.conv2d import Conv2d
+        >>> from symcnn import Linear
         >>> from symcnn.derivation.derived import derive
         >>> from symcnn.document.build import document
-        >>> j = lone_json(document(derive(Network.of(Conv2d(kernel=2, input=(2, 2))))))
+        >>> j = lone_json(document(derive(Network.of(Linear(1, input=(2,))))))
         >>> j["grad"]["weight"]
-        [[[['d_11*a_11', 'd_11*a_12'], ['d_11*a_21', 'd_11*a_22']]]]
+        [['d_1*a_1', 'd_1*a_2']]
     """
     d = doc.derivation
     layer = d.layers[0]
@@ -69,22 +70,20 @@ def lone_json(doc: Document) -> dict[str, Any]:
         "conventions": {
             "index_base": base,
             "delta": "d_... is dE/dz for the output entry z_... of the same index",
-            "convolution": layer.layer.convention or None,
+            "convolution": layer.layer.conventions.get("convolution"),
         },
     }
 
 
+#: The network contract's conventions: the names, the δ links, and each kind's own.
 CONVENTIONS = {
-    "shapes": "PyTorch's without the batch axis: tensors [C, H, W], conv weight "
-    "[O, C, KH, KW], dense weight [out, in], dense bias [out]",
-    "flatten": "row-major over (C, H, W)",
-    "names": "x input, t target, E loss; the output of layer l is z<l> (conv2d, dense), "
-    "p<l> (pooling), a<l> (activation) or v<l> (flatten); d<l> is δ of layer l = dE/d(its "
-    "output); parameters w<l>, b<l> are '<l>.weight', '<l>.bias'",
+    **conventions(),
+    "names": "x input, t target, E loss; the output of layer l is "
+    + letters().replace("ˡ", "<l>")
+    + "; d<l> is δ of layer l = dE/d(its output); parameters w<l>, b<l> are '<l>.weight', "
+    "'<l>.bias'",
     "delta": "layers[l].delta.formula gives d<l> in the δ symbols of layer delta.from "
     "(or of the loss); layers[l].grad.input is the δ of layer l - 1, in d<l>",
-    "max": "Piecewise conditions select the first maximum of a window (PyTorch's tie rule)",
-    "relu": "relu'(0) = 0",
 }
 
 

@@ -35,11 +35,11 @@ def lone_latex(doc: Document) -> str:
 
     Example:
         >>> from symcnn.graph.network import Network
-        >>> from symcnn.kinds.conv2d import Conv2d
+        >>> from symcnn import Linear
         >>> from symcnn.derivation.derived import derive
         >>> from symcnn.document.build import document
-        >>> tex = lone_latex(document(derive(Network.of(Conv2d(kernel=2, input=(3, 3))))))
-        >>> r"\frac{\partial E}{\partial w_{11}}" in tex
+        >>> tex = lone_latex(document(derive(Network.of(Linear(2, input=(3,))))))
+        >>> r"\frac{\partial E}{\partial w_{23}}" in tex
         True
     """
     d = doc.derivation

@@ -20,10 +20,10 @@ def notebook_latex(doc: Document) -> str:
 
     Example:
         >>> from symcnn.graph.network import Network
-        >>> from symcnn.kinds.conv2d import Conv2d
+        >>> from symcnn import Linear
         >>> from symcnn.derivation.derived import derive
         >>> from symcnn.document.build import document
-        >>> text = notebook_latex(document(derive(Network.of(Conv2d(kernel=2, input=(3, 3))))))
+        >>> text = notebook_latex(document(derive(Network.of(Linear(2, input=(3,))))))
         >>> text.startswith("$$") and r"\begin{bmatrix}" in text
         True
     """

@@ -239,7 +239,7 @@ def _factors(expr: Any) -> list[Any]:
 def _symbols_only(
     factors: list[Any], table: SymbolTable, keys: dict[Any, tuple[int, int]] | None = None
 ) -> list[Any] | None:
-    """Fast path: the factors flattened and sorted (δ first) if they are all symengine symbols.
+    """Fast path: the factors as one sorted list (δ first) if they are all symengine symbols.
 
     ``keys`` caches each symbol's sort key across calls (a printer's products reuse symbols).
     """

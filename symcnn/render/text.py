@@ -11,6 +11,7 @@ from ..core.symbols import Role
 from ..derivation.derived import DerivedLayer
 from ..derivation.naming import superscript
 from ..document.model import DeltaBlock, Document, ForwardBlock, GradientBlock
+from ..kinds.registry import letters
 from .printers import TextPrinter, chain_sum_string, forward_string
 
 if TYPE_CHECKING:
@@ -18,9 +19,8 @@ if TYPE_CHECKING:
     from ..numeric.engine import Run
 
 NAMES_NOTE = (
-    "x is the input and t the target; the output of layer l is zˡ (conv2d, dense), pˡ "
-    "(pooling), aˡ (activation) or vˡ (flatten); δˡ = ∂E/∂(output of layer l); the parameters "
-    "of layer l are wˡ (l.weight) and bˡ (l.bias)"
+    f"x is the input and t the target; the output of layer l is {letters()}; "
+    "δˡ = ∂E/∂(output of layer l); the parameters of layer l are wˡ (l.weight) and bˡ (l.bias)"
 )
 
 _ASCII = str.maketrans(
@@ -29,7 +29,7 @@ _ASCII = str.maketrans(
         "∂": "d",
         "⋆": "*",
         "δ": "d",
-        "σ": "sigmoid",
+        "σ": "sigma",
         "·": "*",
         "→": "->",
         "ŷ": "y",
@@ -63,13 +63,13 @@ def _status(proven: bool, mismatches: int) -> str:
 
 
 def layer_summary(layer: DerivedLayer) -> str:
-    """``layer 0 conv2d (kernel 2x2, …): 1x3x3 → 1x2x2`` or ``loss mse: 1x2x2 → E``.
+    """``layer 0 <type> (kernel 2x2, …): 1x3x3 → 1x2x2`` or ``loss mse: 1x2x2 → E``.
 
     Example:
         >>> from symcnn.graph.presets import preset
         >>> from symcnn.derivation.derived import derive
-        >>> layer_summary(derive(preset("seed003")).layers[1])
-        'layer 1 sigmoid: 1x2x2 → 1x2x2'
+        >>> layer_summary(derive(preset("seed003")).loss)
+        'loss mse: 1x2x2 → E'
     """
     hidden = ("input", "shape", "input_shape", "in_channels", "channels", "in_features")
     cfg = {
@@ -118,12 +118,12 @@ def lone_text(doc: Document, unicode: bool = True) -> str:
 
     Example:
         >>> from symcnn.graph.network import Network
-        >>> from symcnn.kinds.conv2d import Conv2d
+        >>> from symcnn import Linear
         >>> from symcnn.derivation.derived import derive
         >>> from symcnn.document.build import document
-        >>> text = lone_text(document(derive(Network.of(Conv2d(kernel=2, input=(2, 2))))))
+        >>> text = lone_text(document(derive(Network.of(Linear(1, input=(2,))))))
         >>> print(text.splitlines()[text.splitlines().index("gradient of the bias:") + 1])
-          ∂E/∂b = δ_11
+          ∂E/∂b_1 = δ_1
     """
     d = doc.derivation
     p = TextPrinter(d.table, unicode=unicode)
