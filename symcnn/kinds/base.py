@@ -92,6 +92,33 @@ def pair_tag(pair: tuple[int, int]) -> str:
     return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
 
 
+def spatial_axes(
+    spatial: tuple[int, int],
+    window: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+    out: tuple[int, int],
+) -> list[dict[str, int]]:
+    """The output-size arithmetic of a sliding window, per axis, for a sheet's set-up.
+
+    Example:
+        >>> spatial_axes((5, 5), (3, 3), (2, 2), (1, 1), (1, 1), (3, 3))[0]["out"]
+        3
+    """
+    return [
+        {
+            "size": spatial[ax],
+            "k": window[ax],
+            "stride": stride[ax],
+            "pad": padding[ax],
+            "dil": dilation[ax],
+            "out": out[ax],
+        }
+        for ax in (0, 1)
+    ]
+
+
 def signed(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Random values of magnitude 0.5–1.5 and random sign: never near 0, all distinct.
 

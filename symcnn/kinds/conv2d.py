@@ -28,7 +28,17 @@ from ..core.shapes import (
 )
 from ..core.symbols import Role
 from ..errors import SpecError
-from .base import Arrays, ClosedForm, Figure, Layer, Mistake, Operand, Shown, pair_tag
+from .base import (
+    Arrays,
+    ClosedForm,
+    Figure,
+    Layer,
+    Mistake,
+    Operand,
+    Shown,
+    pair_tag,
+    spatial_axes,
+)
 
 
 class Bias(enum.Enum):
@@ -467,17 +477,9 @@ class Conv2d(Layer):
         h, w = self.spatial
         return {
             "channels": self.input_shape[0],
-            "axes": [
-                {
-                    "size": (h, w)[ax],
-                    "k": self.kernel[ax],
-                    "stride": self.stride[ax],
-                    "pad": self.padding[ax],
-                    "dil": self.dilation[ax],
-                    "out": self.output_size[ax],
-                }
-                for ax in (0, 1)
-            ],
+            "axes": spatial_axes(
+                (h, w), self.kernel, self.stride, self.padding, self.dilation, self.output_size
+            ),
             "padded": any(self.padding),
             "strided": self.stride != (1, 1),
             "dilated": self.dilation != (1, 1),

@@ -18,7 +18,18 @@ from ..core.indexed import General
 from ..core.shapes import Pair, Shape, conv_out_size, parse_size, positive, shape_of, shape_text
 from ..core.symbols import Role
 from ..errors import SpecError
-from .base import Arrays, ClosedForm, Figure, Layer, Mistake, Operand, Shown, pair_tag, signed
+from .base import (
+    Arrays,
+    ClosedForm,
+    Figure,
+    Layer,
+    Mistake,
+    Operand,
+    Shown,
+    pair_tag,
+    signed,
+    spatial_axes,
+)
 
 
 @dataclass(frozen=True)
@@ -232,17 +243,9 @@ class _Pool2d(Layer):
     def facts(self) -> dict[str, Any]:
         return {
             "channels": self.input_shape[0],
-            "axes": [
-                {
-                    "size": self.spatial[ax],
-                    "k": self.window[ax],
-                    "stride": self.stride[ax],
-                    "pad": 0,
-                    "dil": 1,
-                    "out": self.output_size[ax],
-                }
-                for ax in (0, 1)
-            ],
+            "axes": spatial_axes(
+                self.spatial, self.window, self.stride, (0, 0), (1, 1), self.output_size
+            ),
             "padded": False,
             "strided": self.stride != (1, 1),
             "dilated": False,

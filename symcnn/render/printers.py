@@ -56,6 +56,15 @@ def index_text(info: SymbolInfo, sep: str = "") -> str:
     return channels or spatial
 
 
+def _spelled(printer: Any, sym: Any) -> str:
+    """A symbol as ``printer.spell`` writes it, once per name (printers repeat symbols)."""
+    name = sym if isinstance(sym, str) else getattr(sym, "name", None) or str(sym)
+    hit = printer._cache.get(name)
+    if hit is None:
+        hit = printer._cache[name] = printer.spell(name, printer.table.get(name))
+    return hit
+
+
 class TextPrinter(StrPrinter):
     """SymPy's str printer with symcnn's names: ``δ_11`` (or ``d_11`` in ASCII), Iverson max."""
 
@@ -68,17 +77,14 @@ class TextPrinter(StrPrinter):
 
     def symbol(self, sym: Any) -> str:
         """One symbol: ``a_11``, ``δ_2_11``."""
-        name = sym if isinstance(sym, str) else getattr(sym, "name", None) or str(sym)
-        hit = self._cache.get(name)
-        if hit is None:
-            info = self.table.get(name)
-            if info is None:
-                hit = name
-            else:
-                stem = info.grid.text if self.unicode else info.grid.name
-                hit = stem + name[len(info.grid.name) :]
-            self._cache[name] = hit
-        return hit
+        return _spelled(self, sym)
+
+    def spell(self, name: str, info: SymbolInfo | None) -> str:
+        """A symbol of the table as text (any other name as it is)."""
+        if info is None:
+            return name
+        stem = info.grid.text if self.unicode else info.grid.name
+        return stem + name[len(info.grid.name) :]
 
     def _print_Symbol(self, expr: sympy.Symbol) -> str:
         return self.symbol(expr)
@@ -155,17 +161,14 @@ class SymcnnLatexPrinter(LatexPrinter):
 
     def symbol(self, sym: Any) -> str:
         """One symbol: ``a_{11}``, ``\\delta_{2,11}``, ``w_{10,3}``."""
-        name = sym if isinstance(sym, str) else getattr(sym, "name", None) or str(sym)
-        hit = self._cache.get(name)
-        if hit is None:
-            info = self.table.get(name)
-            if info is None:
-                hit = super()._print_Symbol(sympy.Symbol(name))
-            else:
-                idx = index_text(info)
-                hit = f"{info.grid.latex}_{{{idx}}}" if idx else info.grid.latex
-            self._cache[name] = hit
-        return hit
+        return _spelled(self, sym)
+
+    def spell(self, name: str, info: SymbolInfo | None) -> str:
+        """A symbol of the table as LaTeX (any other name as SymPy prints it)."""
+        if info is None:
+            return str(super()._print_Symbol(sympy.Symbol(name)))
+        idx = index_text(info)
+        return f"{info.grid.latex}_{{{idx}}}" if idx else info.grid.latex
 
     def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
         return self.symbol(expr)
