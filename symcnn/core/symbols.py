@@ -147,7 +147,9 @@ class SymbolTable:
         self.grids = list(grids)
         self._by_name: dict[str, SymbolInfo] = {}
         self._order: dict[str, int] = {}
+        self._offsets: dict[str, int] = {}
         for grid in self.grids:
+            self._offsets[grid.name] = len(self._by_name)
             for sym, info in grid.infos():
                 name = str(sym)
                 if name in self._by_name:
@@ -166,6 +168,10 @@ class SymbolTable:
     def position(self, symbol: object) -> int:
         """A stable sort key: grids in table order, then row-major index."""
         return self._order[str(symbol)]
+
+    def offset(self, grid: Grid) -> int:
+        """The position of a grid's first entry: entry k (flat) is at ``offset + k``."""
+        return self._offsets[grid.name]
 
     def sympy_symbols(self) -> dict[str, sympy.Symbol]:
         """Name → SymPy ``Symbol`` for every entry (a ``local_dict`` for ``parse_expr``)."""

@@ -84,7 +84,7 @@ class DerivedLayer:
     @property
     def output_shape(self) -> tuple[int, ...]:
         """Shape of the layer output and of its δ (``()`` for the loss)."""
-        return tuple(self.forward.terms.shape)
+        return self.forward.shape
 
     @property
     def identities(self) -> list[Proof]:
@@ -231,9 +231,12 @@ def _forward(node: Node, read: Grid, lone: bool, base: int) -> Forward:
     shape = layer.output_shape
     grids[Role.OUTPUT] = naming.activation_grid(out_stem, Role.OUTPUT, shape, base)
     grids[Role.DELTA] = naming.activation_grid(delta_stem, Role.DELTA, shape, base)
+    wrt = (Role.INPUT, *layer.param_shapes())
+    parts = layer.parts()
+    if parts is not None:  # index arrays: summand objects are built only when printed
+        return Forward(grids, None, wrt, parts, shape)
     params = {role: grids[role].symbols for role in layer.param_shapes()}
-    terms = layer.terms(read.symbols, params)
-    return Forward(grids, terms, (Role.INPUT, *layer.param_shapes()))
+    return Forward(grids, layer.terms(read.symbols, params), wrt)
 
 
 def _loss_forward(loss: Loss, read: Grid, base: int) -> Forward:

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..core.indexed import General
 from ..core.shapes import Shape, channel_axes, shape_of, shape_text, suggest
+from ..core.summands import Part, summand_array
 from ..core.symbols import Role
 from ..errors import LayerKeyError, SpecError
 
@@ -262,9 +263,20 @@ class Layer:
 
     # --- maths ---------------------------------------------------------------------------
 
+    def parts(self) -> tuple[Part, ...] | None:
+        """The forward rule as index arrays (see `symcnn.core.summands.Part`); None when the
+        kind gives only `terms`."""
+        return None
+
     def terms(self, x: np.ndarray, params: dict[Role, np.ndarray]) -> np.ndarray:
-        """The forward rule: for each output entry, the tuple of summands it adds up."""
-        raise NotImplementedError
+        """The forward rule: for each output entry, the tuple of summands it adds up.
+
+        By default, the summands `parts` describes, built over the given symbols.
+        """
+        parts = self.parts()
+        if parts is None:
+            raise NotImplementedError
+        return summand_array(parts, self.output_shape, {Role.INPUT: x, **params})
 
     def closed_forms(
         self, x: np.ndarray, params: dict[Role, np.ndarray], delta: np.ndarray
