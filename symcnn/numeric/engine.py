@@ -10,8 +10,10 @@ import numpy as np
 from ..core.functions import WindowMax
 from ..core.symbols import Grid, Role
 from ..errors import ValuesError
+from ..derivation.backprop import chains_of
 from .compile import compile_exprs, compile_terms
 from .values import Values, check_values
+from .vectorised import LayerPlan
 
 if TYPE_CHECKING:
     from ..derivation.derived import Derivation, DerivedLayer
@@ -74,11 +76,35 @@ class LayerEngine:
         g = layer.forward.grids
         self.layer = layer
         self.param_roles = [r for r in (Role.WEIGHT, Role.BIAS, Role.TARGET) if r in g]
+        self.back_roles = [r for r in (Role.INPUT, Role.WEIGHT, Role.BIAS) if r in layer.grads]
+        chains = {r: chains_of(layer.grads[r]) for r in self.back_roles}
+        structure = layer.forward.structure
+        if structure is None or any(c is None for c in chains.values()):
+            self._compile_objects(layer)
+            return
+        roles = [Role.INPUT, *self.param_roles]
+        sizes = {r: int(np.prod(g[r].shape)) for r in [*roles, Role.DELTA] if r in g}
+        symbols = _flat([g[r] for r in roles])
+        self.plan: LayerPlan | None = LayerPlan(
+            structure,
+            {r: c for r, c in chains.items() if c is not None},
+            roles,
+            sizes,
+            int(np.prod(layer.output_shape)),
+            symbols,
+        )
+        self.forward: Any = self.plan.forward
+        self.backward: Any = self.plan.backward
+        self.winner_fn: Any = self.plan.winners if self.plan.has_winners else None
+
+    def _compile_objects(self, layer: DerivedLayer) -> None:
+        """Formula by formula, from the term objects (chain sums built by hand)."""
+        g = layer.forward.grids
+        self.plan = None
         fwd_args = _flat([g[Role.INPUT]] + [g[r] for r in self.param_roles])
         terms: Any = layer.forward.terms
         outputs = [[[s] for s in terms[i]] for i in np.ndindex(*layer.output_shape)]
         self.forward = compile_terms(fwd_args, outputs)
-        self.back_roles = [r for r in (Role.INPUT, Role.WEIGHT, Role.BIAS) if r in layer.grads]
         sums = [
             [[t.delta, t.partial] for t in cs.terms]
             for r in self.back_roles
@@ -87,7 +113,7 @@ class LayerEngine:
         delta = [g[Role.DELTA]] if Role.DELTA in g else []
         self.backward = compile_terms(fwd_args + _flat(delta), sums)
         self.cells: list[tuple[Any, Any]] = []
-        self.winner_fn: Any = None
+        self.winner_fn = None
         if any(isinstance(s, WindowMax) for t in terms.ravel() for s in t):
             input_sums: Any = layer.grads[Role.INPUT]
             found = [
@@ -100,6 +126,10 @@ class LayerEngine:
 
     def winners(self, inputs: np.ndarray) -> np.ndarray:
         """For each window, the input index of the cell whose max bracket evaluates to 1."""
+        if self.plan is not None:
+            return self.plan.winners(inputs, self.layer.input_shape).reshape(
+                self.layer.output_shape
+            )
         out = np.empty(self.layer.output_shape, dtype=object)
         flags = self.winner_fn(inputs.ravel())
         for (source, cell), flag in zip(self.cells, flags):
