@@ -24,8 +24,8 @@ from ..core.symbols import Grid, Role, SymbolTable
 from ..kinds.base import Layer
 from ..kinds.loss import Loss
 from . import naming
-from .backprop import ChainSum, Forward, backprop
-from .proofs import Proof, prove
+from .backprop import ChainSum, Forward, backprop, chains_of
+from .proofs import Proof, prove, prove_by_monomials
 from .substitute import DEFAULT_MAX_NODES, substituted
 
 if TYPE_CHECKING:
@@ -259,6 +259,10 @@ def prove_layer(layer: DerivedLayer) -> list[Proof]:
         [True, True, True]
     """
     grids = layer.forward.grids
+    chains = {role: chains_of(arr) for role, arr in layer.grads.items()}
+    fast = prove_by_monomials(layer.layer, grids, chains)
+    if fast is not None:
+        return fast
     params = {role: grids[role].symbols for role in layer.layer.param_shapes()}
     forms = layer.layer.closed_forms(grids[Role.INPUT].symbols, params, grids[Role.DELTA].symbols)
     return [prove(form, layer.grads[form.role]) for form in forms]

@@ -14,7 +14,7 @@ import sympy
 from sympy import Sum
 
 from ..core import indexed as ix
-from ..core.arrays import correlate_valid, rot180, zero_insert, zero_pad, zeros
+from ..core.arrays import add_all, correlate_valid, rot180, zero_insert, zero_pad, zeros
 from ..core.indexed import General
 from ..core.summands import Part
 from ..core.shapes import (
@@ -339,7 +339,7 @@ class Conv2d(Layer):
         if self.bias is Bias.SHARED:
             total = np.empty((self.out_channels,), dtype=object)
             for o in range(self.out_channels):
-                total[o] = se.Add(*delta[o].ravel())
+                total[o] = add_all(list(delta[o].ravel()))
             forms.append(
                 ClosedForm(
                     Role.BIAS,
