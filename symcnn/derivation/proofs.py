@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,8 +13,7 @@ import sympy
 
 from ..core.functions import engine_form
 from ..core.poly import atoms, differing_entries, monomials
-from ..core.symbols import Grid
-from ..core.symbols import Role
+from ..core.symbols import Grid, Role
 from ..kinds.base import ClosedForm, Layer
 from .backprop import Chains
 

@@ -11,8 +11,8 @@ import sympy
 from ..core import indexed as ix
 from ..core.functions import ElementwiseBase
 from ..core.indexed import General
-from ..core.summands import Part
 from ..core.shapes import Shape, shape_of
+from ..core.summands import Part
 from ..core.symbols import Role
 from .base import Layer
 

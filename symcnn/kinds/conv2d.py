@@ -9,14 +9,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
-import symengine as se
 import sympy
 from sympy import Sum
 
 from ..core import indexed as ix
 from ..core.arrays import add_all, correlate_valid, rot180, zero_insert, zero_pad, zeros
 from ..core.indexed import General
-from ..core.summands import Part
 from ..core.shapes import (
     Pair,
     Shape,
@@ -27,6 +25,7 @@ from ..core.shapes import (
     shape_of,
     shape_text,
 )
+from ..core.summands import Part
 from ..core.symbols import Role
 from ..errors import SpecError
 from .base import (

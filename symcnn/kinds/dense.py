@@ -11,8 +11,8 @@ from sympy import Sum
 
 from ..core import indexed as ix
 from ..core.indexed import General
-from ..core.summands import Part
 from ..core.shapes import Shape, positive, shape_of
+from ..core.summands import Part
 from ..core.symbols import Role
 from ..errors import SpecError
 from .base import Layer

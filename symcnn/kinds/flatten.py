@@ -10,8 +10,8 @@ import numpy as np
 
 from ..core import indexed as ix
 from ..core.indexed import General
-from ..core.summands import Part
 from ..core.shapes import Shape, shape_of
+from ..core.summands import Part
 from ..core.symbols import Role
 from .base import Layer
 

@@ -15,8 +15,8 @@ from ..core import indexed as ix
 from ..core.arrays import zeros
 from ..core.functions import WindowMax
 from ..core.indexed import General
-from ..core.summands import Part
 from ..core.shapes import Pair, Shape, conv_out_size, parse_size, positive, shape_of, shape_text
+from ..core.summands import Part
 from ..core.symbols import Role
 from ..errors import SpecError
 from .base import (

@@ -9,8 +9,8 @@ import numpy as np
 
 from ..core.functions import WindowMax
 from ..core.symbols import Grid, Role
-from ..errors import ValuesError
 from ..derivation.backprop import chains_of
+from ..errors import ValuesError
 from .compile import compile_exprs, compile_terms
 from .values import Values, check_values
 from .vectorised import LayerPlan

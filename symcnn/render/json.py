@@ -10,7 +10,8 @@ from ..core.symbols import Role
 from ..derivation.derived import DerivedLayer
 from ..document.model import Document, GradientBlock
 from ..kinds.registry import conventions, letters
-from .printers import JsonPrinter, chain_sum_string, forward_string
+from .bulk import chain_strings, forward_strings
+from .printers import JsonPrinter
 
 if TYPE_CHECKING:
     from ..derivation.derived import Derivation
@@ -60,9 +61,9 @@ def lone_json(doc: Document) -> dict[str, Any]:
         "config": {**layer.layer.config(), "index_base": base},
         "output_shape": list(layer.output_shape),
         "symbols": {r.value: nested(grids[r].symbols, str) for r in roles if r in grids},
-        "forward": nested(layer.forward.terms, lambda terms: forward_string(p, terms)),
+        "forward": forward_strings(p, layer.forward).tolist(),
         "grad": {
-            b.role.value: nested(b.sums, lambda cs: chain_sum_string(p, cs))
+            b.role.value: chain_strings(p, b.sums).tolist()
             for b in doc.backward
             if isinstance(b, GradientBlock)
         },
@@ -112,7 +113,7 @@ def layer_json(
 
     def strings(grads: np.ndarray) -> Any:
         if id(grads) not in cache:
-            cache[id(grads)] = nested(grads, lambda cs: chain_sum_string(p, cs))
+            cache[id(grads)] = chain_strings(p, grads).tolist()
         return cache[id(grads)]
 
     config = layer.layer.config()
@@ -125,7 +126,7 @@ def layer_json(
         "input_shape": list(layer.input_shape),
         "output_shape": list(layer.output_shape),
         "symbols": _symbols(layer),
-        "forward": nested(layer.forward.terms, lambda terms: forward_string(p, terms)),
+        "forward": forward_strings(p, layer.forward).tolist(),
         "grad": {role.value: strings(grads) for role, grads in layer.grads.items()},
     }
     if layer.index is None:

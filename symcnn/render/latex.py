@@ -8,8 +8,9 @@ import numpy as np
 
 from ..core.symbols import Role
 from ..document.model import DeltaBlock, Document, ForwardBlock, GradientBlock
+from .bulk import chain_strings, forward_strings
 from .matrices import bmatrix, slices_2d
-from .printers import SymcnnLatexPrinter, chain_sum_string, forward_string
+from .printers import SymcnnLatexPrinter
 
 
 def _align(rows: list[str], comment: str = "") -> str:
@@ -19,15 +20,13 @@ def _align(rows: list[str], comment: str = "") -> str:
 
 def _forward_rows(block: ForwardBlock, p: SymcnnLatexPrinter) -> list[str]:
     layer = block.layer
-    z = layer.grid(Role.OUTPUT).symbols
-    return [
-        f"{p.symbol(z[idx])} &= {forward_string(p, layer.forward.terms[idx])}"
-        for idx in np.ndindex(*layer.output_shape)
-    ]
+    z = layer.grid(Role.OUTPUT).symbols.reshape(-1)
+    rhs = forward_strings(p, layer.forward).reshape(-1)
+    return [f"{p.symbol(s)} &= {text}" for s, text in zip(z, rhs)]
 
 
 def _printed(sums: np.ndarray, p: SymcnnLatexPrinter) -> np.ndarray:
-    return np.vectorize(lambda cs: chain_sum_string(p, cs), otypes=[object])(sums)
+    return chain_strings(p, sums)
 
 
 def lone_latex(doc: Document) -> str:
@@ -87,9 +86,9 @@ def network_latex(doc: Document) -> str:
         if isinstance(block, DeltaBlock):
             dsyms = layer.grid(Role.DELTA).symbols
             sums: Any = block.sums
+            texts = _printed(sums, p)
             rows = [
-                f"{p.symbol(dsyms[idx])} = {p.gradient_name(sums[idx].wrt)} "
-                f"&= {chain_sum_string(p, sums[idx])}"
+                f"{p.symbol(dsyms[idx])} = {p.gradient_name(sums[idx].wrt)} &= {texts[idx]}"
                 for idx in np.ndindex(*layer.output_shape)
             ]
             origin = "the loss" if block.source is None else f"layer {block.source}"
@@ -102,9 +101,10 @@ def network_latex(doc: Document) -> str:
                     f"{layer.grid(Role.INPUT).latex}}} = {bmatrix(cells)}\n\\]"
                 )
         else:
+            texts = _printed(block.sums, p).reshape(-1)
             rows = [
-                f"{p.gradient_name(cs.wrt)} &= {chain_sum_string(p, cs)}"
-                for cs in block.sums.ravel()
+                f"{p.gradient_name(cs.wrt)} &= {text}"
+                for cs, text in zip(block.sums.ravel(), texts)
             ]
             out.append(_align(rows, block.name))
     return "\n\n".join(out) + "\n"

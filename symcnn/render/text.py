@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,7 +12,8 @@ from ..derivation.derived import DerivedLayer
 from ..derivation.naming import superscript
 from ..document.model import DeltaBlock, Document, ForwardBlock, GradientBlock
 from ..kinds.registry import letters
-from .printers import TextPrinter, chain_sum_string, forward_string
+from .bulk import chain_strings, forward_strings
+from .printers import TextPrinter
 
 if TYPE_CHECKING:
     from ..derivation.derived import Derivation
@@ -95,21 +96,19 @@ def delta_origin(source: int | None) -> str:
 
 def _forward_lines(block: ForwardBlock, p: TextPrinter, indent: str) -> list[str]:
     layer = block.layer
-    out = layer.grid(Role.OUTPUT).symbols
-    terms: Any = layer.forward.terms
-    return [
-        f"{indent}{p.symbol(out[idx])} = {forward_string(p, terms[idx])}"
-        for idx in np.ndindex(*layer.output_shape)
-    ]
+    out = layer.grid(Role.OUTPUT).symbols.reshape(-1)
+    rhs = forward_strings(p, layer.forward).reshape(-1)
+    return [f"{indent}{p.symbol(z)} = {text}" for z, text in zip(out, rhs)]
 
 
 def _gradient_lines(sums: np.ndarray, p: TextPrinter, names: np.ndarray | None = None) -> list[str]:
     lines = []
+    rhs = chain_strings(p, sums).reshape(-1)
     for k, cs in enumerate(sums.ravel()):
         lhs = p.gradient_name(cs.wrt)
         if names is not None:
             lhs = f"{p.symbol(names.ravel()[k])} = {lhs}"
-        lines.append(f"    {lhs} = {chain_sum_string(p, cs)}")
+        lines.append(f"    {lhs} = {rhs[k]}")
     return lines
 
 
