@@ -222,6 +222,19 @@ class Layer:
         return {}
 
     @property
+    def fan_in(self) -> int:
+        """How many inputs one output entry reads through the weight: the product of the
+        weight's axes after the first (PyTorch's fan_in; the input size without a weight).
+
+        Example:
+            >>> from symcnn.kinds.dense import Linear
+            >>> Linear(2, input=(5,)).fan_in
+            5
+        """
+        weight = self.param_shapes().get(Role.WEIGHT)
+        return math.prod(weight[0][1:]) if weight else math.prod(self.input_shape)
+
+    @property
     def term_count(self) -> int:
         """An upper bound on the product terms of one gradient tensor (one per entry here)."""
         return math.prod(self.input_shape)

@@ -210,7 +210,7 @@ def run_json(d: Derivation, run: Run) -> dict[str, Any]:
         >>> d = derive(preset("seed000"))
         >>> j = run_json(d, Engine(d).run(random_values(d.network, 0)))
         >>> j["layers"][1]["winners"]
-        [[['z0_11', 'z0_14'], ['z0_32', 'z0_44']]]
+        [[['z0_12', 'z0_13'], ['z0_42', 'z0_44']]]
     """
     layers = []
     for values, layer in zip(run.layers, d.layers):
