@@ -10,11 +10,13 @@ from ..errors import SymcnnError
 from .files import parse_network
 from .network import Network
 
-#: Preset name → TOML text, read from the network files shipped in ``symcnn/graph/networks``.
+#: Preset name → TOML text, read from the network files shipped in ``symcnn/graph/networks``:
+#: the seeds' networks first (the questions symcnn answers), then the others, by name.
 PRESETS: dict[str, str] = {
     entry.name.removesuffix(".toml"): entry.read_text(encoding="utf-8")
     for entry in sorted(
-        importlib.resources.files(__package__).joinpath("networks").iterdir(), key=lambda e: e.name
+        importlib.resources.files(__package__).joinpath("networks").iterdir(),
+        key=lambda e: (not e.name.startswith("seed"), e.name),
     )
     if entry.name.endswith(".toml")
 }
