@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-
 from typing import Any
 
 from ..api import derive
 from ..core.shapes import check_index_base
 from ..derivation.general import GeneralLayer, general_layer
-from ..render.general import general_json, general_latex, general_text, loss_json, loss_text
 from ..errors import SymcnnError
 from ..kinds.registry import LAYERS
+from ..render.general import general_json, general_latex, general_text, loss_json, loss_text
 from . import help
 
 #: The size limit of --general: nothing is expanded, so there is none.

@@ -12,9 +12,11 @@ from ..errors import SymcnnError, TexCompileError, TexEngineMissing
 from ..fileio import write_atomic
 from ..kinds.registry import LAYERS
 from ..sheet.compile import DEFAULT_TIMEOUT, compile_pdf
+from ..sheet.general import general_sheet_tex
 from ..sheet.layer import SheetOptions, sheet_tex
 from ..sheet.network import NetSheetOptions, network_tex
 from . import help
+from .grad import general_layers
 from .options import (
     add_layer_arguments,
     add_network_arguments,
@@ -33,6 +35,8 @@ def _sheet(args: argparse.Namespace) -> int:
         raise SymcnnError(f"--timeout must be a positive number of seconds, got {args.timeout}")
     if args.output == "-" and args.pdf:
         raise SymcnnError("--pdf needs a file: give -o NAME.tex instead of -o -")
+    if args.general:
+        return _general_sheet(args)
     if wants_network(args):
         return _network_sheet(args)
     if args.layer is None:
@@ -48,6 +52,19 @@ def _sheet(args: argparse.Namespace) -> int:
     status = 0 if derivation.all_proven else 1
     stem = layer.slug() + ("-base0" if args.index_base == 0 else "")
     return _write(args, tex, stem, status)
+
+
+def _general_sheet(args: argparse.Namespace) -> int:
+    """``symcnn sheet … --general``: the size-independent derivation only, any size."""
+    if args.values is not None or args.random is not None:
+        raise SymcnnError("--general writes no entries, so no numbers: leave out --values/--random")
+    layers, _, _ = general_layers(args)
+    tex = general_sheet_tex(layers, args.title)
+    if wants_network(args):
+        stem = f"network-{Path(args.network).stem if args.network else args.preset}-general"
+    else:
+        stem = f"{layers[0][1].layer.slug()}-general"
+    return _write(args, tex, stem, 0)
 
 
 def _network_sheet(args: argparse.Namespace) -> int:
@@ -117,6 +134,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--lr", type=float, metavar="ETA", help="learning rate of the SGD step (default 0.1)"
     )
     g.add_argument("--title", help="title of the sheet (printed as plain text)")
+    g.add_argument(
+        "--general",
+        action="store_true",
+        help="only the size-independent derivation (index formulas, exact ranges): any size",
+    )
     g.add_argument(
         "--timeout",
         type=float,
