@@ -14,9 +14,6 @@ from ..errors import SymcnnError
 from ..kinds.registry import LAYERS
 from ..render.general import general_json, general_latex, general_text, loss_json, loss_text
 from . import help
-
-#: The size limit of --general: nothing is expanded, so there is none.
-NO_LIMIT = 2**62
 from .options import (
     add_layer_arguments,
     add_network_arguments,
@@ -25,6 +22,9 @@ from .options import (
     reject_layer_options,
     wants_network,
 )
+
+#: The size limit of --general: nothing is expanded, so there is none.
+NO_LIMIT = 2**62
 
 
 def general_layers(args: argparse.Namespace) -> tuple[list[tuple[str, GeneralLayer]], Any, int]:

@@ -198,10 +198,10 @@ def general_layer(layer: Layer, base: int = 1) -> GeneralLayer:
     """Derive a layer's size-independent gradients and make their ranges exact.
 
     Example:
-        >>> from symcnn import Conv2d
-        >>> g = general_layer(Conv2d(kernel=3, padding=1, input=(4, 4)), 1)
-        >>> g.gradients[1].rhs
-        Sum(a[i + m' - 2, j + n' - 2]*delta[i, j], (i, Max(1, 2 - m'), Min(4, 5 - m')), (j, Max(1, 2 - n'), Min(4, 5 - n')))
+        >>> from symcnn import Linear
+        >>> g = general_layer(Linear(2, input=(3,)), 1)
+        >>> g.gradients[0].rhs
+        Sum(delta[i]*w[i, j'], (i, 1, 2))
     """
     general, rules = derive_general(layer, base)
     grads = tuple(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -163,10 +164,14 @@ def prove_by_monomials(
     if any(c is None for c in closed) or any(f.role not in derived for f in forms):
         return None
 
+    built: list[ClosedForm] = []
+
     def symbolic(k: int) -> ClosedForm:
-        symbols = {role: g.symbols for role, g in grids.items()}
-        params = {role: symbols[role] for role in layer.param_shapes()}
-        return layer.closed_forms(symbols[Role.INPUT], params, symbols[Role.DELTA])[k]
+        if not built:
+            symbols = {role: g.symbols for role, g in grids.items()}
+            params = {role: symbols[role] for role in layer.param_shapes()}
+            built.extend(layer.closed_forms(symbols[Role.INPUT], params, symbols[Role.DELTA]))
+        return built[k]
 
     out = []
     for k, (form, mono) in enumerate(zip(forms, closed)):
@@ -185,7 +190,7 @@ def prove_by_monomials(
                 size,
                 bad,
                 form.role,
-                lambda k=k: symbolic(k),
+                functools.partial(symbolic, k),
             )
         )
     return out

@@ -116,5 +116,7 @@ def analyse(terms: np.ndarray, grids: dict[Role, Grid], table: SymbolTable) -> S
                 seq=np.array(seqs),
             )
         )
-    opaque = Opaque(np.array(op_rows, dtype=np.int64), np.array(op_seq, dtype=np.int64), tuple(op_exprs))
+    opaque = Opaque(
+        np.array(op_rows, dtype=np.int64), np.array(op_seq, dtype=np.int64), tuple(op_exprs)
+    )
     return Structure(tuple(parts), opaque)

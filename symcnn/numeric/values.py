@@ -206,7 +206,7 @@ def random_values(network: Network, seed: int) -> Values:
 
     A lone layer gets numbers with one decimal in [−1, 1], easy to follow by hand. A network
     gets what PyTorch starts from: every weight and bias uniform in ±1/√fan_in (fan_in = the
-    inputs one output entry reads: C·KH·KW for a conv layer, in_features for a dense one),
+    inputs one output entry reads: C·KH·KW for a convolution, in_features for a fully connected layer),
     an input drawn like ``torch.randn`` (standard normal), and a target its loss can take
     (in [0, 1] for mse, a one-hot class for cross-entropy), so a classifier's loss starts
     near ln(classes).

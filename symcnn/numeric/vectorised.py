@@ -29,7 +29,7 @@ def template_function(expr: sympy.Basic, n: int) -> Callable[..., Any]:
 
     Example:
         >>> from symcnn.derivation.backprop import derivative_template
-        >>> f = template_function(derivative_template(sympy.tanh, 1, 0), 1)
+        >>> f = template_function(derivative_template(sympy.exp, 1, 0), 1)
         >>> f(np.zeros(2)).tolist()
         [1.0, 1.0]
     """

@@ -128,14 +128,18 @@ class IndexJsonPrinter(StrPrinter):
 
 
 def _ranges(p: Any, ranges: tuple[Bound, ...], dots: str) -> str:
-    return ", ".join(f"{p.doprint(b.index)} = {p.doprint(b.lo)}{dots}{p.doprint(b.hi)}" for b in ranges)
+    return ", ".join(
+        f"{p.doprint(b.index)} = {p.doprint(b.lo)}{dots}{p.doprint(b.hi)}" for b in ranges
+    )
 
 
 def _heading(role: Role) -> str:
     return _TITLES.get(role, f"gradient of the {role.value}")
 
 
-def general_text(layers: list[tuple[str, GeneralLayer]], base: int, unicode: bool = True) -> list[str]:
+def general_text(
+    layers: list[tuple[str, GeneralLayer]], base: int, unicode: bool = True
+) -> list[str]:
     """Each layer's forward formula and gradients with their exact ranges, as text lines.
 
     Example:
@@ -254,7 +258,9 @@ def _loss_formulas(loss: Any, base: int) -> tuple[sympy.Basic, GeneralGradient]:
     ranges = tuple(Bound(s, sympy.Integer(base), sympy.Integer(base + n - 1)) for s in k if n)
     sizes = dict(steps.sizes)
     rhs = result.rhs.xreplace(sizes)
-    return steps.definition.rhs.xreplace(sizes), GeneralGradient(Role.INPUT, result.lhs, rhs, (), ranges)
+    return steps.definition.rhs.xreplace(sizes), GeneralGradient(
+        Role.INPUT, result.lhs, rhs, (), ranges
+    )
 
 
 def loss_text(loss: Any, base: int, unicode: bool = True) -> list[str]:

@@ -24,7 +24,11 @@ def _formula(ip: IndexedLatexPrinter, f: GeneralGradient) -> dict[str, Any]:
         "lhs": Tex(ip.doprint(f.lhs)),
         "rhs": Tex(ip.doprint(f.rhs)),
         "ranges": [
-            {"index": Tex(ip.doprint(b.index)), "lo": Tex(ip.doprint(b.lo)), "hi": Tex(ip.doprint(b.hi))}
+            {
+                "index": Tex(ip.doprint(b.index)),
+                "lo": Tex(ip.doprint(b.lo)),
+                "hi": Tex(ip.doprint(b.hi)),
+            }
             for b in f.ranges
         ],
         "conditions": [Tex(ip.doprint(c)) for c in f.conditions],
@@ -53,12 +57,10 @@ def general_sheet_tex(layers: list[tuple[str, GeneralLayer]], title: str | None 
         >>> from symcnn.derivation.general import general_layer
         >>> from symcnn import Linear
         >>> tex = general_sheet_tex([("", general_layer(Linear(2, input=(3,))))])
-        >>> r"\frac{\partial E}{\partial w_{i',j'}}" in tex and tex.rstrip().endswith(r"\end{document}")
+        >>> r"\partial w_{i',\,j'}" in tex and tex.rstrip().endswith(r"\end{document}")
         True
     """
-    contexts = [
-        general_context(head.rstrip(": "), g, k + 1) for k, (head, g) in enumerate(layers)
-    ]
+    contexts = [general_context(head.rstrip(": "), g, k + 1) for k, (head, g) in enumerate(layers)]
     kinds = ", ".join(dict.fromkeys(g.layer.title for _, g in layers))
     return render(
         "sheet.tex.j2",
