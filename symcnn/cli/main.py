@@ -10,6 +10,7 @@ from typing import NoReturn
 from .. import __version__
 from ..errors import SymcnnError
 from . import check, fixtures, grad, run, sheet
+from .progress import progress_bar
 
 EXIT_USAGE = 2
 
@@ -56,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return int(args.func(args))
+        with progress_bar():
+            return int(args.func(args))
     except SymcnnError as err:
         sys.stderr.write(f"symcnn: error: {err}\n")
         return EXIT_USAGE

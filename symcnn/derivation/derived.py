@@ -20,6 +20,7 @@ import numpy as np
 import symengine as se
 import sympy
 
+from ..core.progress import report
 from ..core.symbols import Grid, Role, SymbolTable
 from ..kinds.base import Layer
 from ..kinds.loss import Loss
@@ -308,7 +309,9 @@ def derive(network: Network, prove_forms: bool = True, cls: type[D] = Derivation
 
     layers: list[DerivedLayer] = []
     reader: DerivedLayer | None = loss
-    for node, fwd in reversed(list(zip(network.nodes, forwards))):
+    stage = "deriving and proving" if prove_forms else "deriving"
+    for done, (node, fwd) in enumerate(reversed(list(zip(network.nodes, forwards)))):
+        report(stage, done, len(forwards))
         grads = backprop(fwd, table)
         derived = DerivedLayer(
             node,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..core.functions import WindowMax
+from ..core.progress import report
 from ..core.symbols import Grid, Role
 from ..derivation.backprop import chains_of
 from ..errors import ValuesError
@@ -154,7 +155,10 @@ class Engine:
     def __init__(self, derivation: Derivation) -> None:
         self.derivation = derivation
         self.network = derivation.network
-        self.layers = [LayerEngine(layer) for layer in derivation.layers]
+        self.layers = []
+        for done, layer in enumerate(derivation.layers):
+            report("compiling", done, len(derivation.layers))
+            self.layers.append(LayerEngine(layer))
         self.loss = None if derivation.loss is None else LayerEngine(derivation.loss)
 
     def _params(self, comp: LayerEngine, values: Values) -> list[np.ndarray]:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..core.progress import report
 from ..core.symbols import Role
 from ..derivation.derived import DerivedLayer
 from ..document.model import Document, GradientBlock
@@ -162,7 +163,11 @@ def network_json(doc: Document, substitute: str | None = None) -> dict[str, Any]
     base = d.network.index_base
     printed: dict[int, Any] = {}
     loss = layer_json(d.loss, p, base, printed)
-    layers = [layer_json(layer, p, base, printed) for layer in reversed(d.layers)][::-1]
+    layers = []
+    for done, layer in enumerate(reversed(d.layers)):
+        report("printing", done, len(d.layers))
+        layers.append(layer_json(layer, p, base, printed))
+    layers.reverse()
     out: dict[str, Any] = {
         "network": d.network.config(),
         "loss_definition": d.network.loss.definition,

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..core.progress import report
 from ..core.shapes import shape_text
 from ..core.symbols import Role
 from ..derivation.derived import DerivedLayer
@@ -130,7 +131,8 @@ def lone_text(doc: Document, unicode: bool = True) -> str:
     lines = [d.spec.describe().replace("->", arrow), "", "forward:"]
     for block in doc.forward:
         lines += _forward_lines(block, p, "  ")
-    for grad in doc.backward:
+    for done, grad in enumerate(doc.backward):
+        report("printing", done, len(doc.backward))
         assert isinstance(grad, GradientBlock)
         lines += ["", f"gradient of the {grad.role.value}:"]
         lines += [line[2:] for line in _gradient_lines(grad.sums, p)]
@@ -171,7 +173,8 @@ def network_text(doc: Document, unicode: bool = True, substitute: str | None = N
         lines.append(f"  {layer_summary(fwd.layer)}")
         lines += _forward_lines(fwd, p, "    ")
     lines += ["", "backward, from the loss to the input:"]
-    for block in doc.backward:
+    for done, block in enumerate(doc.backward):
+        report("printing", done, len(doc.backward))
         layer = block.layer
         sup = superscript(layer.index or 0)
         if isinstance(block, DeltaBlock):
