@@ -12,6 +12,7 @@ symbols come from.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -21,6 +22,7 @@ import symengine as se
 import sympy
 
 from ..core.progress import report
+from ..core.summands import Part
 from ..core.symbols import Grid, Role, SymbolTable
 from ..kinds.base import Layer
 from ..kinds.loss import Loss
@@ -219,6 +221,13 @@ def _map(arr: np.ndarray, fn: Callable[[Any], Any]) -> np.ndarray:
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def layer_parts(layer: Layer) -> tuple[Part, ...] | None:
+    """A layer's forward rule as index arrays, built once per layer configuration (the
+    layer's options and input shape) and reused by every derivation of it."""
+    return layer.parts()
+
+
 def _forward(node: Node, read: Grid, lone: bool, base: int) -> Forward:
     """Name the grids of one layer and build its forward terms."""
     layer, i = node.layer, node.index
@@ -233,7 +242,7 @@ def _forward(node: Node, read: Grid, lone: bool, base: int) -> Forward:
     grids[Role.OUTPUT] = naming.activation_grid(out_stem, Role.OUTPUT, shape, base)
     grids[Role.DELTA] = naming.activation_grid(delta_stem, Role.DELTA, shape, base)
     wrt = (Role.INPUT, *layer.param_shapes())
-    parts = layer.parts()
+    parts = layer_parts(layer)
     if parts is not None:  # index arrays: summand objects are built only when printed
         return Forward(grids, None, wrt, parts, shape)
     params = {role: grids[role].symbols for role in layer.param_shapes()}
