@@ -125,6 +125,7 @@ def exact(
     conditions: list[sympy.Basic] = []
     rhs = rhs.xreplace(general.sizes)
     sums = {s: _exact_sum(s, shapes, base, conditions, ranges) for s in rhs.atoms(Sum)}
+    lhs = lhs.xreplace(general.sizes)
     return GeneralGradient(role, lhs, rhs.xreplace(sums), tuple(conditions), ranges)
 
 

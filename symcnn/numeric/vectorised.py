@@ -60,7 +60,7 @@ def _compile(expr: sympy.Basic, n: int) -> Callable[..., Any]:
         exec(compile(source, "<symcnn template>", "exec"), namespace)
     except SyntaxError:  # pragma: no cover - a form the printer cannot write: lambdify's way
         return sympy.lambdify(dummies(n), expr, modules=[numpy_functions([expr]), "numpy"])
-    return namespace["template"]  # type: ignore[no-any-return]
+    return namespace["template"]
 
 
 def _columns(part: Part, arrays: dict[Role, np.ndarray], skip: int = -1) -> list[np.ndarray]:
