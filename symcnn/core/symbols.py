@@ -207,8 +207,11 @@ class SymbolTable:
             k = bisect.bisect_right(self._starts, position) - 1
             grid = self.grids[k]
             flat = position - self._starts[k]
-            index = tuple(int(i) for i in np.unravel_index(flat, grid.shape)) if grid.shape else ()
-            hit = self._infos[name] = SymbolInfo(grid, index)
+            index: list[int] = []
+            for size in reversed(grid.shape):  # row-major unravel, without NumPy's overhead
+                flat, i = divmod(flat, size)
+                index.append(i)
+            hit = self._infos[name] = SymbolInfo(grid, tuple(reversed(index)))
         return hit
 
     def position(self, symbol: object) -> int:
