@@ -7,6 +7,7 @@ issue 13) beside the working tree.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -39,26 +40,36 @@ class Process:
     out_bytes: int
 
 
+#: Runs a command and writes its own rusage to standard error: a small process forks it, so
+#: the peak memory is the command's (a child forked from the benchmark would start with the
+#: benchmark's memory already counted).
+_WRAPPER = """
+import json, os, subprocess, sys
+proc = subprocess.Popen(sys.argv[1:])
+_, status, usage = os.wait4(proc.pid, 0)
+sys.stderr.write(json.dumps([os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime,
+                             usage.ru_maxrss]) + "\\n")
+"""
+
+
 def whole_process(root: Path, args: list[str]) -> Process:
-    """Run ``python -m symcnn ARGS`` with ``root``'s code; its own rusage (not the session's)."""
+    """Run ``python -m symcnn ARGS`` with ``root``'s code: wall and CPU time, peak memory."""
     env = {**os.environ, "PYTHONPATH": str(root)}
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "symcnn", *args],
+        done = subprocess.run(
+            [sys.executable, "-c", _WRAPPER, sys.executable, "-m", "symcnn", *args],
             stdout=out,
             stderr=subprocess.PIPE,
             env=env,
             cwd=root,
         )
-        _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
         size = out.tell()
-        if proc.returncode not in (0, 1):
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            raise SystemExit(f"symcnn {' '.join(args)} failed ({proc.returncode}): {err[-400:]}")
-    return Process(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, size)
+    code, cpu, rss_kb = json.loads(done.stderr.decode().strip().splitlines()[-1])
+    if code not in (0, 1):
+        raise SystemExit(f"symcnn {' '.join(args)} failed ({code}): {done.stderr.decode()[-400:]}")
+    return Process(wall, cpu, rss_kb / 1024, size)
 
 
 def best(root: Path, args: list[str], runs: int) -> Process:
