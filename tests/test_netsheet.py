@@ -71,18 +71,22 @@ def test_every_formula_on_the_sheet_is_the_printers() -> None:
     assert checked == 35 + 34 + 18 + 25
 
 
+#: The error at the output of layer l: δ^{(l)} = ∂E/∂z^{(l)}, or ∇a^{(l)} = ∂E/∂a^{(l)}.
+ERROR = r"(?:\\delta|\\nabla [a-z])\^\{\((\d+)\)\}"
+
+
 def test_every_delta_names_the_layer_it_comes_from() -> None:
     """Seed 002's question: the δ of layer l is written with δ of layer l + 1 only."""
     d = preset("seed000").derive()
     tex = network_tex(d)
     rows = 0
     for lhs, found in align_rows(tex).items():
-        m = re.match(r"\\delta\^\{\((\d+)\)\}(_\{\d+\})? = ", lhs)
+        m = re.match(ERROR + r"(_\{\d+\})? = ", lhs)
         if m is None:
             continue
         (rhs,) = found
         layer = int(m.group(1))
-        used = {int(k) for k in re.findall(r"\\delta\^\{\((\d+)\)\}", rhs)}
+        used = {int(k) for k in re.findall(ERROR, rhs)}
         assert used == ({layer + 1} if layer < 7 else set()), (lhs, rhs)
         rows += 1
     assert rows == 34
@@ -118,7 +122,7 @@ def test_worked_numbers_match_plain_numpy() -> None:
     close = {"rel": 1e-5, "abs": 2e-6}  # six significant digits on the sheet
     assert _matrix(tex, "z^{(0)}") == pytest.approx(outs[1][0], **close)
     assert _matrix(tex, "a^{(1)}") == pytest.approx(outs[2][0], **close)
-    assert _matrix(tex, r"\delta^{(1)}") == pytest.approx((outs[2] - values.target)[0], **close)
+    assert _matrix(tex, r"\nabla a^{(1)}") == pytest.approx((outs[2] - values.target)[0], **close)
     # untied bias: ∂E/∂b is δ of the conv output
     assert _matrix(tex, r"\delta^{(0)}") == pytest.approx(grads["0.bias"][0], **close)
     weight = _matrix(tex, r"\frac{\partial E}{\partial w^{(0)}}")

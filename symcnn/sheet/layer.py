@@ -13,8 +13,8 @@ from ..core.symbols import Role
 from ..derivation import index
 from ..derivation.derived import Derivation, DerivedLayer
 from ..numeric.values import Values
-from ..render.matrices import shape_tex, slices, track_matrix_columns, with_sup
-from ..render.printers import SymcnnLatexPrinter
+from ..render.matrices import shape_tex, slices, track_matrix_columns
+from ..render.printers import SymcnnLatexPrinter, with_channels
 from ..render.tex import Tex, escape_tex
 from . import layout
 from .figures import figures
@@ -112,8 +112,8 @@ def layer_context(
         "template": layer.layer.template,
         "sym": sym,
         "chan": {
-            "input": Tex(with_sup(sym["input"], "(c)")),
-            "weight": Tex(with_sup(sym.get("weight", "w"), "(o,c)")),
+            "input": Tex(with_channels(sym["input"], "c")),
+            "weight": Tex(with_channels(sym.get("weight", "w"), "o,c")),
         },
         "spec": setup(layer, base),
         "names": layer_names,

@@ -159,7 +159,7 @@ def delta_rows(layer: DerivedLayer, p: SymcnnLatexPrinter) -> list[dict[str, Any
         >>> d = derive(preset("seed003"))
         >>> row = delta_rows(d.layers[1], SymcnnLatexPrinter(d.table))[0]
         >>> print(row["lhs"], "=", row["lines"][0])
-        \delta^{(1)}_{11} = \frac{\partial E}{\partial a^{(1)}_{11}} = a^{(1)}_{11} - t_{11}
+        \nabla a^{(1)}_{11} = \frac{\partial E}{\partial a^{(1)}_{11}} = a^{(1)}_{11} - t_{11}
     """
     assert layer.delta is not None
     names, sums = layer.grid(Role.DELTA).symbols.ravel(), layer.delta.ravel()

@@ -104,7 +104,7 @@ def network_worked(d: Derivation, run: Run, options: NetSheetOptions) -> dict[st
         >>> run = Engine(d).run(random_values(net, 0))
         >>> run.sgd = Engine(d).sgd(run, 0.1)
         >>> print(*[b["delta"] for b in network_worked(d, run, NetSheetOptions())["backward"]])
-        \delta^{(1)} \delta^{(0)}
+        \nabla a^{(1)} \delta^{(0)}
     """
     p = SymcnnLatexPrinter(d.table)
     nump = NumberLatexPrinter(d.table, symbol_values(d, run))
