@@ -16,7 +16,8 @@ from symcnn import load_network, preset, random_values
 from symcnn.cli import main
 from symcnn.core.symbols import Role
 from symcnn.render.printers import SymcnnLatexPrinter, chain_sum_string, forward_string
-from symcnn.sheet.network import NetSheetOptions, network_tex
+from symcnn.sheet.build import sheet_tex as network_tex
+from symcnn.sheet.options import SheetOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = r"\input{/etc/passwd} $ % # _ { } & ~ ^ \ "
@@ -111,7 +112,7 @@ def test_worked_numbers_match_plain_numpy() -> None:
     gradients against a plain-loop forward pass and finite differences, and the SGD step."""
     net = preset("seed003")
     values = random_values(net, 4)
-    tex = network_tex(net.derive(), NetSheetOptions(values=values, lr=0.5))
+    tex = network_tex(net.derive(), SheetOptions(values=values, lr=0.5))
     layers = [
         {"type": "conv2d", "stride": (1, 1), "padding": (0, 0), "dilation": (1, 1), "bias": "untied"},
         {"type": "sigmoid"},
@@ -167,7 +168,7 @@ def test_mnist_sized_network_renders_truncated() -> None:
         net = load_network(path)
     finally:
         path.unlink()
-    tex = network_tex(net.derive(), NetSheetOptions(values=random_values(net, 1)))
+    tex = network_tex(net.derive(), SheetOptions(values=random_values(net, 1)))
     assert tex.rstrip().endswith(r"\end{document}")
     assert "more entries of the same form" in tex and r"\cdots" in tex and r"\vdots" in tex
     assert r"\setcounter{MaxMatrixCols}{16}" in tex
@@ -176,7 +177,7 @@ def test_mnist_sized_network_renders_truncated() -> None:
 
 
 def test_hostile_title_is_text() -> None:
-    tex = network_tex(preset("seed003").derive(), NetSheetOptions(title=HOSTILE))
+    tex = network_tex(preset("seed003").derive(), SheetOptions(title=HOSTILE))
     assert r"\input{/etc/passwd}" not in tex
     title = next(line for line in tex.splitlines() if r"\LARGE" in line)
     assert r"\textbackslash{}input\{/etc/passwd\}" in title
