@@ -4,6 +4,7 @@ size-independent formulas against the per-entry derivation, and the progress hoo
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -42,7 +43,10 @@ def test_lenet5_gradients_match_pytorch_and_its_loss_starts_near_ln10():
     run = net.derive(prove=False).evaluate(values)
     assert abs(run.loss - math.log(10)) < 0.3
 
-    p = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in values.params.items()}
+    p = {
+        k: torch.tensor(v, dtype=torch.float64, requires_grad=True)
+        for k, v in values.params.items()
+    }
     x = torch.tensor(values.input, dtype=torch.float64, requires_grad=True)
     f = torch.nn.functional
     h = f.max_pool2d(f.relu(f.conv2d(x[None], p["0.weight"], p["0.bias"])), 2)
@@ -82,7 +86,7 @@ class _OffByOne(Conv2d):
         forms = super().closed_forms(x, params, delta)
         value = forms[0].value.copy()
         value.flat[3] = value.flat[3] + delta.flat[0] * params[Role.WEIGHT].flat[0]
-        forms[0] = type(forms[0])(forms[0].role, "wrong", "", "", value)
+        forms[0] = dataclasses.replace(forms[0], name="wrong", value=value, shown=None)
         return forms
 
 
@@ -221,7 +225,10 @@ class _Evaluator:
 @pytest.mark.parametrize("base", [1, 0])
 def test_general_formulas_match_the_per_entry_derivation(layer, base):
     rng = np.random.default_rng(7)
-    arrays = {"a": rng.uniform(-1, 1, layer.input_shape), "delta": rng.uniform(-1, 1, layer.output_shape)}
+    arrays = {
+        "a": rng.uniform(-1, 1, layer.input_shape),
+        "delta": rng.uniform(-1, 1, layer.output_shape),
+    }
     for role, (shape, _) in layer.param_shapes().items():
         arrays[{Role.WEIGHT: "w", Role.BIAS: "b"}[role]] = rng.uniform(-1, 1, shape)
     if isinstance(layer, MaxPool2d):
@@ -229,7 +236,9 @@ def test_general_formulas_match_the_per_entry_derivation(layer, base):
     if isinstance(layer, AvgPool2d):
         arrays["omega"] = np.full(layer.window, 1 / (layer.window[0] * layer.window[1]))
     named = {"input": arrays["a"], "delta": arrays["delta"]}
-    named.update({r.value: arrays[{Role.WEIGHT: "w", Role.BIAS: "b"}[r]] for r in layer.param_shapes()})
+    named.update(
+        {r.value: arrays[{Role.WEIGHT: "w", Role.BIAS: "b"}[r]] for r in layer.param_shapes()}
+    )
     numeric = symcnn.derive(layer, prove=False, index_base=base).numeric()
     expected = numeric(**named)
     forward = numeric.forward(**{k: v for k, v in named.items() if k != "delta"})
@@ -259,7 +268,7 @@ def test_general_form_of_imagenets_first_layer_needs_no_size_limit(capsys):
     grad = data["layers"][0]["grad"]["input"]
     assert grad["ranges"] == {"c_p": ["1", "3"], "u": ["1", "224"], "v": ["1", "224"]}
     assert "Max(1, ceiling(u/2) - 1)" in grad["rhs"] and "Min(112, floor(u/2) + 2)" in grad["rhs"]
-    assert main(args[:-3] + ["--max-terms", "1000"]) == 2  # without --general: refused
+    assert main([*args[:-3], "--max-terms", "1000"]) == 2  # without --general: refused
     assert "--general" in capsys.readouterr().err
 
 
@@ -267,8 +276,10 @@ def test_general_sheet_and_its_refusals(tmp_path, capsys):
     out = tmp_path / "g.tex"
     assert main(["sheet", "--preset", "seed000", "--general", "-o", str(out)]) == 0
     tex = out.read_text(encoding="utf-8")
-    assert r"\layersubsection{Exact ranges for this configuration}" in tex
-    assert tex.count(r"\layersection{") == len(symcnn.preset("seed000").nodes)
+    net = symcnn.preset("seed000")
+    gradients = sum(1 + len(node.layer.param_shapes()) for node in net.nodes)
+    assert tex.count("With this layer's sizes, each sum running exactly") == gradients
+    assert tex.count(r"\section{") == len(symcnn.preset("seed000").nodes)
     code = main(["sheet", "--preset", "seed000", "--general", "--random", "1", "-o", "-"])
     assert code == 2 and "--general writes no entries" in capsys.readouterr().err
 

@@ -13,8 +13,9 @@ import pytest
 from symcnn import AvgPool2d, Conv2d, MaxPool2d, derive
 from symcnn.errors import TexCompileError
 from symcnn.numeric.values import random_values
+from symcnn.sheet.build import sheet_tex
 from symcnn.sheet.compile import compile_pdf, find_engine
-from symcnn.sheet.layer import SheetOptions, sheet_tex
+from symcnn.sheet.options import SheetOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,7 +59,7 @@ def test_sheets_compile(layer, index_base: int, seed, tmp_path: Path) -> None:
     pdf = compile_pdf(sheet_tex(d, options), timeout=120)
     assert pdf.startswith(b"%PDF-")
     text = pdf_text(pdf, tmp_path)
-    assert "Matrix identities" in text and "Proven" in text and "Not proven" not in text
+    assert "Key formulas" in text and "Proven" in text and "Not proven" not in text
     assert ("Worked example with numbers" in text) == (seed is not None)
 
 

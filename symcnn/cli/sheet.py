@@ -11,10 +11,10 @@ from ..api import derive
 from ..errors import SymcnnError, TexCompileError, TexEngineMissing
 from ..fileio import write_atomic
 from ..kinds.registry import LAYERS
+from ..sheet.build import sheet_tex
 from ..sheet.compile import DEFAULT_TIMEOUT, compile_pdf
 from ..sheet.general import general_sheet_tex
-from ..sheet.layer import SheetOptions, sheet_tex
-from ..sheet.network import NetSheetOptions, network_tex
+from ..sheet.options import SheetOptions
 from . import help
 from .grad import general_layers
 from .options import (
@@ -46,7 +46,9 @@ def _sheet(args: argparse.Namespace) -> int:
         )
     layer = layer_from_args(args)
     derivation = derive(layer, index_base=args.index_base, max_terms=args.max_terms)
-    options = SheetOptions(title=args.title, lr=0.1 if args.lr is None else args.lr)
+    options = SheetOptions(
+        title=args.title, lr=0.1 if args.lr is None else args.lr, detail=args.detail
+    )
     options.values, options.values_source = values_from_args(args, derivation.network)
     tex = sheet_tex(derivation, options)
     status = 0 if derivation.all_proven else 1
@@ -72,9 +74,11 @@ def _network_sheet(args: argparse.Namespace) -> int:
     reject_layer_options(args)
     net = network_from_args(args)
     derivation = derive(net)
-    options = NetSheetOptions(title=args.title, lr=0.1 if args.lr is None else args.lr)
+    options = SheetOptions(
+        title=args.title, lr=0.1 if args.lr is None else args.lr, detail=args.detail
+    )
     options.values, options.values_source = values_from_args(args, net)
-    tex = network_tex(derivation, options)
+    tex = sheet_tex(derivation, options)
     name = Path(args.network).stem if args.network else args.preset
     return _write(args, tex, f"network-{name}", 0 if derivation.all_proven else 1)
 
@@ -104,11 +108,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sheet",
         help="write the LaTeX derivation sheet of a layer or a network (and compile it to PDF)",
-        description="Write a complete derivation sheet: set-up, forward pass, where δ comes "
-        "from, the chain rule for any size (derived by SymPy), every gradient entry, the proven "
-        "matrix identities, figures and, with numbers, a worked example ending in an SGD step. "
-        "With --network or --preset: one sheet for the whole network, every layer's δ written "
-        "with the δ of the layer after it, from the loss back to the input.",
+        description="Write a derivation sheet a lecturer can hand out: the operators used, the "
+        "layer or the network, the forward pass, the loss, then from the loss back to the input "
+        "each gradient derived by SymPy for any size, one entry written out, the proven matrix "
+        "identity written out for this configuration (why the kernel is rotated by 180°), the "
+        "NumPy/SciPy code, figures; with numbers, a worked example checkable by hand ending in "
+        "an SGD step; and a box of key formulas. --detail full writes every entry.",
         epilog=help.SHEET,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -134,6 +139,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--lr", type=float, metavar="ETA", help="learning rate of the SGD step (default 0.1)"
     )
     g.add_argument("--title", help="title of the sheet (printed as plain text)")
+    g.add_argument(
+        "--detail",
+        choices=("short", "full"),
+        default="short",
+        help="short: one entry of each tensor written out, the rest as matrices (default); "
+        "full: every entry written out",
+    )
     g.add_argument(
         "--general",
         action="store_true",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -14,7 +14,7 @@ import numpy as np
 from ..core.indexed import General
 from ..core.shapes import Shape, channel_axes, shape_of, shape_text, suggest
 from ..core.summands import Part, summand_array
-from ..core.symbols import Role
+from ..core.symbols import Role, with_channels
 from ..errors import LayerKeyError, SpecError
 
 #: Arrays by role: the numbers (or symbols) of a layer's tensors.
@@ -27,29 +27,92 @@ class Figure(enum.Enum):
     RECEPTIVE_FIELD = "receptive_field"  # the input cells one output entry reads
     WEIGHT_CELLS = "weight_cells"  # the inputs a weight multiplies and the δ they meet
     ROUTING = "routing"  # max pooling: which cell of each window receives its δ
+    READERS = "readers"  # the outputs that read one input cell, and the weight each used
+
+
+@dataclass(frozen=True)
+class Op:
+    """One array operation of a closed form, as a sheet writes it: ``pad``, ``spread`` (s − 1
+    zeros between neighbours), ``dil`` (the kernel dilated), ``rot180``, ``crop`` (drop the
+    outer rows and columns), ``keep`` (the first k entries, every d-th); ``arg`` holds its
+    parameter per axis (rows, columns)."""
+
+    name: str
+    arg: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
 class Operand:
-    """One operand of a closed form as it was built for the proof: a label and its entries."""
+    """One operand of a closed form as it was built for the proof: the tensor it comes from
+    (its role and the 0-based channels of the slice), its entries, the operations applied to
+    them in order, and the result of those operations."""
 
-    latex: str
+    role: Role
+    channels: tuple[int, ...]
     cells: np.ndarray
+    ops: tuple[Op, ...] = ()
+    prepared: np.ndarray | None = None
+
+    @property
+    def value(self) -> np.ndarray:
+        """The entries after the operations."""
+        return self.cells if self.prepared is None else self.prepared
 
 
 @dataclass(frozen=True)
 class Shown:
-    """A closed form written out for the first channels: ``left ⋆ right``, then cropped; or,
-    without ``right``, ``left`` (δ) spread back onto the input.
-
-    ``full`` is the result as built for the proof (the correlation before cropping); ``crop``
-    the (rows, cols) slices that keep the input's entries (None: nothing is cropped).
+    """A closed form written out for the first channels, from the operands of the proof:
+    ``left ⋆ right = full``, then ``after`` (a crop) gives ``result``; or, without ``right``,
+    ``left`` (δ) spread back onto the input as ``full``.
     """
 
     left: Operand
     right: Operand | None
     full: np.ndarray
-    crop: tuple[slice, slice] | None = None
+    after: tuple[Op, ...] = ()
+    result: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class TexNames:
+    r"""The LaTeX names a closed form is written with: a single layer's ``a, w, b, z, δ`` by
+    default, a network layer's own (``z^{(0)}``, ``w^{(2)}``, ``\delta^{(1)}``) on its sheet.
+
+    Example:
+        >>> n = TexNames(a="z^{(0)}")
+        >>> n.ch(n.a, "c"), n.ch(n.w, "o,c"), n.ch(n.d, "")
+        ('z^{(0)(c)}', 'w^{(o,c)}', '\\delta')
+    """
+
+    a: str = "a"
+    w: str = "w"
+    b: str = "b"
+    z: str = "z"
+    d: str = r"\delta"
+
+    @staticmethod
+    def ch(stem: str, channels: str) -> str:
+        """``stem`` with channel indices in its superscript (none: the stem itself)."""
+        return with_channels(stem, channels) if channels else stem
+
+
+#: The names of a layer alone.
+SINGLE = TexNames()
+
+
+@dataclass(frozen=True)
+class NumpyCode:
+    """NumPy/SciPy code that computes one gradient, as a sheet prints it (and the tests run it).
+
+    It reads ``a`` (the layer's input), ``w``, ``b`` and ``delta`` (the error at the layer's
+    output) and assigns ``grad_a``, ``grad_w`` or ``grad_b``; ``np`` is NumPy and
+    ``correlate2d``, ``convolve2d`` come from ``scipy.signal``. ``planar``: the arrays are the
+    2-D slices of one-channel tensors (the matrices of the sheet) rather than the layer's
+    shapes with their channel axes.
+    """
+
+    text: str
+    planar: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,15 +122,21 @@ class ClosedForm:
     ``value`` holds the closed form entry by entry (shaped like the gradient), built with
     whole-array operations, independently of the chain rule; the derivation proves it equal
     to the per-entry gradients. ``shown`` is the same computation for the first channel pair,
-    from the same operands, for a sheet to write out.
+    from the same operands, for a sheet to write out. ``tex`` writes the statement in LaTeX
+    with the given names (a sheet passes a network layer's own), as its two sides.
     """
 
     role: Role
     name: str
     statement: str
-    latex: str
+    tex: Callable[[TexNames], tuple[str, str]]
     value: np.ndarray
     shown: Shown | None = None
+
+    @property
+    def latex(self) -> str:
+        """The statement in a single layer's names (``a``, ``w``, ``δ``)."""
+        return " = ".join(self.tex(SINGLE))
 
 
 @dataclass(frozen=True)
@@ -152,6 +221,9 @@ class Layer:
     figures: ClassVar[tuple[Figure, ...]] = ()
     #: A key that must be given in a network file, with an example value (None: none).
     required: ClassVar[tuple[str, str] | None] = None
+    #: True when its output is not a pre-activation (an activation's or flatten's): the
+    #: error there is written ∇a, ∇v, keeping δ for ∂E/∂z as the seeds do.
+    nabla: ClassVar[bool] = False
     #: What a reader must know to read its formulas (a function's derivative, a bracket).
     note: ClassVar[str] = ""
     #: What its tensors and operation mean where frameworks differ, for the JSON contract:
@@ -335,3 +407,12 @@ class Layer:
     def facts(self) -> dict[str, Any]:
         """Sizes and options as numbers, for the sheet's set-up (the template writes them)."""
         return {"channels": self.input_shape[0] if len(self.input_shape) == 3 else 1}
+
+    def numpy_code(self, role: Role) -> NumpyCode | None:
+        """NumPy/SciPy code computing the gradient of ``role`` (None: the kind gives none)."""
+        return None
+
+    def operators(self) -> set[str]:
+        """The operators its formulas use, for the sheet to define: ``star`` (⋆), ``pad``,
+        ``spread``, ``dil``, ``rot180``, ``crop``, ``keep``, ``argmax``, ``up``, ``odot`` (⊙)."""
+        return set()

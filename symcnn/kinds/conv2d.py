@@ -34,8 +34,11 @@ from .base import (
     Figure,
     Layer,
     Mistake,
+    NumpyCode,
+    Op,
     Operand,
     Shown,
+    TexNames,
     pair_tag,
     spatial_axes,
 )
@@ -97,7 +100,7 @@ class Conv2d(Layer):
     kind = "conv2d"
     title = "convolution"
     template = "layer_conv2d.tex.j2"
-    figures = (Figure.RECEPTIVE_FIELD, Figure.WEIGHT_CELLS)
+    figures = (Figure.RECEPTIVE_FIELD, Figure.WEIGHT_CELLS, Figure.READERS)
     required = ("kernel", "kernel = [2, 2]")
     conventions: ClassVar[dict[str, str]] = {
         "shapes": "conv2d weight [O, C, KH, KW], bias [O] (shared) or [O, OH, OW] (untied)",
@@ -294,43 +297,22 @@ class Conv2d(Layer):
             >>> [sorted(str(f.value.ravel()[0]).split("*")) for f in forms]
             [['d_11', 'w_11'], ['a_11', 'd_11']]
         """
-        strided = self.stride != (1, 1)
-        padded = self.padding != (0, 0)
-        dilated = self.dilation != (1, 1)
-        channels = self.out_channels > 1
-        prep = "zero-padded " + ("and zero-inserted (stride) " if strided else "") + "δ"
-        kern = "rot180(w" + (" dilated" if dilated else "") + ")"
-        d_tex = r"\delta^{\uparrow s}" if strided else r"\delta"
-        w_tex = r"\operatorname{dil}_{d}(w)" if dilated else "w"
         gx, shown_x = self._input_grad(delta, params[Role.WEIGHT])
         gw, shown_w = self._weight_grad(x, delta)
         forms = [
             ClosedForm(
                 Role.INPUT,
                 "input gradient: full convolution with the rotated kernel",
-                f"∂E/∂a = {prep} ⋆ {kern}"
-                + (", cropped by the padding" if padded else "")
-                + (", summed over output channels" if channels else ""),
-                r"\frac{\partial E}{\partial a} = "
-                + (r"\sum_{o}" if channels else "")
-                + rf"\operatorname{{pad}}({d_tex}) \star \operatorname{{rot180}}({w_tex})",
+                self._input_statement(),
+                self._input_tex,
                 gx,
                 shown_x,
             ),
             ClosedForm(
                 Role.WEIGHT,
                 "weight gradient: correlation of the input with δ",
-                "∂E/∂w = "
-                + ("padded " if padded else "")
-                + "a ⋆ "
-                + ("zero-inserted (stride) " if strided else "")
-                + "δ"
-                + (", read every dilation-th entry" if dilated else ""),
-                r"\frac{\partial E}{\partial w} = "
-                + (r"\left[" if dilated else "")
-                + (r"\operatorname{pad}(a)" if padded else "a")
-                + rf" \star {d_tex}"
-                + (r"\right]_{d m,\, d n}" if dilated else ""),
+                self._weight_statement(),
+                self._weight_tex,
                 gw,
                 shown_w,
             ),
@@ -343,8 +325,11 @@ class Conv2d(Layer):
                 ClosedForm(
                     Role.BIAS,
                     "bias gradient: sum of δ",
-                    "∂E/∂b_o = Σ_ij δ_o,ij",
-                    r"\frac{\partial E}{\partial b} = \sum_{i,j} \delta_{ij}",
+                    "∂E/∂b_o = Σ_ij δ_o,ij" if self.out_channels > 1 else "∂E/∂b = Σ_ij δ_ij",
+                    lambda n: (
+                        rf"\frac{{\partial E}}{{\partial {n.ch(n.b, self._o)}}}",
+                        rf"\sum_{{i,j}} {n.ch(n.d, self._o)}_{{ij}}",
+                    ),
                     total,
                 )
             )
@@ -353,12 +338,90 @@ class Conv2d(Layer):
                 ClosedForm(
                     Role.BIAS,
                     "bias gradient: δ itself (untied bias)",
-                    "∂E/∂b_ij = δ_ij",
-                    r"\frac{\partial E}{\partial b_{ij}} = \delta_{ij}",
+                    "∂E/∂b_o,ij = δ_o,ij" if self.out_channels > 1 else "∂E/∂b_ij = δ_ij",
+                    lambda n: (
+                        rf"\frac{{\partial E}}{{\partial {n.ch(n.b, self._o)}_{{ij}}}}",
+                        rf"{n.ch(n.d, self._o)}_{{ij}}",
+                    ),
                     delta.copy(),
                 )
             )
         return forms
+
+    # the channel indices a name carries (only the axes of size > 1 are printed)
+    @property
+    def _o(self) -> str:
+        return "o" if self.out_channels > 1 else ""
+
+    @property
+    def _c(self) -> str:
+        return "c" if self.input_shape[0] > 1 else ""
+
+    @property
+    def _oc(self) -> str:
+        return ",".join(x for x in (self._o, self._c) if x)
+
+    def _weight_cropped(self) -> bool:
+        """Whether ``pad(a) ⋆ spread(δ)`` is larger than the (dilated) kernel and is cut to it."""
+        return any(
+            (n + 2 * p - d * (k - 1) - 1) % s != 0
+            for n, p, d, k, s in zip(
+                self.spatial, self.padding, self.dilation, self.kernel, self.stride
+            )
+        )
+
+    def _input_statement(self) -> str:
+        d = "δ_o" if self.out_channels > 1 else "δ"
+        if self.stride != (1, 1):
+            d = f"spread_s({d})"
+        w = "w_o,c" if self._oc == "o,c" else ("w_" + self._oc if self._oc else "w")
+        if self.dilation != (1, 1):
+            w = f"dil_d({w})"
+        body = f"pad_(k−1)({d}) ⋆ rot180({w})"
+        if self.out_channels > 1:
+            body = "Σ_o " + body
+        if self.padding != (0, 0):
+            body = f"crop_p({body})"
+        return f"∂E/∂a{'_c' if self._c else ''} = {body}"
+
+    def _input_tex(self, n: TexNames) -> tuple[str, str]:
+        d = n.ch(n.d, self._o)
+        if self.stride != (1, 1):
+            d = rf"\operatorname{{spread}}_{{s}}({d})"
+        w = n.ch(n.w, self._oc)
+        if self.dilation != (1, 1):
+            w = rf"\operatorname{{dil}}_{{d}}({w})"
+        body = rf"\operatorname{{pad}}_{{k-1}}({d}) \star \operatorname{{rot180}}({w})"
+        if self.out_channels > 1:
+            body = rf"\sum_{{o}} {body}"
+        if self.padding != (0, 0):
+            body = rf"\operatorname{{crop}}_{{p}}\Big({body}\Big)"
+        return rf"\frac{{\partial E}}{{\partial {n.ch(n.a, self._c)}}}", body
+
+    def _weight_statement(self) -> str:
+        a = "a_c" if self._c else "a"
+        if self.padding != (0, 0):
+            a = f"pad_p({a})"
+        d = "δ_o" if self._o else "δ"
+        if self.stride != (1, 1):
+            d = f"spread_s({d})"
+        body = f"{a} ⋆ {d}"
+        if self.dilation != (1, 1) or self._weight_cropped():
+            body = f"keep_(k,d)({body})"
+        w = "w_o,c" if self._oc == "o,c" else ("w_" + self._oc if self._oc else "w")
+        return f"∂E/∂{w} = {body}"
+
+    def _weight_tex(self, n: TexNames) -> tuple[str, str]:
+        a = n.ch(n.a, self._c)
+        if self.padding != (0, 0):
+            a = rf"\operatorname{{pad}}_{{p}}({a})"
+        d = n.ch(n.d, self._o)
+        if self.stride != (1, 1):
+            d = rf"\operatorname{{spread}}_{{s}}({d})"
+        body = rf"{a} \star {d}"
+        if self.dilation != (1, 1) or self._weight_cropped():
+            body = rf"\operatorname{{keep}}_{{k,d}}\big({body}\big)"
+        return rf"\frac{{\partial E}}{{\partial {n.ch(n.w, self._oc)}}}", body
 
     def _input_grad(self, delta: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, Shown]:
         """Σ_o crop_p( pad(zero_insert_s(δ_o)) ⋆ rot180(dilate_d(w_oc)) ), as arrays."""
@@ -380,11 +443,22 @@ class Conv2d(Layer):
                 crop = (slice(ph, ph + h), slice(pw, pw + w))
                 acc = acc + full[crop]
                 if shown is None:
+                    d_ops = (Op("spread", (sh, sw)),) if (sh, sw) != (1, 1) else ()
+                    w_ops = (Op("dil", self.dilation),) if self.dilation != (1, 1) else ()
                     shown = Shown(
-                        Operand(r"\operatorname{pad}(\delta)", padded),
-                        Operand(r"\operatorname{rot180}(w)", rot180(k)),
+                        Operand(
+                            Role.DELTA,
+                            (o,),
+                            delta[o],
+                            (*d_ops, Op("pad", (kr - 1, kc - 1))),
+                            padded,
+                        ),
+                        Operand(
+                            Role.WEIGHT, (o, c), weight[o, c], (*w_ops, Op("rot180")), rot180(k)
+                        ),
                         full,
-                        crop if (ph or pw) else None,
+                        (Op("crop", (ph, pw)),) if (ph or pw) else (),
+                        full[crop],
                     )
             out[c] = acc
         assert shown is not None
@@ -402,7 +476,16 @@ class Conv2d(Layer):
                 corr = correlate_valid(padded, spread)
                 out[o, c] = corr[: (kh - 1) * dh + 1 : dh, : (kw - 1) * dw + 1 : dw]
                 if shown is None:
-                    shown = Shown(Operand("a", padded), Operand(r"\delta", spread), corr)
+                    a_ops = (Op("pad", self.padding),) if any(self.padding) else ()
+                    d_ops = (Op("spread", self.stride),) if self.stride != (1, 1) else ()
+                    kept = self._weight_cropped() or self.dilation != (1, 1)
+                    shown = Shown(
+                        Operand(Role.INPUT, (c,), x[c], a_ops, padded),
+                        Operand(Role.DELTA, (o,), delta[o], d_ops, spread),
+                        corr,
+                        (Op("keep", (kh, kw, dh, dw)),) if kept else (),
+                        out[o, c],
+                    )
         assert shown is not None
         return out, shown
 
@@ -470,6 +553,99 @@ class Conv2d(Layer):
         return list(_bias_variants(self, delta))
 
     # --- sheets --------------------------------------------------------------------------
+
+    def operators(self) -> set[str]:
+        ops = {"star", "pad", "rot180"}
+        if self.stride != (1, 1):
+            ops.add("spread")
+        if self.dilation != (1, 1):
+            ops.add("dil")
+        if any(self.padding):
+            ops.add("crop")
+        if self.dilation != (1, 1) or self._weight_cropped():
+            ops.add("keep")
+        return ops
+
+    def numpy_code(self, role: Role) -> NumpyCode | None:
+        """The gradient with SciPy: ``correlate2d`` for the weights, ``convolve2d`` (a correlation
+        with the kernel rotated by 180°) for the input, after the stride's zeros are spread in.
+
+        Example:
+            >>> print(Conv2d(kernel=2, input=(3, 3)).numpy_code(Role.INPUT).text)
+            grad_a = convolve2d(delta, w, mode="full")
+        """
+        planar = self.input_shape[0] == self.out_channels == 1
+        (s1, s2), (p1, p2), (d1, d2), (k1, k2) = (
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.kernel,
+        )
+        (h, w), (oh, ow) = self.spatial, self.output_size
+        lines: list[str] = []
+        ch = "" if planar else ":, "
+        lead = "" if planar else f"{self.out_channels}, "
+        d = "delta"
+        if (s1, s2) != (1, 1):
+            lines.append(
+                f"ds = np.zeros(({lead}{s1 * (oh - 1) + 1}, {s2 * (ow - 1) + 1})); "
+                f"ds[{ch}::{s1}, ::{s2}] = delta"
+            )
+            d = "ds"
+        if role is Role.BIAS:
+            if self.bias is Bias.NONE:
+                return None
+            if self.bias is Bias.UNTIED:
+                return NumpyCode("grad_b = delta", planar)
+            return NumpyCode(
+                "grad_b = delta.sum()" if planar else "grad_b = delta.sum(axis=(1, 2))", planar
+            )
+        if role is Role.WEIGHT:
+            a = "a"
+            if any(self.padding):
+                pads = (
+                    f"({p1}, {p1}), ({p2}, {p2})"
+                    if planar
+                    else f"(0, 0), ({p1}, {p1}), ({p2}, {p2})"
+                )
+                lines.insert(0, f"ap = np.pad(a, ({pads}))")
+                a = "ap"
+            if planar:
+                lines.append(f'grad_w = correlate2d({a}, {d}, mode="valid")')
+            else:
+                lines.append(
+                    f'grad_w = np.array([[correlate2d({a}[c], {d}[o], mode="valid")\n'
+                    f"                    for c in range({self.input_shape[0]})]\n"
+                    f"                   for o in range({self.out_channels})])"
+                )
+            if self.dilation != (1, 1) or self._weight_cropped():
+                keep = f"{ch}{ch}:{(k1 - 1) * d1 + 1}:{d1}, :{(k2 - 1) * d2 + 1}:{d2}"
+                lines.append(f"grad_w = grad_w[{keep}]")
+            return NumpyCode("\n".join(lines), planar)
+        if role is not Role.INPUT:
+            return None
+        kernel = "w"
+        if self.dilation != (1, 1):
+            kshape = f"{(k1 - 1) * d1 + 1}, {(k2 - 1) * d2 + 1}"
+            wlead = "" if planar else f"{self.out_channels}, {self.input_shape[0]}, "
+            lines.append(f"wd = np.zeros(({wlead}{kshape})); wd[{ch}{ch}::{d1}, ::{d2}] = w")
+            kernel = "wd"
+        if planar:
+            lines.append(f'grad_a = convolve2d({d}, {kernel}, mode="full")')
+        else:
+            lines.append(
+                f'grad_a = np.array([sum(convolve2d({d}[o], {kernel}[o, c], mode="full")\n'
+                f"                       for o in range({self.out_channels}))\n"
+                f"                   for c in range({self.input_shape[0]})])"
+            )
+        kr, kc = (k1 - 1) * d1 + 1, (k2 - 1) * d2 + 1
+        grow = (h + 2 * p1 - (s1 * (oh - 1) + kr), w + 2 * p2 - (s2 * (ow - 1) + kc))
+        if any(g > 0 for g in grow):
+            pads = f"(0, {max(grow[0], 0)}), (0, {max(grow[1], 0)})"
+            lines.append(f"grad_a = np.pad(grad_a, ({'' if planar else '(0, 0), '}{pads}))")
+        if any(self.padding):
+            lines.append(f"grad_a = grad_a[{ch}{p1}:{p1 + h}, {p2}:{p2 + w}]")
+        return NumpyCode("\n".join(lines), planar)
 
     def facts(self) -> dict[str, Any]:
         h, w = self.spatial

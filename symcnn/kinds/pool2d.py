@@ -25,8 +25,10 @@ from .base import (
     Figure,
     Layer,
     Mistake,
+    NumpyCode,
     Operand,
     Shown,
+    TexNames,
     pair_tag,
     signed,
     spatial_axes,
@@ -175,6 +177,17 @@ class _Pool2d(Layer):
         """The share of cell k of a window in the window's δ (1/(kh·kw), or the max mask)."""
         raise NotImplementedError
 
+    @property
+    def tiles(self) -> bool:
+        """Whether the windows tile the input: they neither overlap nor leave cells out."""
+        return self.stride == self.window and all(
+            n % k == 0 for n, k in zip(self.spatial, self.window)
+        )
+
+    @property
+    def _c(self) -> str:
+        return "c" if self.input_shape[0] > 1 else ""
+
     def closed_forms(
         self, x: np.ndarray, params: dict[Role, np.ndarray], delta: np.ndarray
     ) -> list[ClosedForm]:
@@ -186,7 +199,8 @@ class _Pool2d(Layer):
             window = [x[cell] for cell in cells]
             for k, cell in enumerate(cells):
                 out[cell] = out[cell] + delta[idx] * self._weight(window, k)
-        return [self._form(out, Shown(Operand(r"\delta", delta[0]), None, out[0]))]
+        shown = Shown(Operand(Role.DELTA, (0,), delta[0]), None, out[0], (), out[0])
+        return [self._form(out, shown)]
 
     def _form(self, value: np.ndarray, shown: Shown) -> ClosedForm:
         raise NotImplementedError
@@ -254,6 +268,41 @@ class _Pool2d(Layer):
 
     # --- sheets --------------------------------------------------------------------------
 
+    def operators(self) -> set[str]:
+        ops = {"up"} if self.tiles else {"window"}
+        return ops | self._own_operators
+
+    #: Operators of the kind itself (max pooling's argmax).
+    _own_operators: ClassVar[frozenset[str]] = frozenset()
+
+    def numpy_code(self, role: Role) -> NumpyCode | None:
+        """A loop over the windows, each handing its δ to its cells (``+=``: windows may overlap).
+
+        Example:
+            >>> print(AvgPool2d(window=2, input=(4, 4)).numpy_code(Role.INPUT).text)
+            grad_a = np.zeros_like(a)
+            for i in range(2):
+                for j in range(2):
+                    grad_a[2*i:2*i + 2, 2*j:2*j + 2] += delta[i, j] / 4
+        """
+        if role is not Role.INPUT:
+            return None
+        planar = self.input_shape[0] == 1
+        (s1, s2), (k1, k2), (oh, ow) = self.stride, self.window, self.output_size
+        ch, loop, pad = (
+            ("", "", "") if planar else ("c, ", f"for c in range({self.input_shape[0]}):\n", "    ")
+        )
+        rows, cols = f"{s1}*i:{s1}*i + {k1}", f"{s2}*j:{s2}*j + {k2}"
+        head = (
+            f"grad_a = np.zeros_like(a)\n{loop}{pad}for i in range({oh}):\n"
+            f"{pad}    for j in range({ow}):\n{pad}        "
+        )
+        return NumpyCode(head + self._numpy_window(ch, rows, cols, pad + "        "), planar)
+
+    def _numpy_window(self, ch: str, rows: str, cols: str, indent: str) -> str:
+        """The body of the loop over windows (i, j), as NumPy code."""
+        raise NotImplementedError
+
     def facts(self) -> dict[str, Any]:
         return {
             "channels": self.input_shape[0],
@@ -277,12 +326,17 @@ class MaxPool2d(_Pool2d):
     """
 
     kind = "maxpool2d"
+    _own_operators = frozenset({"argmax"})
+
+    def operators(self) -> set[str]:
+        return super().operators() | ({"mask"} if self.tiles else set())
+
     title = "max pooling"
     template = "layer_maxpool2d.tex.j2"
     figures = (Figure.RECEPTIVE_FIELD, Figure.ROUTING)
     note = (
-        "[x = max(...)] is 1 when x is the first maximum of its window (row-major order, "
-        "PyTorch's rule for ties), else 0"
+        "[x = argmax(...)] is 1 when x is the cell holding the largest value of its window, "
+        "the first one in row-major order on ties (PyTorch's rule), else 0"
     )
     conventions: ClassVar[dict[str, str]] = {
         "max": "Piecewise conditions select the first maximum of a window (PyTorch's tie rule)"
@@ -307,13 +361,36 @@ class MaxPool2d(_Pool2d):
         return se.Piecewise((1, se.And(*wins)), (0, True)) if wins else se.Integer(1)
 
     def _form(self, value: np.ndarray, shown: Shown) -> ClosedForm:
+        if self.tiles:
+            statement = "∂E/∂a = up(δ) ⊙ M  (M: 1 at the first maximum of each window)"
+        else:
+            statement = "∂E/∂a_uv = Σ_ij δ_ij · [a_uv = argmax of window ij]"
+
+        def tex(n: TexNames) -> tuple[str, str]:
+            a, d = n.ch(n.a, self._c), n.ch(n.d, self._c)
+            if self.tiles:
+                return rf"\frac{{\partial E}}{{\partial {a}}}", rf"\operatorname{{up}}({d}) \odot M"
+            return (
+                rf"\frac{{\partial E}}{{\partial {a}_{{uv}}}}",
+                rf"\sum_{{i,j}} {d}_{{ij}}"
+                rf"\left[{a}_{{uv}} = \operatorname{{argmax}} \mathcal{{W}}_{{ij}}\right]",
+            )
+
         return ClosedForm(
             Role.INPUT,
             "max pooling: δ routed to the first maximum of each window",
-            "∂E/∂a = Σ_windows δ · [a is the window's first maximum]",
-            r"\frac{\partial E}{\partial a} = \operatorname{up}(\delta) \odot \operatorname{mask}",
+            statement,
+            tex,
             value,
             shown,
+        )
+
+    def _numpy_window(self, ch: str, rows: str, cols: str, indent: str) -> str:
+        (s1, s2), k2 = self.stride, self.window[1]
+        return (
+            f"window = a[{ch}{rows}, {cols}]\n"
+            f"{indent}m = np.argmax(window)  # the first maximum, row-major\n"
+            f"{indent}grad_a[{ch}{s1}*i + m // {k2}, {s2}*j + m % {k2}] += delta[{ch}i, j]"
         )
 
     def index_formula(self, base: int) -> General:
@@ -383,15 +460,37 @@ class AvgPool2d(_Pool2d):
         return se.Rational(1, len(window))
 
     def _form(self, value: np.ndarray, shown: Shown) -> ClosedForm:
-        kh, kw = self.window
+        size = self.window[0] * self.window[1]
+        if self.tiles:
+            statement = f"∂E/∂a = up(δ)/{size}"
+        else:
+            statement = f"∂E/∂a_uv = Σ over the windows ij holding a_uv of δ_ij/{size}"
+
+        def tex(n: TexNames) -> tuple[str, str]:
+            a, d = n.ch(n.a, self._c), n.ch(n.d, self._c)
+            if self.tiles:
+                return (
+                    rf"\frac{{\partial E}}{{\partial {a}}}",
+                    rf"\tfrac{{1}}{{{size}}} \operatorname{{up}}({d})",
+                )
+            return (
+                rf"\frac{{\partial E}}{{\partial {a}_{{uv}}}}",
+                rf"\tfrac{{1}}{{{size}}}"
+                rf"\sum_{{(i,j)\,:\,{a}_{{uv}} \in \mathcal{{W}}_{{ij}}}} {d}_{{ij}}",
+            )
+
         return ClosedForm(
             Role.INPUT,
             "average pooling: δ upsampled over each window, divided by its size",
-            f"∂E/∂a = Σ_windows δ/{kh * kw} on every cell of the window",
-            r"\frac{\partial E}{\partial a} = \operatorname{up}(\delta) / " + str(kh * kw),
+            statement,
+            tex,
             value,
             shown,
         )
+
+    def _numpy_window(self, ch: str, rows: str, cols: str, indent: str) -> str:
+        size = self.window[0] * self.window[1]
+        return f"grad_a[{ch}{rows}, {cols}] += delta[{ch}i, j] / {size}"
 
     def index_formula(self, base: int) -> General:
         """A per-channel correlation with the constant kernel ω = 1/(k_1 k_2)."""

@@ -1,9 +1,10 @@
 """``symcnn sheet --general``: a sheet of the size-independent derivation alone, any size.
 
-Each layer gets its forward index formula and SymPy's chain rule step by step (the context
-``chain.tex.j2`` reads, built by `symcnn.sheet.layer.chain`), then every gradient with the
-exact index ranges of its configuration (`symcnn.derivation.general`). No entry is expanded,
-so no set-up tables, entries, identities, figures or numbers.
+Each layer gets its forward index formula with the exact ranges of its configuration, and
+for every gradient SymPy's chain rule step by step (``rule.tex.j2``, its context built by
+`symcnn.sheet.parts.rule_context`) followed by the same gradient with exact ranges
+(`symcnn.derivation.general`). No entry is expanded, so no set-up tables, entries,
+identities, figures or numbers: ``general.tex.j2`` is the whole document.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from ..core.symbols import SymbolTable
 from ..derivation.general import GeneralGradient, GeneralLayer
 from ..render.tex import Tex, escape_tex
-from .layer import chain
+from .parts import rule_context
 from .printers import IndexedLatexPrinter
 from .tex import render
 
@@ -35,18 +36,20 @@ def _formula(ip: IndexedLatexPrinter, f: GeneralGradient) -> dict[str, Any]:
     }
 
 
-def general_context(heading: str, g: GeneralLayer, layer_id: int = 1) -> dict[str, Any]:
-    """What ``layer_general.tex.j2`` (and the ``chain.tex.j2`` it includes) needs of a layer."""
+def general_context(heading: str, g: GeneralLayer) -> dict[str, Any]:
+    """What ``general.tex.j2`` (and the ``rule.tex.j2`` it includes) needs of a layer."""
     ip = IndexedLatexPrinter(SymbolTable([]))
+    rules = {r.role: r for r in g.rules}
     return {
-        "id": layer_id,
-        "template": "layer_general.tex.j2",
         "heading": heading or g.layer.title,
         "describe": g.layer.describe(),
-        "sym": {"input": Tex("a"), "output": Tex("z"), "delta": Tex(r"\delta")},
+        "d": Tex(r"\delta"),
+        "z": Tex("z"),
         "forward": _formula(ip, g.forward),
-        "chain": chain(ip, g.general, list(g.rules)),
-        "exact": [_formula(ip, f) for f in g.gradients],
+        "gradients": [
+            {"rule": rule_context(ip, g.general, rules[f.role]), "exact": _formula(ip, f)}
+            for f in g.gradients
+        ],
     }
 
 
@@ -60,12 +63,11 @@ def general_sheet_tex(layers: list[tuple[str, GeneralLayer]], title: str | None 
         >>> r"\partial w_{i',\,j'}" in tex and tex.rstrip().endswith(r"\end{document}")
         True
     """
-    contexts = [general_context(head.rstrip(": "), g, k + 1) for k, (head, g) in enumerate(layers)]
     kinds = ", ".join(dict.fromkeys(g.layer.title for _, g in layers))
     return render(
-        "sheet.tex.j2",
+        "general.tex.j2",
         title=title if title is not None else f"Backpropagation for any size: {kinds}",
         subtitle=escape_tex("; ".join(g.layer.describe() for _, g in layers[:3])),
-        layers=contexts,
+        layers=[general_context(head.rstrip(": "), g) for head, g in layers],
         max_matrix_cols=0,
     )
