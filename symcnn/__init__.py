@@ -15,7 +15,7 @@ from .api import Derivation, Network, derive, load_network, parse_network, prese
 from .compat import deprecated
 from .core.symbols import Role
 from .errors import SpecError, SymcnnError, TooLargeError, ValuesError
-from .kinds.activation import Identity, ReLU, Sigmoid, Tanh
+from .kinds.activation import Identity, LeakyReLU, ReLU, Sigmoid, Tanh
 from .kinds.conv2d import Bias, Conv2d
 from .kinds.dense import Linear
 from .kinds.flatten import Flatten
@@ -36,6 +36,7 @@ __all__ = [
     "Derivation",
     "Flatten",
     "Identity",
+    "LeakyReLU",
     "Linear",
     "MSELoss",
     "MaxPool2d",

@@ -96,6 +96,8 @@ def forward(layers, x, params, loss, target):
             z = np.array([sum(w[i, j] * a[j] for j in range(a.size)) for i in range(w.shape[0])])
             if layer["bias"]:
                 z = z + params[f"{index}.bias"]
+        elif kind == "leaky_relu":
+            z = np.where(a > 0, a, layer["negative_slope"] * a)
         else:
             z = ACTIVATIONS[kind](a)
         outs.append(z)

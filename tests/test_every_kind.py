@@ -31,6 +31,7 @@ ALONE = {
     "sigmoid": ({"type": "sigmoid"}, [1, 2, 2]),
     "tanh": ({"type": "tanh"}, [3]),
     "relu": ({"type": "relu"}, [2, 2, 2]),
+    "leaky_relu": ({"type": "leaky_relu", "negative_slope": 0.2}, [2, 3]),
     "identity": ({"type": "identity"}, [4]),
     "flatten": ({"type": "flatten"}, [2, 2, 2]),
     "dense": ({"type": "dense", "out_features": 3, "bias": True}, [4]),

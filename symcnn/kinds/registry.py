@@ -7,7 +7,7 @@ from typing import Any
 
 from ..core.shapes import suggest
 from ..errors import LayerKeyError, SpecError
-from .activation import Identity, ReLU, Sigmoid, Tanh
+from .activation import Identity, LeakyReLU, ReLU, Sigmoid, Tanh
 from .base import Layer
 from .conv2d import Conv2d
 from .dense import Linear
@@ -18,7 +18,18 @@ from .pool2d import AvgPool2d, MaxPool2d
 #: Layer kinds by their ``type`` in a network file.
 LAYERS: dict[str, type[Layer]] = {
     cls.kind: cls
-    for cls in (Conv2d, MaxPool2d, AvgPool2d, Sigmoid, Tanh, ReLU, Identity, Flatten, Linear)
+    for cls in (
+        Conv2d,
+        MaxPool2d,
+        AvgPool2d,
+        Sigmoid,
+        Tanh,
+        ReLU,
+        LeakyReLU,
+        Identity,
+        Flatten,
+        Linear,
+    )
 }
 #: Losses by their name in a network file.
 LOSSES: dict[str, type[Loss]] = {cls.kind: cls for cls in (MSELoss, CrossEntropyLoss)}

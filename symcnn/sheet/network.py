@@ -10,6 +10,7 @@ from ..derivation.derived import Derivation, DerivedLayer
 from ..derivation.index import loss_steps
 from ..kinds.activation import _Elementwise
 from ..kinds.loss import Loss
+from ..kinds.registry import LAYERS
 from ..numeric.engine import Engine, Run
 from ..render.matrices import shape_tex, slice_labels, track_matrix_columns
 from ..render.printers import SymcnnLatexPrinter, term_string
@@ -67,6 +68,7 @@ def network_tex(d: Derivation, options: NetSheetOptions | None = None) -> str:
                 "shape": shape_tex(d.input_grid.shape),
             },
             "layers": [layer_view(d, layer, p, run, options) for layer in d.layers],
+            "kinds": {kind: cls.title for kind, cls in LAYERS.items()},
             "loss": loss_context(d, p),
             "numbers": network_worked(d, run, options) if run is not None else None,
         }
