@@ -19,6 +19,7 @@ from .kinds.activation import Identity, LeakyReLU, ReLU, Sigmoid, Tanh
 from .kinds.conv2d import Bias, Conv2d
 from .kinds.dense import Linear
 from .kinds.flatten import Flatten
+from .kinds.global_avgpool2d import GlobalAvgPool2d
 from .kinds.loss import CrossEntropyLoss, MSELoss
 from .kinds.pool2d import AvgPool2d, MaxPool2d
 from .kinds.registry import LAYERS, LOSSES
@@ -35,6 +36,7 @@ __all__ = [
     "CrossEntropyLoss",
     "Derivation",
     "Flatten",
+    "GlobalAvgPool2d",
     "Identity",
     "LeakyReLU",
     "Linear",

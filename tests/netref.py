@@ -89,6 +89,11 @@ def forward(layers, x, params, loss, target):
             )
         elif kind in ("maxpool2d", "avgpool2d"):
             z, _ = pool(a, layer["window"], layer["stride"], kind)
+        elif kind == "global_avgpool2d":
+            z = np.zeros((a.shape[0], 1, 1))
+            for c in range(a.shape[0]):
+                z[c, 0, 0] = sum(a[c, r, t] for r in range(a.shape[1]) for t in range(a.shape[2]))
+                z[c, 0, 0] /= a.shape[1] * a.shape[2]
         elif kind == "flatten":
             z = np.array([a[idx] for idx in np.ndindex(*a.shape)])
         elif kind == "dense":

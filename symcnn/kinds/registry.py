@@ -12,6 +12,7 @@ from .base import Layer
 from .conv2d import Conv2d
 from .dense import Linear
 from .flatten import Flatten
+from .global_avgpool2d import GlobalAvgPool2d
 from .loss import CrossEntropyLoss, Loss, MSELoss
 from .pool2d import AvgPool2d, MaxPool2d
 
@@ -22,6 +23,7 @@ LAYERS: dict[str, type[Layer]] = {
         Conv2d,
         MaxPool2d,
         AvgPool2d,
+        GlobalAvgPool2d,
         Sigmoid,
         Tanh,
         ReLU,
