@@ -17,6 +17,7 @@ from .core.symbols import Role
 from .errors import SpecError, SymcnnError, TooLargeError, ValuesError
 from .kinds.activation import Identity, LeakyReLU, ReLU, Sigmoid, Tanh
 from .kinds.conv2d import Bias, Conv2d
+from .kinds.conv_transpose2d import ConvTranspose2d
 from .kinds.dense import Linear
 from .kinds.flatten import Flatten
 from .kinds.global_avgpool2d import GlobalAvgPool2d
@@ -33,6 +34,7 @@ __all__ = [
     "AvgPool2d",
     "Bias",
     "Conv2d",
+    "ConvTranspose2d",
     "CrossEntropyLoss",
     "Derivation",
     "Flatten",

@@ -158,8 +158,8 @@ class leaky_step(_Sloped):
         return sympy.Piecewise((1, x > 0), (slope, True))
 
     @staticmethod
-    def numpy(x: Any, slope: Any) -> Any:
-        return np.where(np.greater(x, 0.0), 1.0, float(slope))
+    def numpy(x: Any, *slope: Any) -> Any:
+        return np.where(np.greater(x, 0.0), 1.0, float(slope[0]))
 
 
 class leaky_relu(_Sloped):
@@ -193,9 +193,9 @@ class leaky_relu(_Sloped):
         return sympy.Piecewise((x, x > 0), (slope * x, True))
 
     @staticmethod
-    def numpy(x: Any, slope: Any) -> Any:
+    def numpy(x: Any, *slope: Any) -> Any:
         x = np.asarray(x, dtype=float)
-        return np.where(x > 0.0, x, float(slope) * x)
+        return np.where(x > 0.0, x, float(slope[0]) * x)
 
 
 def parse_slope(value: Any, what: str = "negative_slope") -> float:

@@ -42,13 +42,16 @@ class Shown:
     without ``right``, ``left`` (δ) spread back onto the input.
 
     ``full`` is the result as built for the proof (the correlation before cropping); ``crop``
-    the (rows, cols) slices that keep the input's entries (None: nothing is cropped).
+    the (rows, cols) slices that keep the input's entries (None: nothing is cropped). ``op``
+    is the operation as a sheet writes it before the written-out operands (None: the sheet
+    names it from the layer's facts, as for conv2d).
     """
 
     left: Operand
     right: Operand | None
     full: np.ndarray
     crop: tuple[slice, slice] | None = None
+    op: str | None = None
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ class Bias(enum.Enum):
         return parse_enum(cls, value, "bias mode")
 
 
-def _spatial_input(value: Any, channels: int | None) -> Shape:
+def spatial_input(value: Any, channels: int | None) -> Shape:
     """(C, H, W) from (C, H, W), or from (H, W) / ``"HxW"`` and the channel count."""
     if isinstance(value, (tuple, list)) and len(value) == 3:
         c, h, w = (positive(v, "input") for v in value)
@@ -65,7 +65,7 @@ def _spatial_input(value: Any, channels: int | None) -> Shape:
     if isinstance(value, (tuple, list)) and len(value) == 1:
         raise SpecError("needs a [C, H, W] input but gets a flat vector")
     if isinstance(value, str) and value.lower().count("x") == 2:
-        return _spatial_input(shape_of(value, "input"), channels)
+        return spatial_input(shape_of(value, "input"), channels)
     return (channels or 1, *parse_size(value, "input"))
 
 
@@ -128,7 +128,7 @@ class Conv2d(Layer):
                 "every group needs as many output channels"
             )
         if self.input is not None:
-            shape = _spatial_input(self.input, self.in_channels)
+            shape = spatial_input(self.input, self.in_channels)
             set_(self, "input", shape)
             set_(self, "in_channels", shape[0])
             self._check_fit()
@@ -378,7 +378,8 @@ class Conv2d(Layer):
             ),
             ClosedForm(
                 Role.WEIGHT,
-                "weight gradient: correlation of the input with δ" + (", per group" if grouped else ""),
+                "weight gradient: correlation of the input with δ"
+                + (", per group" if grouped else ""),
                 "∂E/∂w = "
                 + ("padded " if padded else "")
                 + "a ⋆ "
@@ -571,7 +572,7 @@ class Conv2d(Layer):
         delta = arrays[Role.DELTA]
         if role is not Role.BIAS or delta is None:
             return []
-        return list(_bias_variants(self, delta))
+        return list(bias_variants(self, delta))
 
     # --- sheets --------------------------------------------------------------------------
 
@@ -806,7 +807,8 @@ def _mistakes(layer: Conv2d) -> Iterator[Mistake]:
         yield Mistake(Role.WEIGHT, name, tuple(opts.items()))
 
 
-def _bias_variants(layer: Conv2d, delta: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+def bias_variants(layer: Any, delta: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    """Wrong bias gradients of a layer with a `Bias` (``layer.bias``), named; δ is [O, OH, OW]."""
     right = (1, 2) if layer.bias is Bias.SHARED else ()
     if layer.bias is Bias.SHARED:
         yield (

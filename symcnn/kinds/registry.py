@@ -10,6 +10,7 @@ from ..errors import LayerKeyError, SpecError
 from .activation import Identity, LeakyReLU, ReLU, Sigmoid, Tanh
 from .base import Layer
 from .conv2d import Conv2d
+from .conv_transpose2d import ConvTranspose2d
 from .dense import Linear
 from .flatten import Flatten
 from .global_avgpool2d import GlobalAvgPool2d
@@ -21,6 +22,7 @@ LAYERS: dict[str, type[Layer]] = {
     cls.kind: cls
     for cls in (
         Conv2d,
+        ConvTranspose2d,
         MaxPool2d,
         AvgPool2d,
         GlobalAvgPool2d,

@@ -157,6 +157,10 @@ def operands(layer: DerivedLayer, proof: Proof, p: SymcnnLatexPrinter) -> Tex | 
         if up["body"].width <= MATRIX_MAX_WIDTH:
             text += rf" \;\xrightarrow{{\text{{backward}}}}\; {up['label']} = {up['body']}"
         return Tex(text)
+    if shown.op is not None and shown.right is not None:
+        left = matrix(print_grid(p, shown.left.cells), MATRIX_CAP)
+        right = matrix(print_grid(p, shown.right.cells), MATRIX_CAP)
+        return Tex(rf"{shown.op} = {left} \star {right}")
     d_name = r"\delta^{\uparrow s}" if facts.get("strided") else r"\delta"
     if layer.output_shape[0] > 1 and len(layer.output_shape) == 3:
         d_name = f"{{{d_name}}}^{{(1)}}"
