@@ -133,9 +133,10 @@ class Conv2d(Layer):
             set_(self, "in_channels", shape[0])
             self._check_fit()
         if self.in_channels is not None and self.in_channels % self.groups:
-            raise SpecError(
+            raise LayerKeyError(
+                "groups",
                 f"groups = {self.groups} does not divide the {self.in_channels} input channels: "
-                "every group needs as many input channels"
+                "every group needs as many input channels",
             )
 
     @classmethod

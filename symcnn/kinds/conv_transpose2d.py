@@ -401,7 +401,7 @@ class ConvTranspose2d(Layer):
                 corr = correlate_valid(padded, spread)
                 out[c, o] = corr[: (kh - 1) * dh + 1 : dh, : (kw - 1) * dw + 1 : dw]
                 if shown is None:
-                    aname = rf"{a_name}^{{\uparrow s}}" if self.stride != (1, 1) else a_name
+                    aname = rf"{{{a_name}}}^{{\uparrow s}}" if self.stride != (1, 1) else a_name
                     shown = Shown(
                         Operand(r"\operatorname{pad}(\delta)", padded),
                         Operand("a", spread),
