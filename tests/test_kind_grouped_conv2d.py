@@ -289,3 +289,18 @@ def test_without_groups_the_configuration_has_no_groups_key(capsys) -> None:
         "dilation": [1, 1], "in_channels": 1, "out_channels": 1, "bias": "shared",
         "index_base": 1,
     }  # fmt: skip
+
+
+def test_the_help_examples_of_the_new_options_run(capsys) -> None:
+    from symcnn.cli import help as examples
+
+    lines = [
+        line.split("symcnn ", 1)[1]
+        for line in examples.GRAD.splitlines()
+        if "--groups" in line or "--output-padding" in line
+    ]
+    assert len(lines) == 2
+    for line in lines:
+        assert main(line.split()) == 0
+        out, err = capsys.readouterr()
+        assert err == "" and "[proven]" in out and "[not proven]" not in out
