@@ -154,6 +154,9 @@ class Layer:
     figures: ClassVar[tuple[Figure, ...]] = ()
     #: A key that must be given in a network file, with an example value (None: none).
     required: ClassVar[tuple[str, str] | None] = None
+    #: True when its output is not a pre-activation (an activation's or flatten's): the
+    #: error there is written ∇a, ∇v, keeping δ for ∂E/∂z as the seeds do.
+    nabla: ClassVar[bool] = False
     #: What a reader must know to read its formulas (a function's derivative, a bracket).
     note: ClassVar[str] = ""
     #: What its tensors and operation mean where frameworks differ, for the JSON contract:

@@ -267,8 +267,8 @@ class MaxPool2d(_Pool2d):
     template = "layer_maxpool2d.tex.j2"
     figures = (Figure.RECEPTIVE_FIELD, Figure.ROUTING)
     note = (
-        "[x = max(...)] is 1 when x is the first maximum of its window (row-major order, "
-        "PyTorch's rule for ties), else 0"
+        "[x = argmax(...)] is 1 when x is the cell holding the largest value of its window, "
+        "the first one in row-major order on ties (PyTorch's rule), else 0"
     )
     conventions: ClassVar[dict[str, str]] = {
         "max": "Piecewise conditions select the first maximum of a window (PyTorch's tie rule)"

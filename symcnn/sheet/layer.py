@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,12 +11,12 @@ from ..core.indexed import General, Step
 from ..core.symbols import Role
 from ..derivation import index
 from ..derivation.derived import Derivation, DerivedLayer
-from ..numeric.values import Values
-from ..render.matrices import shape_tex, slices, track_matrix_columns, with_sup
-from ..render.printers import SymcnnLatexPrinter
+from ..render.matrices import shape_tex, slices, track_matrix_columns
+from ..render.printers import SymcnnLatexPrinter, with_channels
 from ..render.tex import Tex, escape_tex
 from . import layout
 from .figures import figures
+from .options import SheetOptions
 from .printers import IndexedLatexPrinter
 from .tex import render
 from .worked import worked_example
@@ -33,17 +32,6 @@ INDEXED_BASES = {
 
 #: Chain-rule derivations are shown in this order (seed 001 starts with the weights).
 CHAIN_ORDER = (Role.WEIGHT, Role.INPUT, Role.BIAS)
-
-
-@dataclass
-class SheetOptions:
-    """What to put on a sheet besides the derivation: title, numbers, learning rate."""
-
-    title: str | None = None
-    values: Values | None = None
-    values_source: str = ""
-    illustrative_seed: int = 0
-    lr: float = 0.1
 
 
 def sheet_tex(d: Derivation, options: SheetOptions | None = None) -> str:
@@ -112,8 +100,8 @@ def layer_context(
         "template": layer.layer.template,
         "sym": sym,
         "chan": {
-            "input": Tex(with_sup(sym["input"], "(c)")),
-            "weight": Tex(with_sup(sym.get("weight", "w"), "(o,c)")),
+            "input": Tex(with_channels(sym["input"], "c")),
+            "weight": Tex(with_channels(sym.get("weight", "w"), "o,c")),
         },
         "spec": setup(layer, base),
         "names": layer_names,
