@@ -117,7 +117,7 @@ def forward(layers, x, params, loss, target):
                 layer["padding"],
                 layer["dilation"],
                 bias,
-                layer["groups"],
+                layer.get("groups", 1),  # absent: an ordinary (ungrouped) convolution
             )
         elif kind == "conv_transpose2d":
             z = conv_transpose2d(

@@ -56,9 +56,9 @@ def test_printed_forms_carry_the_slope() -> None:
     d = symcnn.derive(LeakyReLU(0.2, input=(2,)))
     text, latex = d.text(), d.latex()
     assert "a_1 = leaky_relu(z_1, 0.2)" in text
-    assert "∂E/∂z_1 = δ_1·([z_1 > 0] + 0.2·[z_1 ≤ 0])" in text
+    assert "∂E/∂z_1 = ∇a_1·([z_1 > 0] + 0.2·[z_1 ≤ 0])" in text
     assert r"\operatorname{lrelu}_{0.2}\left(z_{1}\right)" in latex
-    assert "dE/dz_1 = d_1*([z_1 > 0] + 0.2*[z_1 <= 0])" in d.text(unicode=False)
+    assert "dE/dz_1 = grad_a_1*([z_1 > 0] + 0.2*[z_1 <= 0])" in d.text(unicode=False)
 
 
 def test_json_formulas_evaluate_to_the_right_numbers() -> None:

@@ -12,9 +12,9 @@ import pytest
 
 from symcnn import Conv2d, ConvTranspose2d, GlobalAvgPool2d, LeakyReLU, Network, derive
 from symcnn.numeric.values import random_values
+from symcnn.sheet.build import sheet_tex
 from symcnn.sheet.compile import compile_pdf, find_engine
-from symcnn.sheet.layer import SheetOptions, sheet_tex
-from symcnn.sheet.network import NetSheetOptions, network_tex
+from symcnn.sheet.options import SheetOptions
 
 pytestmark = pytest.mark.skipif(
     find_engine() is None,
@@ -82,8 +82,8 @@ def test_a_network_of_the_new_kinds_compiles(tmp_path: Path) -> None:
         input=(2, 3, 3),
     )
     d = derive(net)
-    options = NetSheetOptions(values=random_values(net, 0))
-    text = " ".join(pdf_text(compile_pdf(network_tex(d, options), timeout=180), tmp_path).split())
+    options = SheetOptions(values=random_values(net, 0))
+    text = " ".join(pdf_text(compile_pdf(sheet_tex(d, options), timeout=180), tmp_path).split())
     for index, title in enumerate(TITLES):
         assert f"Layer {index}: {title}" in text, title
     assert "Not proven" not in text

@@ -22,17 +22,17 @@ LAYERS: dict[str, type[Layer]] = {
     cls.kind: cls
     for cls in (
         Conv2d,
-        ConvTranspose2d,
         MaxPool2d,
         AvgPool2d,
-        GlobalAvgPool2d,
         Sigmoid,
         Tanh,
         ReLU,
-        LeakyReLU,
         Identity,
         Flatten,
         Linear,
+        ConvTranspose2d,
+        GlobalAvgPool2d,
+        LeakyReLU,
     )
 }
 #: Losses by their name in a network file.
