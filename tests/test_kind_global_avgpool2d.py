@@ -43,7 +43,7 @@ def test_the_closed_form_is_proven(shape) -> None:
     assert d.all_proven
     (proof,) = d.identities
     assert proof.entries == int(np.prod(shape))
-    assert f"δ_c / {shape[1] * shape[2]}" in proof.statement
+    assert f"up(δ)/{shape[1] * shape[2]}" in proof.statement
 
 
 @pytest.mark.parametrize(("shape", "base"), [((1, 3, 2), 1), ((3, 2, 4), 0)], ids=str)

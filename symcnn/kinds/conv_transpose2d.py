@@ -18,7 +18,17 @@ from ..core.indexed import General
 from ..core.shapes import Pair, Shape, parse_size, positive
 from ..core.symbols import Role
 from ..errors import LayerKeyError, SpecError
-from .base import Arrays, ClosedForm, Figure, Layer, Mistake, Operand, Shown, pair_tag
+from .base import (
+    Arrays,
+    ClosedForm,
+    Figure,
+    Layer,
+    Mistake,
+    Operand,
+    Shown,
+    TexNames,
+    pair_tag,
+)
 from .conv2d import Bias, bias_variants, spatial_input
 
 #: Options checked together with others (the stride, the dilation): validated last.
@@ -288,42 +298,22 @@ class ConvTranspose2d(Layer):
         """∂E/∂a: padded δ ⋆ (dilated) w read every s-th entry, a plain strided convolution of
         δ with the kernel, not rotated; ∂E/∂w: padded δ ⋆ zero-inserted a read every d-th
         entry; the bias: Σδ or δ."""
-        strided = self.stride != (1, 1)
-        dilated = self.dilation != (1, 1)
-        channels = self.out_channels > 1
         gx, shown_x = self._input_grad(delta, params[Role.WEIGHT])
         gw, shown_w = self._weight_grad(x, delta)
-        w_tex = r"\operatorname{dil}_{d}(w)" if dilated else "w"
-        a_tex = r"a^{\uparrow s}" if strided else "a"
         forms = [
             ClosedForm(
                 Role.INPUT,
                 "input gradient: correlation of δ with the kernel (a convolution, no rotation)",
-                "∂E/∂a = zero-padded δ ⋆ w"
-                + (" dilated" if dilated else "")
-                + (", read every stride-th entry" if strided else "")
-                + (", summed over output channels" if channels else "")
-                + ": the forward pass of conv2d on δ",
-                r"\frac{\partial E}{\partial a} = "
-                + (r"\sum_{o}" if channels else "")
-                + (r"\left[" if strided else "")
-                + rf"\operatorname{{pad}}(\delta) \star {w_tex}"
-                + (r"\right]_{s i,\, s j}" if strided else ""),
+                self._input_statement(),
+                self._input_tex,
                 gx,
                 shown_x,
             ),
             ClosedForm(
                 Role.WEIGHT,
                 "weight gradient: correlation of δ with the input",
-                "∂E/∂w = zero-padded δ ⋆ "
-                + ("zero-inserted (stride) " if strided else "")
-                + "a"
-                + (", read every dilation-th entry" if dilated else "")
-                + ": conv2d's weight gradient with a and δ exchanged",
-                r"\frac{\partial E}{\partial w} = "
-                + (r"\left[" if dilated else "")
-                + rf"\operatorname{{pad}}(\delta) \star {a_tex}"
-                + (r"\right]_{d m,\, d n}" if dilated else ""),
+                self._weight_statement(),
+                self._weight_tex,
                 gw,
                 shown_w,
             ),
@@ -336,8 +326,11 @@ class ConvTranspose2d(Layer):
                 ClosedForm(
                     Role.BIAS,
                     "bias gradient: sum of δ",
-                    "∂E/∂b_o = Σ_ij δ_o,ij",
-                    r"\frac{\partial E}{\partial b} = \sum_{i,j} \delta_{ij}",
+                    "∂E/∂b_o = Σ_ij δ_o,ij" if self._o else "∂E/∂b = Σ_ij δ_ij",
+                    lambda n: (
+                        rf"\frac{{\partial E}}{{\partial {n.ch(n.b, self._o)}}} = "
+                        rf"\sum_{{i,j}} {n.ch(n.d, self._o)}_{{ij}}"
+                    ),
                     total,
                 )
             )
@@ -346,12 +339,74 @@ class ConvTranspose2d(Layer):
                 ClosedForm(
                     Role.BIAS,
                     "bias gradient: δ itself (untied bias)",
-                    "∂E/∂b_ij = δ_ij",
-                    r"\frac{\partial E}{\partial b_{ij}} = \delta_{ij}",
+                    "∂E/∂b_o,ij = δ_o,ij" if self._o else "∂E/∂b_ij = δ_ij",
+                    lambda n: (
+                        rf"\frac{{\partial E}}{{\partial {n.ch(n.b, self._o)}_{{ij}}}} = "
+                        rf"{n.ch(n.d, self._o)}_{{ij}}"
+                    ),
                     delta.copy(),
                 )
             )
         return forms
+
+    # the channel indices a name carries (only the axes of size > 1 are printed)
+    @property
+    def _o(self) -> str:
+        return "o" if self.out_channels > 1 else ""
+
+    @property
+    def _c(self) -> str:
+        return "c" if self.input_shape[0] > 1 else ""
+
+    @property
+    def _co(self) -> str:
+        return ",".join(x for x in (self._c, self._o) if x)
+
+    def _input_statement(self) -> str:
+        d = "δ_o" if self._o else "δ"
+        w = "w_" + self._co if self._co else "w"
+        if self.dilation != (1, 1):
+            w = f"dil_d({w})"
+        body = f"pad_p({d}) ⋆ {w}"
+        if self.stride != (1, 1):
+            body = f"keep_s({body})"
+        if self._o:
+            body = "Σ_o " + body
+        return (
+            f"∂E/∂a{'_c' if self._c else ''} = {body}: conv2d's forward pass on δ (keep_s: every "
+            "s-th entry; no rotation)"
+            if self.stride != (1, 1)
+            else f"∂E/∂a{'_c' if self._c else ''} = {body}: conv2d's forward pass on δ"
+        )
+
+    def _input_tex(self, n: TexNames) -> str:
+        w = n.ch(n.w, self._co)
+        if self.dilation != (1, 1):
+            w = rf"\operatorname{{dil}}_{{d}}({w})"
+        body = rf"\operatorname{{pad}}_{{p}}({n.ch(n.d, self._o)}) \star {w}"
+        if self.stride != (1, 1):
+            body = rf"\operatorname{{keep}}_{{s}}\big({body}\big)"
+        if self._o:
+            body = rf"\sum_{{o}} {body}"
+        return rf"\frac{{\partial E}}{{\partial {n.ch(n.a, self._c)}}} = {body}"
+
+    def _weight_statement(self) -> str:
+        a = "a_c" if self._c else "a"
+        if self.stride != (1, 1):
+            a = f"spread_s({a})"
+        d = "δ_o" if self._o else "δ"
+        w = "w_" + self._co if self._co else "w"
+        return (
+            f"∂E/∂{w} = keep_(k,d)(pad_p({d}) ⋆ {a}): conv2d's weight gradient, a and δ exchanged"
+        )
+
+    def _weight_tex(self, n: TexNames) -> str:
+        a = n.ch(n.a, self._c)
+        if self.stride != (1, 1):
+            a = rf"\operatorname{{spread}}_{{s}}({a})"
+        body = rf"\operatorname{{pad}}_{{p}}({n.ch(n.d, self._o)}) \star {a}"
+        body = rf"\operatorname{{keep}}_{{k,d}}\big({body}\big)"
+        return rf"\frac{{\partial E}}{{\partial {n.ch(n.w, self._co)}}} = {body}"
 
     def _names(self) -> tuple[str, str, str]:
         """The LaTeX names of δ, w and a as a sheet writes their first channels out."""
@@ -376,13 +431,15 @@ class ConvTranspose2d(Layer):
                 acc = acc + full[: (h - 1) * sh + 1 : sh, : (w - 1) * sw + 1 : sw]
                 if shown is None:
                     kname = (
-                        rf"\operatorname{{dil}}({w_name})" if self.dilation != (1, 1) else w_name
+                        rf"\operatorname{{dil}}_{{d}}({w_name})"
+                        if self.dilation != (1, 1)
+                        else w_name
                     )
                     shown = Shown(
-                        Operand(r"\operatorname{pad}(\delta)", padded),
+                        Operand(r"\operatorname{pad}_{p}(\delta)", padded),
                         Operand(r"w", k),
                         full,
-                        op=rf"\operatorname{{pad}}({d_name}) \star {kname}",
+                        op=rf"\operatorname{{pad}}_{{p}}({d_name}) \star {kname}",
                     )
             out[c] = acc
         assert shown is not None
@@ -401,12 +458,16 @@ class ConvTranspose2d(Layer):
                 corr = correlate_valid(padded, spread)
                 out[c, o] = corr[: (kh - 1) * dh + 1 : dh, : (kw - 1) * dw + 1 : dw]
                 if shown is None:
-                    aname = rf"{{{a_name}}}^{{\uparrow s}}" if self.stride != (1, 1) else a_name
+                    aname = (
+                        rf"\operatorname{{spread}}_{{s}}({a_name})"
+                        if self.stride != (1, 1)
+                        else a_name
+                    )
                     shown = Shown(
-                        Operand(r"\operatorname{pad}(\delta)", padded),
+                        Operand(r"\operatorname{pad}_{p}(\delta)", padded),
                         Operand("a", spread),
                         corr,
-                        op=rf"\operatorname{{pad}}({d_name}) \star {aname}",
+                        op=rf"\operatorname{{pad}}_{{p}}({d_name}) \star {aname}",
                     )
         assert shown is not None
         return out, shown

@@ -15,7 +15,7 @@ from ..core.indexed import General
 from ..core.shapes import Shape, shape_of, shape_text
 from ..core.symbols import Role
 from ..errors import SpecError
-from .base import Arrays, ClosedForm, Figure, Layer, Operand, Shown
+from .base import Arrays, ClosedForm, Figure, Layer, Operand, Shown, TexNames
 
 
 @dataclass(frozen=True)
@@ -100,12 +100,18 @@ class GlobalAvgPool2d(Layer):
         share = se.Rational(1, self.cells)
         value = np.empty(self.input_shape, dtype=object)
         value[...] = (delta[:, :1, :1] * share) * np.ones((1, h, w), dtype=int)
+        n, c = self.cells, "c" if self.input_shape[0] > 1 else ""
+
+        def tex(names: TexNames) -> str:
+            a, d = names.ch(names.a, c), names.ch(names.d, c)
+            return rf"\frac{{\partial E}}{{\partial {a}}} = \tfrac{{1}}{{{n}}} \operatorname{{up}}({d})"
+
         return [
             ClosedForm(
                 Role.INPUT,
                 "global average pooling: δ of each channel spread over it, divided by H·W",
-                f"∂E/∂a_c,rt = δ_c / {self.cells} for every cell of channel c",
-                r"\frac{\partial E}{\partial a} = \operatorname{up}(\delta) / " + str(self.cells),
+                f"∂E/∂a = up(δ)/{n}  (δ_c/{n} on every cell of channel c)",
+                tex,
                 value,
                 Shown(Operand(r"\delta", delta[0]), None, value[0]),
             )
