@@ -23,6 +23,7 @@ from symcnn.core.symbols import Role
 from symcnn.derivation.backprop import chains_of
 from symcnn.derivation.general import general_layer
 from symcnn.derivation.proofs import prove_by_monomials
+from symcnn.kinds.registry import layer_from_table
 from symcnn.numeric.values import random_values
 from symcnn.render.bulk import chain_strings, forward_strings
 from symcnn.render.printers import (
@@ -161,6 +162,18 @@ GENERAL = [
     Sigmoid(input=(2, 2, 3)),
     Tanh(input=(4,)),
     ReLU(input=(1, 2, 3)),
+    *[
+        layer_from_table(table).sized(shape)
+        for table, shape in (
+            (
+                {"type": "conv2d", "kernel": 3, "padding": 1, "out_channels": 2, "groups": 2},
+                (4, 5, 5),
+            ),
+            ({"type": "conv_transpose2d", "kernel": 3, "stride": 2, "padding": 1}, (1, 3, 3)),
+            ({"type": "global_avgpool2d"}, (2, 3, 3)),
+            ({"type": "leaky_relu", "negative_slope": 0.1}, (1, 2, 2)),
+        )
+    ],
 ]
 
 
@@ -195,12 +208,17 @@ class _Evaluator:
     def value(self, expr, env, conditions):
         if isinstance(expr, Sum):
             return self._sum(expr.function, list(expr.limits), env, conditions)
-        if isinstance(expr, sympy.Add):
-            return sum(self.value(a, env, conditions) for a in expr.args)
-        if conditions and not all(bool(c.xreplace(env)) for c in conditions):
+        if expr.has(Sum):  # a sum inside an Add or a Mul
+            args = [sympy.Float(self.value(a, env, conditions)) for a in expr.args]
+            return float(expr.func(*args))
+        bound = [c.xreplace(env) for c in conditions if c.free_symbols <= set(env)]
+        if not all(bool(c) for c in bound):
             return 0.0
         e = expr.xreplace(env)
         reps = {t: self._entry(t) for t in e.atoms(Indexed)}
+        for sym in e.free_symbols - set(reps):  # a lone bias b of a single output channel
+            if str(sym) in self.arrays and self.arrays[str(sym)].size == 1:
+                reps[sym] = sympy.Float(self.arrays[str(sym)].item())
         return float(e.xreplace(reps).doit().evalf())
 
     def _sum(self, body, limits, env, conditions):

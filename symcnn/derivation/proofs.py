@@ -158,8 +158,8 @@ def prove_by_monomials(
     params = {role: arrays[role] for role in layer.param_shapes()}
     try:
         forms = layer.closed_forms(arrays[Role.INPUT], params, arrays[Role.DELTA])
-    except TypeError:  # an operation a polynomial does not have (a comparison …)
-        return None
+    except (TypeError, se.SympifyError):  # an operation a polynomial does not have (a
+        return None  # comparison, a symengine function of the entries …): expansion decides
     closed = [monomials(f.value) for f in forms]
     if any(c is None for c in closed) or any(f.role not in derived for f in forms):
         return None

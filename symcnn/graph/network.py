@@ -69,7 +69,9 @@ class _Chain:
             yield
         except SpecError as err:
             raise NetworkShapeError(
-                self.index, f"layer {self.index} ({kind}): {err}; its input {self.source}"
+                self.index,
+                f"layer {self.index} ({kind}): {err}; its input {self.source}",
+                getattr(err, "key", None),  # a key the error names (groups …): its line
             ) from None
 
 

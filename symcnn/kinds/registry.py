@@ -7,18 +7,33 @@ from typing import Any
 
 from ..core.shapes import suggest
 from ..errors import LayerKeyError, SpecError
-from .activation import Identity, ReLU, Sigmoid, Tanh
+from .activation import Identity, LeakyReLU, ReLU, Sigmoid, Tanh
 from .base import Layer
 from .conv2d import Conv2d
+from .conv_transpose2d import ConvTranspose2d
 from .dense import Linear
 from .flatten import Flatten
+from .global_avgpool2d import GlobalAvgPool2d
 from .loss import CrossEntropyLoss, Loss, MSELoss
 from .pool2d import AvgPool2d, MaxPool2d
 
 #: Layer kinds by their ``type`` in a network file.
 LAYERS: dict[str, type[Layer]] = {
     cls.kind: cls
-    for cls in (Conv2d, MaxPool2d, AvgPool2d, Sigmoid, Tanh, ReLU, Identity, Flatten, Linear)
+    for cls in (
+        Conv2d,
+        MaxPool2d,
+        AvgPool2d,
+        Sigmoid,
+        Tanh,
+        ReLU,
+        Identity,
+        Flatten,
+        Linear,
+        ConvTranspose2d,
+        GlobalAvgPool2d,
+        LeakyReLU,
+    )
 }
 #: Losses by their name in a network file.
 LOSSES: dict[str, type[Loss]] = {cls.kind: cls for cls in (MSELoss, CrossEntropyLoss)}

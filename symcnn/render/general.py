@@ -54,7 +54,7 @@ class IndexTextPrinter(StrPrinter):
 
     def _print_ElementwiseBase(self, expr: Any) -> str:
         form = expr.form_text if self.unicode else expr.form_ascii
-        return str(form.format(self._print(expr.args[0])))
+        return str(expr.fill(form, self._print(expr.args[0])))
 
     def _print_ceiling(self, expr: Any) -> str:
         inner = self._print(expr.args[0])
@@ -107,7 +107,7 @@ class IndexLatexPrinter(LatexPrinter):
         return f"{self._print_IndexedBase(expr.base)}_{{{inside}}}"
 
     def _print_ElementwiseBase(self, expr: Any, exp: Any = None) -> str:
-        return str(expr.form_latex.format(self._print(expr.args[0])))
+        return str(expr.fill(expr.form_latex, self._print(expr.args[0])))
 
     def _print_Derivative(self, expr: Any) -> str:
         x = self._print(expr.variables[0])
