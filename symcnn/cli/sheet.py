@@ -13,6 +13,7 @@ from ..fileio import write_atomic
 from ..kinds.registry import LAYERS
 from ..sheet.build import sheet_tex
 from ..sheet.compile import DEFAULT_TIMEOUT, compile_pdf
+from ..sheet.i18n import LANGUAGES, language
 from ..sheet.options import SheetOptions
 from . import help
 from .options import (
@@ -42,7 +43,7 @@ def _sheet(args: argparse.Namespace) -> int:
         )
     layer = layer_from_args(args)
     derivation = derive(layer, index_base=args.index_base, max_terms=args.max_terms)
-    options = SheetOptions(title=args.title, lr=0.1 if args.lr is None else args.lr)
+    options = SheetOptions(title=args.title, lr=0.1 if args.lr is None else args.lr, lang=args.lang)
     options.values, options.values_source = values_from_args(args, derivation.network)
     tex = sheet_tex(derivation, options)
     status = 0 if derivation.all_proven else 1
@@ -55,7 +56,7 @@ def _network_sheet(args: argparse.Namespace) -> int:
     reject_layer_options(args)
     net = network_from_args(args)
     derivation = derive(net)
-    options = SheetOptions(title=args.title, lr=0.1 if args.lr is None else args.lr)
+    options = SheetOptions(title=args.title, lr=0.1 if args.lr is None else args.lr, lang=args.lang)
     options.values, options.values_source = values_from_args(args, net)
     tex = sheet_tex(derivation, options)
     name = Path(args.network).stem if args.network else args.preset
@@ -83,6 +84,14 @@ def _write(args: argparse.Namespace, tex: str, stem: str, status: int) -> int:
     return status
 
 
+def _lang(code: str) -> str:
+    """``--lang``: a language code of the table, else one line listing them."""
+    try:
+        return language(code).code
+    except SymcnnError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sheet",
@@ -105,7 +114,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="where to write the sheet (default: a name built from the layer or the network, "
         "in the current folder; - for standard output)",
     )
-    g.add_argument("--pdf", action="store_true", help="also compile FILE.pdf (latexmk/pdflatex)")
+    g.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also compile FILE.pdf (latexmk with pdflatex, or xelatex for --lang other than en)",
+    )
     numbers = g.add_mutually_exclusive_group()
     numbers.add_argument(
         "--values", metavar="FILE", help="numbers for a worked example (JSON: input, weight, ...)"
@@ -117,6 +130,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--lr", type=float, metavar="ETA", help="learning rate of the SGD step (default 0.1)"
     )
     g.add_argument("--title", help="title of the sheet (printed as plain text)")
+    g.add_argument(
+        "--lang",
+        default="en",
+        type=_lang,
+        metavar="LANG",
+        help="the language of the sheet: "
+        + ", ".join(f"{lang.code} ({lang.native})" for lang in LANGUAGES.values())
+        + "; default en",
+    )
     g.add_argument(
         "--timeout",
         type=float,
