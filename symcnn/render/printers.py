@@ -19,7 +19,7 @@ from ..core.functions import (
     WindowMax,
     first_max_comparisons,
 )
-from ..core.symbols import Role, SymbolInfo, SymbolTable
+from ..core.symbols import Role, SymbolInfo, SymbolTable, with_channels
 
 if TYPE_CHECKING:
     from ..derivation.backprop import ChainSum, Term
@@ -54,18 +54,6 @@ def index_text(info: SymbolInfo, sep: str = "") -> str:
     if channels and spatial:
         return f"{channels}{sep or ','}{spatial}"
     return channels or spatial
-
-
-def with_channels(stem: str, channels: str) -> str:
-    r"""A LaTeX stem with channel indices in its superscript: ``a^{(2)}``, ``z^{(0)(2)}``.
-
-    Example:
-        >>> with_channels("a", "2"), with_channels("z^{(0)}", "1,2")
-        ('a^{(2)}', 'z^{(0)(1,2)}')
-    """
-    if "^{" in stem and stem.endswith("}"):
-        return f"{stem[:-1]}({channels})}}"
-    return f"{stem}^{{({channels})}}"
 
 
 _ASCII = str.maketrans(

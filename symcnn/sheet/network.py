@@ -20,7 +20,6 @@ from .options import SheetOptions
 from .printers import IndexedLatexPrinter
 from .tex import render
 
-
 #: The options of a network sheet are those of any sheet (the name of 0.1).
 NetSheetOptions = SheetOptions
 
