@@ -262,7 +262,8 @@ def routing(
         Panel(oh, ow, numbers_of(delta), delta_title),
         Panel(h, w, numbers_of(grad), rf"$\partial E/\partial {a.latex}$", marks),
     ]
-    # TRANSLATORS: the label of an arrow from the errors to the gradient of the input
+    # TRANSLATORS: the label above a short arrow (from δ to ∂E/∂a): keep it about as short
+    # as the English, a single word
     return grids_figure(panels, [None, tr.gettext("backward")])
 
 
