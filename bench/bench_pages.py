@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from symcnn.gallery import entries, render  # noqa: E402
-from symcnn.sheet.compile import compile_pdf  # noqa: E402
+from symcnn.gallery import entries, render
+from symcnn.sheet.compile import compile_pdf
 
 #: Pages of the 0.1 sheets (symcnn before the rework of issue 10), measured on the gallery.
 BEFORE = {

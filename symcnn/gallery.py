@@ -18,7 +18,7 @@ from .errors import LanguageError, SymcnnError
 from .fileio import write_atomic
 from .graph.network import Network
 from .kinds.registry import layer_from_table
-from .numeric.values import Values, check_values, load_values, hand_values
+from .numeric.values import Values, check_values, hand_values, load_values
 from .sheet.build import sheet_tex
 from .sheet.compile import compile_pdf
 from .sheet.i18n import language
