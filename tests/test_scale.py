@@ -333,3 +333,20 @@ def test_progress_goes_through_the_hook_and_shows_only_on_a_terminal():
     late("printing", 1, 4)
     late.close()
     assert not late.shown  # quick work: no bar
+
+
+def test_the_help_examples_of_issue_13_run(capsys, tmp_path, monkeypatch):
+    from symcnn.cli import help as examples
+
+    monkeypatch.chdir(tmp_path)
+    lines = [
+        line.split("symcnn ", 1)[1]
+        for text in (examples.GRAD, examples.SHEET, examples.RUN)
+        for line in text.splitlines()
+        if "--general" in line or "lenet5" in line
+    ]
+    assert len(lines) == 4
+    for line in lines:
+        assert main(line.split()) == 0, line
+        assert capsys.readouterr().err == ""
+    assert (tmp_path / "lenet5-general.tex").exists()
