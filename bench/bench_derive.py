@@ -2,7 +2,7 @@
 
 Run from the repository root:  python3 bench/bench_derive.py [--quick] [--before REV | --no-before]
 
-For each size it prints the CPU seconds spent deriving (forward terms + chain rule), proving the
+For each size (in fresh processes, best of three) it prints the CPU seconds spent deriving (forward terms + chain rule), proving the
 matrix identities, printing text / LaTeX / JSON, compiling the numbers and evaluating them,
 and the cost per product term. Beside it, the approach a user writes by hand in SymPy (build
 the loss Σ δ·z and ``diff`` it with respect to every symbol) at 8x8/3x3 and 16x16/3x3. Then
@@ -16,7 +16,10 @@ timed in CPU seconds and the figures that matter are ratios.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -65,6 +68,21 @@ def bench_size(n: int, k: int) -> dict[str, float]:
     return row
 
 
+def best_size(n: int, k: int, runs: int) -> dict[str, float]:
+    """`bench_size` in fresh processes (a clean heap, warmed up once), each stage's best of
+    ``runs``: the cost of one size, not of the sizes measured before it."""
+    rows = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, __file__, "--size", str(n), str(k)],
+            capture_output=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        rows.append(json.loads(done.stdout))
+    return {key: min(r[key] for r in rows) for key in rows[0]}
+
+
 def naive_sympy(n: int, k: int) -> float:
     """The hand-written way: build L = Σ δ_ij z_ij in SymPy, then diff L by every symbol."""
 
@@ -92,7 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         "--before", default=BEFORE, help=f"git revision to compare (default {BEFORE})"
     )
     parser.add_argument("--no-before", action="store_true", help="do not run the code before")
+    parser.add_argument("--stages-only", action="store_true", help="no whole processes")
+    parser.add_argument("--size", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.size:  # one size in this (fresh) process, as the command line runs it
+        bench_size(4, 2)  # warm up: imports, caches
+        gc.collect()
+        gc.disable()
+        print(json.dumps(bench_size(*args.size)))
+        return 0
     sizes = QUICK_SIZES if args.quick else SIZES
     runs = 1 if args.quick else 3
 
@@ -100,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'size':>12} {'terms':>9} " + " ".join(f"{c:>8}" for c in STAGES) + f" {'us/term':>8}")
     rows: dict[tuple[int, int], dict[str, float]] = {}
     for n, k in sizes:
-        row = rows[(n, k)] = bench_size(n, k)
+        row = rows[(n, k)] = best_size(n, k, runs)
         per_term = 1e6 * row["total"] / row["terms"]
         cells = " ".join(f"{row[c]:>8.3f}" for c in STAGES)
         print(f"{n:>5}x{n}/{k}x{k} {int(row['terms']):>9d} {cells} {per_term:>8.2f}", flush=True)
@@ -126,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
         f"\nsize-independent form of ImageNet's first layer (in process): {general_cpu:.2f} s CPU"
     )
 
+    if args.stages_only:
+        return 0
     old = None if args.no_before else checkout(args.before)
     print(f"\nwhole processes (best of {runs}; before = {args.before if old else 'not run'}):")
     for name, cmd in (("grad 100x100/12x12 (text)", BIG), ("grad 64x64/5x5 --format json", ISSUE2)):
