@@ -153,7 +153,8 @@ _DISPLAY = re.compile(
     r"\\begin\{(align\*?|equation\*?|gather\*?|multline\*?|displaymath)\}.*?\\end\{\1\}",
     re.DOTALL,
 )
-_INLINE = re.compile(r"(?<!\\)\$(?:\\.|[^$\\])*(?<!\\)\$|\\\[.*?\\\]|\\\(.*?\\\)", re.DOTALL)
+# \[ opens display maths, but not the \\[0.6ex] of a row's spacing
+_INLINE = re.compile(r"(?<!\\)\$(?:\\.|[^$\\])*(?<!\\)\$|(?<!\\)\\\[.*?\\\]|\\\(.*?\\\)", re.DOTALL)
 _COMMENT = re.compile(r"(?<!\\)%.*")
 
 
@@ -201,7 +202,8 @@ def maths(tex: str) -> list[str]:
 #: Commands whose braced argument is not prose (names, code, layout).
 _NOT_PROSE = (
     "label|ref|eqref|cite|texttt|begin|end|includegraphics|setcounter|newcommand|"
-    "renewcommand|hspace|vspace|rule|multicolumn|usepackage|color|textcolor|iverson"
+    "renewcommand|hspace|vspace|rule|multicolumn|usepackage|color|textcolor|iverson|"
+    "setlength|arraystretch"
 )
 
 
@@ -232,6 +234,8 @@ def words_left(tex: str) -> list[str]:
     for start, end in reversed(_maths_spans(text)):
         text = text[:start] + " " + text[end:]
     text = re.sub(r"⟪[^⟫]*⟫", " ", text)
+    # code is not prose: the NumPy lines a sheet prints stay as they are in every language
+    text = re.sub(r"\\begin\{verbatim\}.*?\\end\{verbatim\}", " ", text, flags=re.DOTALL)
     text = re.sub(
         r"\\begin\{tikzpicture\}.*?\\end\{tikzpicture\}",
         lambda m: " ".join(

@@ -162,11 +162,6 @@ def test_formulas_and_numbers_are_the_same_in_every_language() -> None:
         assert [maths(tex) for tex in _sheets(lang)] == english, lang
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="until the templates' prose is marked for translation and the sheets' context "
-    "builders pass options.lang to render() and figures() (issue 10, the lead's rework)",
-)
 @pytest.mark.tex
 @pytest.mark.parametrize("lang", [code for code in LANGUAGES if code != SOURCE])
 def test_sheets_compile_in_the_language_asked_for(lang: str, tmp_path: Path) -> None:

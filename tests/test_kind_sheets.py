@@ -47,7 +47,7 @@ LAYERS = [
     ),
     (
         Conv2d(kernel=2, out_channels=4, groups=2, padding=1, input=(4, 3, 3)),
-        ["split into G = 2 groups", "per group", "for each group"],
+        ["split into G = 2 groups", "per group", "(g = 1, . . . , G)"],
     ),
     (
         Conv2d(kernel=2, out_channels=3, groups=3, input=(3, 3, 3)),
@@ -56,7 +56,7 @@ LAYERS = [
     (GlobalAvgPool2d(input=(2, 3, 3)), ["AdaptiveAvgPool2d(1)", "divided by HW = 9"]),
     (
         LeakyReLU(0.2, input=(1, 2, 2)),
-        ["lrelu(x) = x for x > 0, 0.2 x else", "whose derivative is lrelu′"],
+        ["[x > 0] + 0.2", "whose derivative is lrelu′"],
     ),
 ]
 

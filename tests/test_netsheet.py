@@ -144,7 +144,7 @@ def test_worked_numbers_match_plain_numpy() -> None:
 def test_loss_section_states_the_convention_and_the_output_delta() -> None:
     tex = network_tex(preset("seed003").derive())
     loss = tex.split(r"\subsection{The loss and the output error}", 1)[1].split(r"\section", 1)[0]
-    assert "the seeds' convention" in loss
+    assert "with a half and a sum (no mean over the entries" in loss
     assert (
         r"E = \frac{1}{2} \sum_{i=1}^{H} \sum_{j=1}^{W} \left(a^{(1)}_{i,\,j} - t_{i,\,j}\right)^{2}"
         in loss

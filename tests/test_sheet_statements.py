@@ -94,13 +94,13 @@ def evaluate(tex: str) -> np.ndarray:
 
 
 def operation_rows(tex: str) -> list[tuple[str, str]]:
-    """The rows ``lhs &= rhs`` of the worked example's "one operation per line" blocks."""
+    """The rows ``lhs = rhs`` of the worked example's "one operation per line" blocks (a
+    long row breaks as ``lhs \\\\ = rhs``)."""
     rows = []
-    for block in re.findall(
-        r"one operation per line:\n\\begin\{align\*\}\n(.*?)\\end\{align\*\}", tex, re.S
-    ):
+    pattern = r"one operation per line:\n\\begin\{gather\*\}\n(.*?)\\end\{gather\*\}"
+    for block in re.findall(pattern, tex, re.S):
         for row in re.split(r"\\\\\[0\.6ex\]", block):
-            lhs, rhs = re.split(r"(?:\\\\ )?&= ", row, maxsplit=1)
+            lhs, rhs = re.split(r" (?:\\\\ )?= (?=\\begin|\\frac)", row, maxsplit=1)
             rows.append((lhs, rhs.split(" = ")[-1]))  # "∂E/∂w = [..]": the matrix
     return rows
 

@@ -422,7 +422,7 @@ class LeakyReLU(_Elementwise):
         return {
             **super().facts(),
             "slope": s,
-            "function": rf"\operatorname{{lrelu}}(x) = x \text{{ for }} x > 0,\ {s}\,x \text{{ else}}",
+            "function": rf"\operatorname{{lrelu}}(x) = x\left[x > 0\right] + {s}\,x\left[x \le 0\right]",
             "derivative": rf"\operatorname{{lrelu}}'(x) = \left[x > 0\right] + {s}\left[x \le 0\right]",
         }
 

@@ -435,10 +435,11 @@ class Conv2d(Layer):
     def _grouped(
         self, tex: Callable[[TexNames], tuple[str, str]]
     ) -> Callable[[TexNames], tuple[str, str]]:
-        """``tex``, its right-hand side followed with groups by "for each group"."""
+        """``tex``, its right-hand side followed with groups by ``g = 1, …, G`` (each group its
+        own convolution, in no language)."""
         if self.groups == 1:
             return tex
-        return lambda n: (tex(n)[0], tex(n)[1] + r"\quad\text{for each group}")
+        return lambda n: (tex(n)[0], tex(n)[1] + r"\qquad (g = 1, \dots, G)")
 
     # the channel indices a name carries (only the axes of size > 1 are printed)
     @property

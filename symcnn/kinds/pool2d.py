@@ -389,7 +389,7 @@ class MaxPool2d(_Pool2d):
         (s1, s2), k2 = self.stride, self.window[1]
         return (
             f"window = a[{ch}{rows}, {cols}]\n"
-            f"{indent}m = np.argmax(window)  # the first maximum, row-major\n"
+            f"{indent}m = np.argmax(window)\n"
             f"{indent}grad_a[{ch}{s1}*i + m // {k2}, {s2}*j + m % {k2}] += delta[{ch}i, j]"
         )
 

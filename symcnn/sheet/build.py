@@ -52,7 +52,7 @@ def sheet_tex(d: Derivation, options: SheetOptions | None = None) -> str:
         p = SymcnnLatexPrinter(d.table)
         ip = IndexedLatexPrinter(d.table)
         context: dict[str, Any] = {
-            "title": options.title if options.title is not None else default_title(d),
+            "title": options.title,  # None: the template's own, in the sheet's language
             "subtitle": subtitle(d),
             "base": d.network.index_base,
             "lone": lone,

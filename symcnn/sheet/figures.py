@@ -282,7 +282,7 @@ def routing(
     marks = dict.fromkeys(winners, "win")
 
     def numbers_of(arr: np.ndarray) -> Callable[[int, int], str]:
-        return lambda r, c: fmt_number(arr[r, c])
+        return lambda r, c: fmt_number(arr[r, c], 3)  # short enough for a cell
 
     (h, w), (oh, ow) = inp.shape, delta.shape
     base = a.index_base

@@ -206,6 +206,7 @@ def forward(
     return {
         "general": Tex(f"{ip.doprint(general.z)} = {ip.doprint(general.rhs)}"),
         "sizes": sizes,
+        "sizes_tex": Tex(", ".join(f"${s['sym']} = {s['value']}$" for s in sizes)),
         "rows": layout.elided_rows(len(indices), row) if full else [row(int(np.argmax(counts)))],
         "all": full or len(indices) == 1,
         "count": len(indices),
