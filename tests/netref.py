@@ -69,47 +69,102 @@ ACTIVATIONS = {
 }
 
 
-def forward(layers, x, params, loss, target):
-    """The loss E and the output of every layer (index 0: the input)."""
-    outs = [np.asarray(x, dtype=float)]
-    for index, layer in enumerate(layers):
-        a = outs[-1]
-        kind = layer["type"]
-        if kind == "conv2d":
-            bias = layer["bias"]
-            b = params.get(f"{index}.bias")
-            z = conv2d(
-                a,
-                params[f"{index}.weight"],
-                b,
-                layer["stride"],
-                layer["padding"],
-                layer["dilation"],
-                bias,
-            )
-        elif kind in ("maxpool2d", "avgpool2d"):
-            z, _ = pool(a, layer["window"], layer["stride"], kind)
-        elif kind == "flatten":
-            z = np.array([a[idx] for idx in np.ndindex(*a.shape)])
-        elif kind == "dense":
-            w = params[f"{index}.weight"]
-            z = np.array([sum(w[i, j] * a[j] for j in range(a.size)) for i in range(w.shape[0])])
-            if layer["bias"]:
-                z = z + params[f"{index}.bias"]
-        else:
-            z = ACTIVATIONS[kind](a)
-        outs.append(z)
-    y = outs[-1]
+def batchnorm(x, gamma, beta, eps):
+    """Training-mode batch norm of a batch [N, C, ...]: each channel's biased batch statistics."""
+    out = np.zeros_like(x)
+    for c in range(x.shape[1]):
+        values = [x[idx] for idx in np.ndindex(*x.shape) if idx[1] == c]
+        mean = sum(values) / len(values)
+        var = sum((v - mean) ** 2 for v in values) / len(values)
+        for idx in np.ndindex(*x.shape):
+            if idx[1] == c:
+                xhat = (x[idx] - mean) / np.sqrt(var + eps)
+                out[idx] = xhat if gamma is None else gamma[c] * xhat + beta[c]
+    return out
+
+
+def _sample_loss(loss, y, target):
     if loss == "mse":
-        e = 0.5 * float(np.sum((y - target) ** 2))
-    else:
-        shifted = y - np.max(y)
-        log_softmax = shifted - np.log(np.sum(np.exp(shifted)))
-        e = -float(np.sum(target * log_softmax))
-    return e, outs
+        return 0.5 * float(np.sum((y - target) ** 2))
+    shifted = y - np.max(y)
+    log_softmax = shifted - np.log(np.sum(np.exp(shifted)))
+    return -float(np.sum(target * log_softmax))
 
 
-def finite_differences(layers, x, params, loss, target, h=1e-6):
+def _layer(layer, index, reads, params):
+    """One layer on a batch: ``reads`` are the batched tensors it reads, [N, …] each."""
+    kind = layer["type"]
+    if kind == "add":
+        return sum(reads[1:], reads[0].copy())
+    if kind == "concat":
+        return np.concatenate(reads, axis=1)
+    (a,) = reads
+    if kind in ("batchnorm2d", "batchnorm1d"):
+        return batchnorm(
+            a, params.get(f"{index}.weight"), params.get(f"{index}.bias"), layer["eps"]
+        )
+    return np.stack([_sample(layer, index, sample, params) for sample in a])
+
+
+def _sample(layer, index, a, params):
+    kind = layer["type"]
+    if kind == "conv2d":
+        return conv2d(
+            a,
+            params[f"{index}.weight"],
+            params.get(f"{index}.bias"),
+            layer["stride"],
+            layer["padding"],
+            layer["dilation"],
+            layer["bias"],
+        )
+    if kind in ("maxpool2d", "avgpool2d"):
+        return pool(a, layer["window"], layer["stride"], kind)[0]
+    if kind == "flatten":
+        return np.array([a[idx] for idx in np.ndindex(*a.shape)])
+    if kind == "dense":
+        w = params[f"{index}.weight"]
+        z = np.array([sum(w[i, j] * a[j] for j in range(a.size)) for i in range(w.shape[0])])
+        return z + params[f"{index}.bias"] if layer["bias"] else z
+    return ACTIVATIONS[kind](a)
+
+
+def reads_of(layers):
+    """For each layer, the indices it reads (-1: the network input), from id/from/inputs."""
+    ids = {layer["id"]: k for k, layer in enumerate(layers) if "id" in layer}
+    ids["input"] = -1
+    out = []
+    for k, layer in enumerate(layers):
+        if "inputs" in layer:
+            out.append([ids[name] for name in layer["inputs"]])
+        elif "from" in layer:
+            out.append([ids[layer["from"]]])
+        else:
+            out.append([k - 1])
+    return out
+
+
+def forward(layers, x, params, loss, target, batch=None, reduction="sum"):
+    """The loss E and the output of every layer (index 0: the input).
+
+    Layers may carry id/from/inputs (a graph); with ``batch`` the input, the target and every
+    output have a leading sample axis, and E sums (or, with reduction "mean", averages) the
+    samples' losses.
+    """
+    xb = np.asarray(x, dtype=float)
+    xb = xb if batch is not None else xb[None]
+    tb = np.asarray(target, dtype=float)
+    tb = tb if batch is not None else tb[None]
+    outs = [xb]
+    for index, (layer, reads) in enumerate(zip(layers, reads_of(layers))):
+        outs.append(_layer(layer, index, [outs[r + 1] for r in reads], params))
+    e = sum(_sample_loss(loss, y, t) for y, t in zip(outs[-1], tb))
+    if reduction == "mean":
+        e /= len(tb)
+    return e, outs if batch is not None else [o[0] for o in outs]
+
+
+def finite_differences(layers, x, params, loss, target, h=1e-6, batch=None, reduction="sum"):
     """Central differences of the reference loss for the input and every parameter."""
 
     def fd(arr, evaluate):
@@ -128,7 +183,7 @@ def finite_differences(layers, x, params, loss, target, h=1e-6):
     params = {k: np.array(v, dtype=float) for k, v in params.items()}
 
     def evaluate():
-        return forward(layers, x, params, loss, target)[0]
+        return forward(layers, x, params, loss, target, batch, reduction)[0]
 
     grads = {"input": fd(x, evaluate)}
     for name, arr in params.items():

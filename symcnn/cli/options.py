@@ -161,7 +161,7 @@ def network_from_args(args: argparse.Namespace) -> Network:
         raise SymcnnError("name a network: --network FILE.toml or --preset NAME")
     base = 0 if getattr(args, "index_base", 1) == 0 else net.index_base
     if (base, max_terms) != (net.index_base, net.max_terms):  # a preset has the default limit
-        net = Network(net.layers, net.input, net.loss, base, max_terms)
+        net = net.replaced(index_base=base, max_terms=max_terms)
     assert isinstance(net, Network)
     return net
 

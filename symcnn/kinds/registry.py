@@ -8,7 +8,10 @@ from typing import Any
 from ..core.shapes import suggest
 from ..errors import LayerKeyError, SpecError
 from .activation import Identity, ReLU, Sigmoid, Tanh
+from .add import Add
 from .base import Layer
+from .batchnorm import BatchNorm1d, BatchNorm2d
+from .concat import Concat
 from .conv2d import Conv2d
 from .dense import Linear
 from .flatten import Flatten
@@ -18,7 +21,21 @@ from .pool2d import AvgPool2d, MaxPool2d
 #: Layer kinds by their ``type`` in a network file.
 LAYERS: dict[str, type[Layer]] = {
     cls.kind: cls
-    for cls in (Conv2d, MaxPool2d, AvgPool2d, Sigmoid, Tanh, ReLU, Identity, Flatten, Linear)
+    for cls in (
+        Conv2d,
+        MaxPool2d,
+        AvgPool2d,
+        Sigmoid,
+        Tanh,
+        ReLU,
+        Identity,
+        Flatten,
+        Linear,
+        BatchNorm2d,
+        BatchNorm1d,
+        Add,
+        Concat,
+    )
 }
 #: Losses by their name in a network file.
 LOSSES: dict[str, type[Loss]] = {cls.kind: cls for cls in (MSELoss, CrossEntropyLoss)}

@@ -10,7 +10,7 @@ from ..core.shapes import shape_text
 from ..core.symbols import Role
 from ..derivation.derived import DerivedLayer
 from ..derivation.naming import superscript
-from ..document.model import DeltaBlock, Document, ForwardBlock, GradientBlock
+from ..document.model import DeltaBlock, Document, ForwardBlock, GradientBlock, QuantityBlock
 from ..kinds.registry import letters
 from .printers import TextPrinter, chain_sum_string, forward_string
 
@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 NAMES_NOTE = (
     f"x is the input and t the target; the output of layer l is {letters()}; "
     "δˡ = ∂E/∂(output of layer l); the parameters of layer l are wˡ (l.weight) and bˡ (l.bias)"
+)
+#: Added to the names note when the network has a mini-batch.
+BATCH_NOTE = (
+    "with a mini-batch, _n<k> in a name is sample k (x_n2_11: entry 11 of sample 2); the "
+    "parameters are shared by the samples, so their gradients sum over them"
 )
 
 _ASCII = str.maketrans(
@@ -33,6 +38,10 @@ _ASCII = str.maketrans(
         "·": "*",
         "→": "->",
         "ŷ": "y",
+        "\u0302": "h",
+        "μ": "mu",
+        "⁽": "(",
+        "⁾": ")",
         "½": "1/2",
         "Σ": "sum",
         "−": "-",
@@ -77,30 +86,50 @@ def layer_summary(layer: DerivedLayer) -> str:
         for k, v in layer.layer.config().items()
         if k not in hidden and k not in ("loss", "function")
     }
+    if layer.node is not None and not layer.node.chained:
+        cfg = {"reads": ", ".join(g.text for g in layer.forward.reads), **cfg}
     opts = ", ".join(f"{k} {v}" for k, v in cfg.items())
     head = f"loss {layer.kind}" if layer.index is None else f"layer {layer.index} {layer.kind}"
     out = "E" if layer.index is None else shape_text(layer.output_shape)
     return f"{head}{f' ({opts})' if opts else ''}: {shape_text(layer.input_shape)} → {out}"
 
 
-def delta_origin(source: int | None) -> str:
-    """Where the δ symbols of a δ formula come from: ``δ¹ of layer 1`` or ``the loss``.
+def delta_origin(source: int | None, sources: tuple[int | None, ...] = ()) -> str:
+    """Where the δ symbols of a δ formula come from: ``δ¹ of layer 1`` or ``the loss``; for a
+    tensor several layers read, all of them (their δ add up).
 
     Example:
         >>> delta_origin(1), delta_origin(None)
         ('δ¹ of layer 1', 'the loss')
+        >>> delta_origin(1, (1, 3))
+        'δ¹ of layer 1 and δ³ of layer 3 (paths merge: their δ add up)'
     """
+    if len(sources) > 1:
+        parts = [delta_origin(s) for s in sources]
+        return ", ".join(parts[:-1]) + f" and {parts[-1]} (paths merge: their δ add up)"
     return "the loss" if source is None else f"δ{superscript(source)} of layer {source}"
 
 
 def _forward_lines(block: ForwardBlock, p: TextPrinter, indent: str) -> list[str]:
     layer = block.layer
+    lines = []
+    for stage in layer.stages:
+        lines += [
+            f"{indent}{p.symbol(stage.grid.symbols[idx])} = {forward_string(p, stage.terms[idx])}"
+            for idx in np.ndindex(*stage.grid.shape)
+        ]
     out = layer.grid(Role.OUTPUT).symbols
     terms: Any = layer.forward.terms
-    return [
+    return lines + [
         f"{indent}{p.symbol(out[idx])} = {forward_string(p, terms[idx])}"
         for idx in np.ndindex(*layer.output_shape)
     ]
+
+
+def _quantity_lines(block: QuantityBlock, p: TextPrinter) -> list[str]:
+    stage = block.layer.stages[block.stage]
+    head = f"  {stage.delta.text} = ∂E/∂{stage.grid.text}, in the δ of what it feeds:"
+    return [head, *_gradient_lines(block.sums, p, stage.delta.symbols)]
 
 
 def _gradient_lines(sums: np.ndarray, p: TextPrinter, names: np.ndarray | None = None) -> list[str]:
@@ -132,6 +161,9 @@ def lone_text(doc: Document, unicode: bool = True) -> str:
     for block in doc.forward:
         lines += _forward_lines(block, p, "  ")
     for grad in doc.backward:
+        if isinstance(grad, QuantityBlock):
+            lines += ["", *[line[2:] for line in _quantity_lines(grad, p)]]
+            continue
         assert isinstance(grad, GradientBlock)
         lines += ["", f"gradient of the {grad.role.value}:"]
         lines += [line[2:] for line in _gradient_lines(grad.sums, p)]
@@ -166,8 +198,9 @@ def network_text(doc: Document, unicode: bool = True, substitute: str | None = N
     d = doc.derivation
     assert d.network.loss is not None
     p = TextPrinter(d.table, unicode=unicode)
-    lines = [f"network: {d.network.describe()}", f"loss: {d.network.loss.definition}"]
-    lines += [f"names: {NAMES_NOTE}", "", "forward:"]
+    lines = [f"network: {d.network.describe()}", f"loss: {d.network.loss_definition}"]
+    note = NAMES_NOTE + ("; " + BATCH_NOTE if d.network.batch is not None else "")
+    lines += [f"names: {note}", "", "forward:"]
     for fwd in doc.forward:
         lines.append(f"  {layer_summary(fwd.layer)}")
         lines += _forward_lines(fwd, p, "    ")
@@ -176,12 +209,14 @@ def network_text(doc: Document, unicode: bool = True, substitute: str | None = N
         layer = block.layer
         sup = superscript(layer.index or 0)
         if isinstance(block, DeltaBlock):
-            lines.append(
-                f"  δ{sup} = ∂E/∂(output of {layer.name}), from {delta_origin(block.source)}:"
-            )
+            origin = delta_origin(block.source, block.sources)
+            lines.append(f"  δ{sup} = ∂E/∂(output of {layer.name}), from {origin}:")
             lines += _gradient_lines(block.sums, p, layer.grid(Role.DELTA).symbols)
+        elif isinstance(block, QuantityBlock):
+            lines += _quantity_lines(block, p)
         elif block.role is Role.INPUT:
-            lines.append(f"  gradient of the input {layer.grid(Role.INPUT).text}, in δ⁰:")
+            deltas = " and ".join(f"δ{superscript(s)}" for s in block.sources or (0,))
+            lines.append(f"  gradient of the input {layer.grid(Role.INPUT).text}, in {deltas}:")
             lines += _gradient_lines(block.sums, p)
         else:
             lines.append(f"  gradient of {block.name} ({layer.grid(block.role).text}), in δ{sup}:")
@@ -242,8 +277,11 @@ def run_text(d: Derivation, run: Run, unicode: bool = True) -> str:
                 f"    {p.symbol(out.symbols[idx])} ← {p.symbol(cells[lv.winners[idx]])}"
                 for idx in np.ndindex(*layer.output_shape)
             ]
-        if lv.delta_from is not None:
-            origin = f"from δ{superscript(lv.delta_from)} of layer {lv.delta_from}"
+        for stage, value in zip(layer.stages, lv.stages):
+            if not stage.grid.batch:  # the batch statistics (x̂ is as large as the input)
+                lines += [f"  {stage.grid.text}:", *_array(value)]
+        if lv.delta_from is not None or len(lv.delta_sources) > 1:
+            origin = "from " + delta_origin(lv.delta_from, lv.delta_sources)
         else:
             origin = "from the loss" if run.delta_at is None else "given"
         lines.append(f"  δ{superscript(lv.index)} = ∂E/∂{out.text}, {origin}:")
