@@ -259,3 +259,77 @@ def random_network(rng):
         if rng.random() < 0.4:
             loss = "cross_entropy"
     return layers, shape, loss
+
+
+def _conv(rng, channels, out_channels=None, same=False):
+    """A random conv2d table; ``same`` keeps the spatial size (3x3 or 1x1, stride 1, padded)."""
+    k = int(rng.choice([1, 3])) if same else int(rng.integers(1, 3))
+    return {
+        "type": "conv2d",
+        "kernel": [k, k],
+        "stride": [1, 1],
+        "padding": [k // 2, k // 2] if same else [0, 0],
+        "dilation": [1, 1],
+        "out_channels": channels if out_channels is None else out_channels,
+        "bias": str(rng.choice(["none", "shared", "untied"])),
+    }
+
+
+def random_graph_network(rng):
+    """A random small network with branches and merges: residual additions, channel
+    concatenations, batch norms, a mini-batch (or none) and a reduction.
+
+    Returns (layers, input shape, loss, batch, reduction); layers carry id/from/inputs.
+    """
+    batch = [None, 2, 3][int(rng.integers(0, 3))]
+    shape = (int(rng.integers(1, 3)), int(rng.integers(3, 5)), int(rng.integers(3, 5)))
+    layers = []
+    current = "input"
+    channels, h, w = shape
+
+    def push(table, keep_id=True):
+        nonlocal current
+        if current != f"t{len(layers) - 1}" or not layers:
+            table["from"] = current
+        table["id"] = f"t{len(layers)}"
+        layers.append(table)
+        current = table["id"] if keep_id else current
+
+    for _ in range(int(rng.integers(1, 3))):
+        choice = rng.random()
+        if choice < 0.4:  # residual: x + f(x), f keeping the shape
+            start = current
+            push(_conv(rng, channels, same=True))
+            act = str(rng.choice(["relu", "tanh", "sigmoid", "identity"]))
+            push({"type": act})
+            layers.append({"type": "add", "inputs": [start, current], "id": f"t{len(layers)}"})
+            current = layers[-1]["id"]
+        elif choice < 0.7:  # two branches from one tensor, concatenated along channels
+            start = current
+            c1, c2 = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+            push(_conv(rng, channels, c1, same=True))
+            first = current
+            current = start
+            push(_conv(rng, channels, c2, same=True))
+            layers.append({"type": "concat", "inputs": [first, current], "id": f"t{len(layers)}"})
+            current = layers[-1]["id"]
+            channels = c1 + c2
+        else:  # a plain conv, maybe shrinking
+            table = _conv(rng, channels, int(rng.integers(1, 3)))
+            push(table)
+            k = table["kernel"][0]
+            channels, h, w = table["out_channels"], h - k + 1, w - k + 1
+        if (batch or 1) * h * w > 1 and rng.random() < 0.5:
+            eps = float(rng.choice([1e-5, 0.1]))
+            push({"type": "batchnorm2d", "eps": eps, "affine": bool(rng.random() < 0.8)})
+        push({"type": str(rng.choice(["relu", "tanh", "sigmoid"]))})
+    push({"type": "flatten"})
+    push({"type": "dense", "out_features": int(rng.integers(2, 4)), "bias": True})
+    if batch is not None and rng.random() < 0.6:
+        push({"type": "batchnorm1d", "eps": 1e-5, "affine": bool(rng.random() < 0.8)})
+        push({"type": "tanh"})
+    loss = "cross_entropy" if rng.random() < 0.4 else "mse"
+    if loss == "cross_entropy":
+        push({"type": "dense", "out_features": 3, "bias": True})
+    reduction = "mean" if rng.random() < 0.5 else "sum"
+    return layers, shape, loss, batch, reduction

@@ -114,7 +114,9 @@ def network_latex(doc: Document) -> str:
             out.append(_align(rows, f"{layer.name}: delta from {' and '.join(origins)}{merge}"))
         elif isinstance(block, QuantityBlock):
             stage = layer.stages[block.stage]
-            out.append(_align(_quantity_rows(block, p), f"{layer.name}: delta of {stage.grid.name}"))
+            out.append(
+                _align(_quantity_rows(block, p), f"{layer.name}: delta of {stage.grid.name}")
+            )
         elif block.role is Role.INPUT:
             for _lead, sl in slices_2d(block.sums):
                 cells = _printed(sl, p)
