@@ -75,6 +75,13 @@ def add_layer_arguments(parser: argparse.ArgumentParser, required: bool = True) 
         flag = "--" + name.replace("_", "-")
         g.add_argument(flag, metavar=name.upper(), help=f"{help_text} [{', '.join(kinds)}]")
     g.add_argument(
+        "--batch",
+        type=positive_int,
+        metavar="N",
+        help="a mini-batch of N samples: every tensor but the parameters gets a leading "
+        "sample axis (a network sets batch in its file)",
+    )
+    g.add_argument(
         "--index-base",
         type=_int,
         default=1,
@@ -170,7 +177,7 @@ def reject_layer_options(args: argparse.Namespace) -> None:
     """A layer kind or layer option next to ``--network``/``--preset`` is a usage error."""
     if args.layer is not None:
         raise SymcnnError(f"give either a layer ({args.layer}) or --network/--preset, not both")
-    for name in ("input", *_options()):
+    for name in ("input", "batch", *_options()):
         if getattr(args, name, None) is not None:
             raise SymcnnError(
                 f"--{name.replace('_', '-')} does not apply with --network/--preset; "

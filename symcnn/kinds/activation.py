@@ -167,6 +167,7 @@ class Sigmoid(_Elementwise):
     """
 
     kind = "sigmoid"
+    torch_modules = ("Sigmoid",)
     title = "sigmoid"
     note = "σ(z) = 1/(1 + e^(−z)) and σ'(z) = σ(z)·(1 − σ(z))"
 
@@ -179,6 +180,7 @@ class Tanh(_Elementwise):
     """The hyperbolic tangent; tanh' = 1 − tanh²."""
 
     kind = "tanh"
+    torch_modules = ("Tanh",)
     title = "tanh"
     note = "tanh'(z) = 1 − tanh(z)²"
 
@@ -191,6 +193,7 @@ class ReLU(_Elementwise):
     """The rectifier relu(x) = max(0, x); relu'(x) = [x > 0], 0 at x = 0 (PyTorch's choice)."""
 
     kind = "relu"
+    torch_modules = ("ReLU",)
     title = "ReLU"
     note = "relu(z) = max(0, z); relu'(z) = [z > 0], 0 at z = 0 (PyTorch's choice)"
     conventions: ClassVar[dict[str, str]] = {"relu": "relu'(0) = 0"}
@@ -204,6 +207,7 @@ class Identity(_Elementwise):
     """The identity: its output is its input (derivative 1)."""
 
     kind = "identity"
+    torch_modules = ("Identity",)
     title = "identity"
 
     def apply(self, x: Any) -> Any:

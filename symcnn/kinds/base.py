@@ -162,6 +162,20 @@ def spatial_axes(
     ]
 
 
+def torch_array(tensor: Any) -> np.ndarray:
+    """A torch tensor (a module's weight …) as a float64 NumPy array."""
+    return np.asarray(tensor.detach().cpu().double().numpy(), dtype=float)
+
+
+def torch_pair(value: Any, what: str) -> tuple[int, int]:
+    """A torch size option (an int or a pair) as a pair; a string option is refused."""
+    if isinstance(value, str):
+        raise SpecError(f"{what} = {value!r}: give it as numbers")
+    if isinstance(value, int):
+        return (value, value)
+    return (int(value[0]), int(value[1]))
+
+
 def signed(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Random values of magnitude 0.5–1.5 and random sign: never near 0, all distinct.
 
@@ -206,10 +220,19 @@ class Layer:
     couples_samples: ClassVar[bool] = False
     #: Stems (identifier, LaTeX, text) of its parameters where they are not w and b.
     param_stems: ClassVar[dict[Role, tuple[str, str, str]]] = {}
+    #: The names of the torch.nn modules it stands for (`symcnn.pytorch.from_torch`).
+    torch_modules: ClassVar[tuple[str, ...]] = ()
 
     input: Any
 
     # --- options and shapes ------------------------------------------------------------
+
+    @classmethod
+    def from_torch(cls, module: Any) -> tuple[Layer, dict[Role, np.ndarray]]:
+        """The layer (not sized) and its parameters from a torch.nn module of one of its
+        `torch_modules`; a `SpecError` names a setting it does not derive. (Kinds without
+        options or parameters: the layer itself.)"""
+        return cls(), {}
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:

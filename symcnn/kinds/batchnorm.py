@@ -10,7 +10,7 @@ into the whole batch it depends on.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, ClassVar
 
@@ -20,7 +20,7 @@ import symengine as se
 from ..core.shapes import Shape, channel_axes, positive, shape_of, shape_text
 from ..core.symbols import Role
 from ..errors import SpecError
-from .base import Arrays, ClosedForm, Layer, Lemma, Mistake, Quantity
+from .base import Arrays, ClosedForm, Layer, Lemma, Mistake, Quantity, torch_array
 
 #: The named quantities, in the order they are computed.
 MU, VAR, XHAT = 0, 1, 2
@@ -78,6 +78,19 @@ class _BatchNorm(Layer):
     #: The rank of the per-sample input (3 for [C, H, W], 1 for [C]).
     rank: ClassVar[int]
 
+    @classmethod
+    def from_torch(cls, module: Any) -> tuple[Layer, dict[Role, np.ndarray]]:
+        if not module.training:
+            raise SpecError(
+                "it is in eval mode (running statistics); symcnn derives training mode, "
+                "with batch statistics: call model.train()"
+            )
+        params = {}
+        if module.affine:
+            params = {Role.WEIGHT: torch_array(module.weight), Role.BIAS: torch_array(module.bias)}
+        layer = cls(eps=module.eps, affine=module.affine, num_features=module.num_features)
+        return layer, params
+
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "eps", _eps(self.eps))
@@ -98,9 +111,6 @@ class _BatchNorm(Layer):
                 )
             set_(self, "input", shape)
             set_(self, "num_features", shape[0])
-
-    def sized(self, shape: Shape) -> Any:
-        return replace(self, input=tuple(shape))
 
     @property
     def channels(self) -> int:
@@ -409,6 +419,7 @@ class BatchNorm2d(_BatchNorm):
     """
 
     kind = "batchnorm2d"
+    torch_modules = ("BatchNorm2d",)
     title = "batch normalisation"
     rank = 3
 
@@ -424,5 +435,6 @@ class BatchNorm1d(_BatchNorm):
     """
 
     kind = "batchnorm1d"
+    torch_modules = ("BatchNorm1d",)
     title = "batch normalisation"
     rank = 1

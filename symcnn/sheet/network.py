@@ -15,7 +15,7 @@ from ..render.matrices import shape_tex, slice_labels, track_matrix_columns
 from ..render.printers import SymcnnLatexPrinter, term_string
 from ..render.tex import Tex
 from . import layout
-from .layer import SheetOptions, layer_context, named, step_context
+from .layer import SheetOptions, check_sheet, layer_context, named, step_context
 from .networked import network_worked
 from .printers import IndexedLatexPrinter
 from .tex import render
@@ -50,6 +50,7 @@ def network_tex(d: Derivation, options: NetSheetOptions | None = None) -> str:
         >>> r"\documentclass" in tex and tex.rstrip().endswith(r"\end{document}")
         True
     """
+    check_sheet(d)
     options = options or NetSheetOptions()
     run = None
     if options.values is not None:
