@@ -142,18 +142,16 @@ def parse_network(
                     f"unknown key {key!r} in [loss]; valid: type",
                 )
         loss = loss.get("type", "")
+    batch = data.get("batch")
+    checked = {  # the TOML types first (errors with their line, not wrapped twice below)
+        "input": _value(where, "input", data["input"]),
+        "loss": _value(where, "loss", loss),
+        "index_base": _value(where, "index_base", data.get("index_base", 1)),
+        "batch": None if batch is None else _value(where, "batch", batch),
+        "reduction": _value(where, "reduction", data.get("reduction", "sum")),
+    }
     try:
-        batch = data.get("batch")
-        return cls(
-            tuple(layers),
-            input=_value(where, "input", data["input"]),
-            loss=_value(where, "loss", loss),
-            index_base=_value(where, "index_base", data.get("index_base", 1)),
-            max_terms=max_terms,
-            batch=None if batch is None else _value(where, "batch", batch),
-            reduction=_value(where, "reduction", data.get("reduction", "sum")),
-            wiring=tuple(wiring),
-        )
+        return cls(tuple(layers), max_terms=max_terms, wiring=tuple(wiring), **checked)
     except NetworkShapeError as err:
         if err.layer is not None and err.layer < len(layers):
             line = where.lines.key(err.layer, err.key)

@@ -469,8 +469,8 @@ class Network:
             entry: dict[str, Any] = {"index": node.index, "type": node.kind}
             if node.id is not None:
                 entry["id"] = node.id
-            entry["reads"] = [INPUT if r is None else r for r in node.reads]
             entry.update(node.layer.config())
+            entry["reads"] = [INPUT if r is None else r for r in node.reads]
             entry["index_base"] = self.index_base
             entry["output_shape"] = list(node.layer.output_shape)
             layers.append(entry)

@@ -81,7 +81,7 @@ class Add(Layer):
         return len(self.read_shapes) * math.prod(self.input_shape)
 
     def config(self) -> dict[str, Any]:
-        return {"reads": len(self.read_shapes), "shape": list(self.input_shape)}
+        return {"tensors": len(self.read_shapes), "shape": list(self.input_shape)}
 
     def describe(self) -> str:
         shapes = " + ".join(shape_text(s) for s in self.read_shapes)

@@ -79,7 +79,7 @@ class Concat(Layer):
 
     def config(self) -> dict[str, Any]:
         return {
-            "reads": len(self.read_shapes),
+            "tensors": len(self.read_shapes),
             "channels": [s[0] for s in self.read_shapes],
             "shape": list(self.output_shape),
         }

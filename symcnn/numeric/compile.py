@@ -9,6 +9,19 @@ import symengine as se
 import sympy
 
 
+def vectorized(f: sympy.Basic) -> bool:
+    """True when a function's NumPy code works entry by entry on whole arrays (an activation,
+    a window maximum; not a bracket or a softmax, which take one window's numbers).
+
+    Example:
+        >>> from symcnn.core.functions import IsFirstMax, WindowMax
+        >>> x, y = sympy.symbols("x y")
+        >>> vectorized(sympy.tanh(x)), vectorized(WindowMax(x, y)), vectorized(IsFirstMax(0, x, y))
+        (True, True, False)
+    """
+    return bool(getattr(type(f), "vectorized", True))
+
+
 def numpy_functions(exprs: list[sympy.Basic]) -> dict[str, Any]:
     """Name → NumPy code of every symcnn function in the expressions (lambdify's modules).
 
@@ -83,31 +96,41 @@ class Monomials:
         """``outputs[i]`` lists the terms of entry i, each as a list of factors; None if some
         factor is not a number, a symbol of ``args``, a product of those, or a symengine
         expression of symbols of ``args``."""
-        position = {str(a): k for k, a in enumerate(args)}
+        position: dict[Any, int] = {str(a): k for k, a in enumerate(args)}
+        position.update({a: k for k, a in enumerate(args) if type(a) is se.Symbol})
         rows: list[int] = []
         coeffs: list[float] = []
-        factors: list[list[int]] = []
+        flat: list[int] = []  # every term's symbol positions, one term after the other
+        lengths: list[int] = []
         slots: list[list[int]] = []
         found = _Patterns(position)
+        symbol, mul = se.Symbol, se.Mul
         for row, terms in enumerate(outputs):
             for term in terms:
                 acc = [1.0]
                 idx: list[int] = []
                 ext: list[int] = []
-                if not all(_gather(f, position, acc, idx, ext, found) for f in term):
-                    return None
+                for f in term:  # symbols and products of symbols first: most factors are
+                    kind = type(f)
+                    if kind is symbol and f in position:
+                        idx.append(position[f])
+                    elif kind is mul and all(type(g) is symbol and g in position for g in f.args):
+                        idx += [position[g] for g in f.args]
+                    elif not _gather(f, position, acc, idx, ext, found):
+                        return None
                 rows.append(row)
                 coeffs.append(acc[0])
-                factors.append(idx)
+                flat += idx
+                lengths.append(len(idx))
                 slots.append(ext)
-        width = max((len(f) for f in factors), default=0)
-        pad = len(args)  # points at the 1.0 appended to the values
-        index = np.array([f + [pad] * (width - len(f)) for f in factors], dtype=np.int64)
+        count, width = len(lengths), max(lengths, default=0)
+        index = np.full((count, width), len(args), dtype=np.int64)  # len(args): the 1.0
+        index[np.arange(width) < np.array(lengths, dtype=np.int64).reshape(-1, 1)] = flat
         compiled, extra = found.compile(slots) if found.meeting else ([], None)
         return cls(
             np.array(rows, dtype=np.int64),
             np.array(coeffs, dtype=float),
-            index.reshape(len(factors), width),
+            index,
             len(outputs),
             compiled,
             extra,
@@ -129,7 +152,7 @@ class _Patterns:
     """The pattern factors met while gathering terms, keyed by the expression with its symbols
     renamed in order (``(_u1 - _u0)**2``), with the argument positions of every occurrence."""
 
-    def __init__(self, position: dict[str, int]) -> None:
+    def __init__(self, position: dict[Any, int]) -> None:
         self.position = position
         self.table: dict[str, tuple[Any, list[list[int]]]] = {}
         self.meeting: list[str] = []  # the pattern of each slot, in the order they were met
@@ -151,9 +174,14 @@ class _Patterns:
         symbols = sorted(expr.free_symbols, key=str)
         if not all(str(s) in self.position for s in symbols):
             return None
-        dummies = [se.Symbol(f"_u{k}") for k in range(len(symbols))]
+        if isinstance(expr, sympy.Basic):
+            if not all(vectorized(f) for f in expr.atoms(sympy.Function)):
+                return None
+            dummies: list[Any] = [sympy.Symbol(f"_u{k}") for k in range(len(symbols))]
+        else:
+            dummies = [se.Symbol(f"_u{k}") for k in range(len(symbols))]
         shape = expr.xreplace(dict(zip(symbols, dummies)))
-        key = str(shape)
+        key = f"{type(shape).__module__}:{shape}"
         self.table.setdefault(key, (shape, []))
         return key, [self.position[str(s)] for s in symbols]
 
@@ -166,7 +194,11 @@ class _Patterns:
             offsets[key] = total
             total += len(occurrences)
             dummies = sorted(shape.free_symbols, key=lambda s: int(str(s)[2:]))
-            fn = se.Lambdify(dummies, [shape], backend="lambda", cse=False)
+            if isinstance(shape, sympy.Basic):  # NumPy code on the columns of the arguments
+                code = sympy.lambdify(dummies, shape, modules=[numpy_functions([shape]), "numpy"])
+                fn: Any = lambda cols, code=code: code(*cols.T)  # noqa: E731
+            else:
+                fn = se.Lambdify(dummies, [shape], backend="lambda", cse=False)
             compiled.append((fn, np.array(occurrences, dtype=np.int64)))
         seen: dict[str, int] = {}
         final = []
@@ -182,7 +214,7 @@ class _Patterns:
 
 def _gather(
     expr: Any,
-    position: dict[str, int],
+    position: dict[Any, int],
     acc: list[float],
     idx: list[int],
     ext: list[int] | None = None,
@@ -202,7 +234,7 @@ def _gather(
         return True
     if isinstance(expr, (se.Mul, sympy.Mul)):
         return all(_gather(a, position, acc, idx, ext, patterns) for a in expr.args)
-    if patterns is None or ext is None or isinstance(expr, sympy.Basic):
+    if patterns is None or ext is None:
         return False
     if not expr.free_symbols:
         acc[0] *= float(expr)
