@@ -4,6 +4,7 @@ reads, and every bad input as one line naming the file's line (exit status 2).""
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -197,3 +198,9 @@ def test_python_api_builds_the_same_graph_from_layer_objects():
         symcnn.derive(symcnn.Add(input=((2,), (2,))))
     with pytest.raises(symcnn.SpecError, match="a network has its own batch"):
         symcnn.derive(from_file, batch=3)
+
+
+def test_from_torch_without_torch_is_one_clear_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now fails
+    with pytest.raises(symcnn.SymcnnError, match=r"from_torch needs PyTorch \(pip install torch\)"):
+        symcnn.from_torch(object(), (3,))

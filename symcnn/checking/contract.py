@@ -96,8 +96,8 @@ def contract(layer: Layer, batch: int | None = None) -> Contract:
         else:
             shape = params[role][0] if role in params else None
         axes = layer.axes(role) if shape is not None else "None"
-        if role is Role.INPUT and batch is not None:
-            axes = "[N, " + axes[1:]
+        if role is Role.INPUT and batch is not None:  # a vector's own N becomes F
+            axes = "[N, F]" if axes == "[N]" else "[N, " + axes[1:]
         slots.append(Slot(role, "g" + ARG_NAMES[role], axes, shape))
     args = (*roles, Role.DELTA)
     return Contract(tuple(ARG_NAMES[r] for r in args), args, tuple(slots))
