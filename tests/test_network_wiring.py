@@ -176,7 +176,8 @@ def test_batch_norm_of_one_value_per_channel_is_refused_with_its_line(tmp_path, 
     assert err.startswith(
         f"symcnn: error: {tmp_path / 'net.toml'} line 4: layer 0 (batchnorm1d): batchnorm1d "
         "needs more than one value per channel to take batch statistics (as PyTorch): give it "
-        "a mini-batch of 2 or more samples (batch = 2)"
+        "a mini-batch of 2 or more samples (batch = 2 in a network file, --batch 2 for the layer "
+        "alone)"
     )
 
 

@@ -50,9 +50,19 @@ def _options() -> dict[str, tuple[str, list[str]]]:
 
 
 def _value(text: str) -> Any:
-    """A command-line value as the layer would read it from a network file."""
+    """A command-line value as the layer would read it from a network file: a whole number,
+    a decimal number (``1e-3``), or the text itself (``2x2``, ``true``).
+
+    Example:
+        >>> _value("3"), _value("1e-3"), _value("2x2")
+        (3, 0.001, '2x2')
+    """
     try:
         return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
     except ValueError:
         return text
 

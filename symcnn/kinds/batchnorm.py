@@ -125,7 +125,8 @@ class _BatchNorm(Layer):
         if self.per_channel(batch) < 2:
             raise SpecError(
                 f"{self.kind} needs more than one value per channel to take batch statistics "
-                "(as PyTorch): give it a mini-batch of 2 or more samples (batch = 2)"
+                "(as PyTorch): give it a mini-batch of 2 or more samples (batch = 2 in a network "
+                "file, --batch 2 for the layer alone)"
             )
 
     def param_shapes(self) -> dict[Role, tuple[Shape, int]]:

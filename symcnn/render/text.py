@@ -282,8 +282,12 @@ def run_text(d: Derivation, run: Run, unicode: bool = True) -> str:
                 lines += [f"  {stage.grid.text}:", *_array(value)]
         if lv.delta_from is not None or len(lv.delta_sources) > 1:
             origin = "from " + delta_origin(lv.delta_from, lv.delta_sources)
+        elif run.delta_at is None:
+            origin = "from the loss"
+        elif lv.index == run.delta_at:
+            origin = "given"
         else:
-            origin = "from the loss" if run.delta_at is None else "given"
+            origin = f"0: no layer up to layer {run.delta_at} reads this output"
         lines.append(f"  δ{superscript(lv.index)} = ∂E/∂{out.text}, {origin}:")
         lines += _array(lv.delta)
         for name in layer.params.values():
