@@ -19,9 +19,9 @@ from .fileio import write_atomic
 from .graph.network import Network
 from .kinds.registry import layer_from_table
 from .numeric.values import Values, check_values, load_values, random_values
+from .sheet.build import sheet_tex
 from .sheet.compile import compile_pdf
-from .sheet.layer import SheetOptions, sheet_tex
-from .sheet.network import NetSheetOptions, network_tex
+from .sheet.options import SheetOptions
 
 #: Regenerates the gallery (also quoted by the test that finds it out of date).
 COMMAND = "python3 -m symcnn.gallery"
@@ -88,9 +88,7 @@ def render(entry: Entry) -> str:
     d: Derivation = derive(network)
     values = entry.values(network)
     source = entry.table.get("source", "")
-    if network.lone:
-        return sheet_tex(d, SheetOptions(entry.title, values, source))
-    return network_tex(d, NetSheetOptions(entry.title, values, source))
+    return sheet_tex(d, SheetOptions(entry.title, values, source))
 
 
 def preview_png(pdf: bytes, page: int, dpi: int = 80) -> bytes:

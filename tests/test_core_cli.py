@@ -209,7 +209,7 @@ def test_ascii_is_pure_ascii(capsys: pytest.CaptureFixture, args: str) -> None:
 
 def test_maxpool_text_is_readable(capsys: pytest.CaptureFixture) -> None:
     out = _run(["grad", "maxpool2d", "--input", "2x2", "--window", "2x2"], capsys)
-    assert "∂E/∂a_12 = δ_11·[a_12 = max(a_11, a_12, a_21, a_22)]" in out
+    assert "∂E/∂a_12 = δ_11·[a_12 = argmax(a_11, a_12, a_21, a_22)]" in out
     assert "first maximum" in out
 
 

@@ -128,13 +128,13 @@ def test_latex_matrix_headings_of_channels_follow_the_index_base(base):
     latex = symcnn.derive(layer, index_base=base).latex()
     first, second = base, base + 1
     for head in (
-        rf"\frac{{\partial E}}{{\partial a_{{{first}}}}} = \begin{{bmatrix}}",
-        rf"\frac{{\partial E}}{{\partial a_{{{second}}}}} = \begin{{bmatrix}}",
-        rf"\frac{{\partial E}}{{\partial w_{{{second},{first}}}}} = \begin{{bmatrix}}",
+        rf"\frac{{\partial E}}{{\partial a^{{({first})}}}} = \begin{{bmatrix}}",
+        rf"\frac{{\partial E}}{{\partial a^{{({second})}}}} = \begin{{bmatrix}}",
+        rf"\frac{{\partial E}}{{\partial w^{{({second},{first})}}}} = \begin{{bmatrix}}",
     ):
         assert head in latex
     # and the entries inside use the same base
-    assert rf"\delta_{{{second},{first}{first}}}" in latex
+    assert rf"\delta^{{({second})}}_{{{first}{first}}}" in latex
 
 
 # 5. a grid whose largest index is exactly 10 separates row and column --------------------

@@ -16,7 +16,8 @@ from symcnn import load_network, preset, random_values
 from symcnn.cli import main
 from symcnn.core.symbols import Role
 from symcnn.render.printers import SymcnnLatexPrinter, chain_sum_string, forward_string
-from symcnn.sheet.network import NetSheetOptions, network_tex
+from symcnn.sheet.build import sheet_tex as network_tex
+from symcnn.sheet.options import SheetOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = r"\input{/etc/passwd} $ % # _ { } & ~ ^ \ "
@@ -71,18 +72,22 @@ def test_every_formula_on_the_sheet_is_the_printers() -> None:
     assert checked == 35 + 34 + 18 + 25
 
 
+#: The error at the output of layer l: δ^{(l)} = ∂E/∂z^{(l)}, or ∇a^{(l)} = ∂E/∂a^{(l)}.
+ERROR = r"(?:\\delta|\\nabla [a-z])\^\{\((\d+)\)\}"
+
+
 def test_every_delta_names_the_layer_it_comes_from() -> None:
     """Seed 002's question: the δ of layer l is written with δ of layer l + 1 only."""
     d = preset("seed000").derive()
     tex = network_tex(d)
     rows = 0
     for lhs, found in align_rows(tex).items():
-        m = re.match(r"\\delta\^\{\((\d+)\)\}(_\{\d+\})? = ", lhs)
+        m = re.match(ERROR + r"(_\{\d+\})? = ", lhs)
         if m is None:
             continue
         (rhs,) = found
         layer = int(m.group(1))
-        used = {int(k) for k in re.findall(r"\\delta\^\{\((\d+)\)\}", rhs)}
+        used = {int(k) for k in re.findall(ERROR, rhs)}
         assert used == ({layer + 1} if layer < 7 else set()), (lhs, rhs)
         rows += 1
     assert rows == 34
@@ -107,7 +112,7 @@ def test_worked_numbers_match_plain_numpy() -> None:
     gradients against a plain-loop forward pass and finite differences, and the SGD step."""
     net = preset("seed003")
     values = random_values(net, 4)
-    tex = network_tex(net.derive(), NetSheetOptions(values=values, lr=0.5))
+    tex = network_tex(net.derive(), SheetOptions(values=values, lr=0.5))
     layers = [
         {"type": "conv2d", "stride": (1, 1), "padding": (0, 0), "dilation": (1, 1), "bias": "untied"},
         {"type": "sigmoid"},
@@ -118,7 +123,7 @@ def test_worked_numbers_match_plain_numpy() -> None:
     close = {"rel": 1e-5, "abs": 2e-6}  # six significant digits on the sheet
     assert _matrix(tex, "z^{(0)}") == pytest.approx(outs[1][0], **close)
     assert _matrix(tex, "a^{(1)}") == pytest.approx(outs[2][0], **close)
-    assert _matrix(tex, r"\delta^{(1)}") == pytest.approx((outs[2] - values.target)[0], **close)
+    assert _matrix(tex, r"\nabla a^{(1)}") == pytest.approx((outs[2] - values.target)[0], **close)
     # untied bias: ∂E/∂b is δ of the conv output
     assert _matrix(tex, r"\delta^{(0)}") == pytest.approx(grads["0.bias"][0], **close)
     weight = _matrix(tex, r"\frac{\partial E}{\partial w^{(0)}}")
@@ -163,7 +168,7 @@ def test_mnist_sized_network_renders_truncated() -> None:
         net = load_network(path)
     finally:
         path.unlink()
-    tex = network_tex(net.derive(), NetSheetOptions(values=random_values(net, 1)))
+    tex = network_tex(net.derive(), SheetOptions(values=random_values(net, 1)))
     assert tex.rstrip().endswith(r"\end{document}")
     assert "more entries of the same form" in tex and r"\cdots" in tex and r"\vdots" in tex
     assert r"\setcounter{MaxMatrixCols}{16}" in tex
@@ -172,7 +177,7 @@ def test_mnist_sized_network_renders_truncated() -> None:
 
 
 def test_hostile_title_is_text() -> None:
-    tex = network_tex(preset("seed003").derive(), NetSheetOptions(title=HOSTILE))
+    tex = network_tex(preset("seed003").derive(), SheetOptions(title=HOSTILE))
     assert r"\input{/etc/passwd}" not in tex
     title = next(line for line in tex.splitlines() if r"\LARGE" in line)
     assert r"\textbackslash{}input\{/etc/passwd\}" in title

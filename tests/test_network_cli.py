@@ -35,11 +35,11 @@ def test_grad_preset_prints_every_delta_with_its_source(capsys):
     code, out, _ = _cli(capsys, "grad", "--preset", "seed000")
     assert code == 0
     lines = out.splitlines()
-    assert "  δ⁷ = ∂E/∂(output of layer 7 (sigmoid)), from the loss:" in lines
-    assert "  δ³ = ∂E/∂(output of layer 3 (flatten)), from δ⁴ of layer 4:" in lines
+    assert "  ∇a⁷ = ∂E/∂a⁷, at the output of layer 7 (sigmoid), from the loss:" in lines
+    assert "  ∇v³ = ∂E/∂v³, at the output of layer 3 (flatten), from δ⁴ of layer 4:" in lines
     # seed 004: a pooling neuron feeding a dense layer gets Σ_i δ_i W_ij (through flatten here)
-    assert "    δ³_2 = ∂E/∂v³_2 = δ⁴_1·w⁴_12 + δ⁴_2·w⁴_22" in lines
-    assert "    δ⁰_11 = ∂E/∂z⁰_11 = δ¹_11·[z⁰_11 = max(z⁰_11, z⁰_12, z⁰_21, z⁰_22)]" in lines
+    assert "    ∇v³_2 = ∂E/∂v³_2 = δ⁴_1·w⁴_12 + δ⁴_2·w⁴_22" in lines
+    assert "    δ⁰_11 = ∂E/∂z⁰_11 = δ¹_11·[z⁰_11 = argmax(z⁰_11, z⁰_12, z⁰_21, z⁰_22)]" in lines
 
 
 def test_grad_network_file_latex_and_ascii(capsys):
@@ -49,7 +49,9 @@ def test_grad_network_file_latex_and_ascii(capsys):
     assert code == 0 and r"\delta^{(0)}_{11} = \frac{\partial E}{\partial z^{(0)}_{11}}" in out
     code, out, _ = _cli(capsys, "grad", "--preset", "seed003", "--ascii", "--substitute", "all")
     assert code == 0 and out.isascii()
-    assert "    d0_11 = dE/dz0_11 = d1_11*sigmoid(z0_11)*(1 - sigmoid(z0_11))" in out.splitlines()
+    assert (
+        "    d0_11 = dE/dz0_11 = grad_a1_11*sigmoid(z0_11)*(1 - sigmoid(z0_11))" in out.splitlines()
+    )
     assert "fully substituted (in x, the parameters and t only):" in out
 
 

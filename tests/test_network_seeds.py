@@ -231,11 +231,11 @@ def test_seed003_output_delta_is_yhat_minus_y_times_sigma_prime():
 
 def test_seed003_prints_sigma_prime_as_sigma_times_one_minus_sigma():
     d = symcnn.preset("seed003").derive()
-    assert "    δ⁰_11 = ∂E/∂z⁰_11 = δ¹_11·σ(z⁰_11)·(1 - σ(z⁰_11))" in d.text().splitlines()
-    assert "    δ¹_11 = ∂E/∂a¹_11 = a¹_11 - t_11" in d.text().splitlines()
+    assert "    δ⁰_11 = ∂E/∂z⁰_11 = ∇a¹_11·σ(z⁰_11)·(1 - σ(z⁰_11))" in d.text().splitlines()
+    assert "    ∇a¹_11 = ∂E/∂a¹_11 = a¹_11 - t_11" in d.text().splitlines()
     latex = d.latex()
     assert (
-        r"\delta^{(1)}_{11} \sigma\left(z^{(0)}_{11}\right) "
+        r"\nabla a^{(1)}_{11} \sigma\left(z^{(0)}_{11}\right) "
         r"\left(1 - \sigma\left(z^{(0)}_{11}\right)\right)" in latex
     )
 

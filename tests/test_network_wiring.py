@@ -55,10 +55,10 @@ def test_a_tensor_read_twice_gets_the_sum_of_both_deltas(tmp_path, capsys):
     assert "2 add(0, 1) 1x2x2 → loss mse (mean over the batch)" in lines[0]
     assert lines[1].startswith("loss: E = (1/2)·Σ_n E_n over the 2 samples, E_n = ½ Σ_k")
     assert (
-        "  δ⁰ = ∂E/∂(output of layer 0 (conv2d)), from δ¹ of layer 1 and δ² of layer 2 "
-        "(paths merge: their δ add up):"
+        "  δ⁰ = ∂E/∂z⁰, at the output of layer 0 (conv2d), from ∇a¹ of layer 1 and δ² of "
+        "layer 2 (paths merge: their errors add up):"
     ) in lines
-    assert "    δ⁰_n2_12 = ∂E/∂z⁰_n2_12 = δ¹_n2_12·[z⁰_n2_12 > 0] + δ²_n2_12" in lines
+    assert "    δ⁰_n2_12 = ∂E/∂z⁰_n2_12 = ∇a¹_n2_12·[z⁰_n2_12 > 0] + δ²_n2_12" in lines
     assert "    δ²_n1_11 = ∂E/∂s²_n1_11 = (s²_n1_11 - t_n1_11)/2" in lines  # the mean: ½·2/2
     # the weights are shared by the samples: their gradient sums over both
     assert "    ∂E/∂w⁰_11 = δ⁰_n1_22·x_n1_22 + δ⁰_n2_22·x_n2_22" in lines

@@ -13,8 +13,9 @@ import pytest
 from symcnn import AvgPool2d, Conv2d, MaxPool2d, derive
 from symcnn.errors import TexCompileError
 from symcnn.numeric.values import random_values
+from symcnn.sheet.build import sheet_tex
 from symcnn.sheet.compile import compile_pdf, find_engine
-from symcnn.sheet.layer import SheetOptions, sheet_tex
+from symcnn.sheet.options import SheetOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,7 +18,8 @@ from symcnn import Conv2d, MaxPool2d, derive
 from symcnn.cli import main
 from symcnn.numeric.values import random_values
 from symcnn.render.tex import Tex, escape_tex
-from symcnn.sheet.layer import SheetOptions, sheet_tex
+from symcnn.sheet.build import sheet_tex
+from symcnn.sheet.options import SheetOptions
 from symcnn.sheet.tex import environment
 
 HOSTILE = r"\input{/etc/passwd} $ % # _ { } & ~ ^ \ "

@@ -272,7 +272,7 @@ def test_max_pool_tie_trial_names_the_missing_first_maximum() -> None:
     assert len(tied) > 1
     names = ["a_11", "a_12", "a_21", "a_22"]
     first, last = names[tied[0]], names[tied[-1]]
-    window = "max(a_11, a_12, a_21, a_22)"
+    window = "argmax(a_11, a_12, a_21, a_22)"
     assert f"missing: δ_11·[{first} = {window}] (= δ_11 here)" in text
     assert f"extra:   δ_11 (the formula's δ_11·[{last} = {window}] is 0 here)" in text
 

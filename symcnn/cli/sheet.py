@@ -11,9 +11,9 @@ from ..api import derive
 from ..errors import SymcnnError, TexCompileError, TexEngineMissing
 from ..fileio import write_atomic
 from ..kinds.registry import LAYERS
+from ..sheet.build import sheet_tex
 from ..sheet.compile import DEFAULT_TIMEOUT, compile_pdf
-from ..sheet.layer import SheetOptions, sheet_tex
-from ..sheet.network import NetSheetOptions, network_tex
+from ..sheet.options import SheetOptions
 from . import help
 from .options import (
     add_layer_arguments,
@@ -57,9 +57,9 @@ def _network_sheet(args: argparse.Namespace) -> int:
     reject_layer_options(args)
     net = network_from_args(args)
     derivation = derive(net)
-    options = NetSheetOptions(title=args.title, lr=0.1 if args.lr is None else args.lr)
+    options = SheetOptions(title=args.title, lr=0.1 if args.lr is None else args.lr)
     options.values, options.values_source = values_from_args(args, net)
-    tex = network_tex(derivation, options)
+    tex = sheet_tex(derivation, options)
     name = Path(args.network).stem if args.network else args.preset
     return _write(args, tex, f"network-{name}", 0 if derivation.all_proven else 1)
 

@@ -11,6 +11,20 @@ import symengine as se
 import sympy
 
 
+def with_channels(stem: str, channels: str) -> str:
+    r"""A LaTeX stem with channel indices in its superscript: ``a^{(2)}``, ``z^{(0)(2)}``.
+
+    Example:
+        >>> with_channels("a", "2"), with_channels("z^{(0)}", "1,2"), with_channels("x^{T}", "c")
+        ('a^{(2)}', 'z^{(0)(1,2)}', '{x^{T}}^{(c)}')
+    """
+    if "^{(" in stem and stem.endswith(")}"):
+        return f"{stem[:-1]}({channels})}}"
+    if "^" in stem:
+        return f"{{{stem}}}^{{({channels})}}"
+    return f"{stem}^{{({channels})}}"
+
+
 class Role(enum.Enum):
     """What a tensor is in a layer: its input, parameters, output, or the δ coming back."""
 

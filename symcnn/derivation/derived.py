@@ -245,8 +245,9 @@ def _forward(
 ) -> Forward:
     """Name the grids of one layer (and of its named quantities) and build its forward terms."""
     layer, i = node.layer, node.index
-    out_stem = naming.plain(layer.lone[1]) if lone else naming.layer_stem(layer.letter, i)
-    delta_stem = naming.DELTA if lone else naming.layer_stem("d", i, r"\delta")
+    out_letter = layer.lone[1] if lone else layer.letter
+    out_stem = naming.plain(out_letter) if lone else naming.layer_stem(out_letter, i)
+    delta_stem = naming.error_stem(out_letter, layer.nabla, None if lone else i)
     grids: dict[Role, Grid] = {Role.INPUT: reads[0]}
     for role, (shape, channels) in layer.param_shapes().items():
         stem = naming.param_stem(layer.param_stems.get(role), role, None if lone else i)

@@ -37,6 +37,21 @@ def layer_stem(letter: str, index: int, latex: str | None = None) -> Stem:
     )
 
 
+def error_stem(output: str, nabla: bool, index: int | None = None) -> Stem:
+    r"""The stem of a layer's error: δ = ∂E/∂z for a pre-activation output, ∇a = ∂E/∂a for an
+    activation's (the seeds keep δ for ∂E/∂z); its identifier is ``d`` (``d<l>``) either way.
+
+    Example:
+        >>> error_stem("a", True, 2).text, error_stem("z", False, 0).latex
+        ('∇a²', '\\delta^{(0)}')
+    """
+    if not nabla:
+        return DELTA if index is None else layer_stem("d", index, r"\delta")
+    if index is None:
+        return Stem("d", rf"\nabla {output}", f"∇{output}")
+    return Stem(f"d{index}", rf"\nabla {output}^{{({index})}}", f"∇{output}{superscript(index)}")
+
+
 def plain(letter: str) -> Stem:
     """The stem of a lone layer's tensor: ``a``, ``w``, ``z`` (δ is ``d``, printed δ)."""
     return DELTA if letter == "d" else Stem(letter, letter, letter)

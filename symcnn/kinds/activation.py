@@ -115,6 +115,7 @@ class _Elementwise(Layer):
     template = "layer_activation.tex.j2"
     letter = "a"
     lone = ("z", "a")
+    nabla = True
 
     def __post_init__(self) -> None:
         if self.input is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from ..core.indexed import General
 from ..core.shapes import Shape, channel_axes, shape_of, shape_text, suggest
-from ..core.symbols import Role
+from ..core.symbols import Role, with_channels
 from ..errors import LayerKeyError, SpecError
 
 #: Arrays by role: the numbers (or symbols) of a layer's tensors.
@@ -52,6 +52,33 @@ class Shown:
 
 
 @dataclass(frozen=True)
+class TexNames:
+    r"""The LaTeX names a closed form is written with: a single layer's ``a, w, b, z, δ`` by
+    default, a network layer's own (``z^{(0)}``, ``w^{(2)}``, ``\delta^{(1)}``) on its sheet.
+
+    Example:
+        >>> n = TexNames(a="z^{(0)}")
+        >>> n.ch(n.a, "c"), n.ch(n.w, "o,c"), n.ch(n.d, "")
+        ('z^{(0)(c)}', 'w^{(o,c)}', '\\delta')
+    """
+
+    a: str = "a"
+    w: str = "w"
+    b: str = "b"
+    z: str = "z"
+    d: str = r"\delta"
+
+    @staticmethod
+    def ch(stem: str, channels: str) -> str:
+        """``stem`` with channel indices in its superscript (none: the stem itself)."""
+        return with_channels(stem, channels) if channels else stem
+
+
+#: The names of a layer alone.
+SINGLE = TexNames()
+
+
+@dataclass(frozen=True)
 class Lemma:
     """One step of a staged proof: the δ of the layer's named quantity number ``quantity``
     equals ``value`` (entry by entry), stated in the δ of the output and named batch sums.
@@ -76,7 +103,8 @@ class ClosedForm:
     ``value`` holds the closed form entry by entry (shaped like the gradient), built with
     whole-array operations, independently of the chain rule; the derivation proves it equal
     to the per-entry gradients. ``shown`` is the same computation for the first channel pair,
-    from the same operands, for a sheet to write out. A form of a layer with named
+    from the same operands, for a sheet to write out. ``tex`` writes the statement in LaTeX
+    with the given names (a sheet passes a network layer's own). A form of a layer with named
     quantities may be proven in ``lemmas`` (each quantity's δ first), its ``value`` then
     stated with the lemmas' atoms, which ``expand`` expands for the final comparison.
     """
@@ -84,11 +112,16 @@ class ClosedForm:
     role: Role
     name: str
     statement: str
-    latex: str
+    tex: Callable[[TexNames], str]
     value: np.ndarray
     shown: Shown | None = None
     lemmas: tuple[Lemma, ...] = ()
     expand: dict[Any, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def latex(self) -> str:
+        """The statement in a single layer's names (``a``, ``w``, ``δ``)."""
+        return self.tex(SINGLE)
 
 
 @dataclass(frozen=True)
@@ -208,6 +241,9 @@ class Layer:
     figures: ClassVar[tuple[Figure, ...]] = ()
     #: A key that must be given in a network file, with an example value (None: none).
     required: ClassVar[tuple[str, str] | None] = None
+    #: True when its output is not a pre-activation (an activation's or flatten's): the
+    #: error there is written ∇a, ∇v, keeping δ for ∂E/∂z as the seeds do.
+    nabla: ClassVar[bool] = False
     #: What a reader must know to read its formulas (a function's derivative, a bracket).
     note: ClassVar[str] = ""
     #: What its tensors and operation mean where frameworks differ, for the JSON contract:

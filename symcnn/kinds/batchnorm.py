@@ -10,7 +10,7 @@ into the whole batch it depends on.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, ClassVar
 
@@ -20,7 +20,17 @@ import symengine as se
 from ..core.shapes import Shape, channel_axes, positive, shape_of, shape_text
 from ..core.symbols import Role
 from ..errors import SpecError
-from .base import Arrays, ClosedForm, Layer, Lemma, Mistake, Quantity, torch_array
+from .base import (
+    SINGLE,
+    Arrays,
+    ClosedForm,
+    Layer,
+    Lemma,
+    Mistake,
+    Quantity,
+    TexNames,
+    torch_array,
+)
 
 #: The named quantities, in the order they are computed.
 MU, VAR, XHAT = 0, 1, 2
@@ -291,8 +301,11 @@ class _BatchNorm(Layer):
                 Role.INPUT,
                 "input gradient: through the batch sums Σδ and Σδ·x̂",
                 f"∂E/∂x = γ/(M·√(σ² + ε)) · (M·δ − Σδ − x̂·Σ δ·x̂), per channel, M = {m}",
-                r"\frac{\partial E}{\partial x} = \frac{\gamma}{M\sqrt{\sigma^{2} + \epsilon}}"
-                r"\left(M\,\delta - \sum \delta - \hat{x} \sum \delta\,\hat{x}\right)",
+                lambda n: (
+                    rf"\frac{{\partial E}}{{\partial {_tex(n).a}}} = "
+                    rf"\frac{{{_tex(n).w}}}{{M\sqrt{{\sigma^{{2}} + \epsilon}}}}"
+                    rf"\left(M\,{n.d} - \sum {n.d} - \hat{{x}} \sum {n.d}\,\hat{{x}}\right)"
+                ),
                 gx if batched else gx[0],
                 lemmas=lemmas,
                 expand=xhat,
@@ -312,14 +325,16 @@ class _BatchNorm(Layer):
                     Role.WEIGHT,
                     "weight gradient: Σ δ·x̂ per channel",
                     "∂E/∂γ_c = Σ δ·x̂ over the channel's M values",
-                    r"\frac{\partial E}{\partial \gamma} = \sum \delta\,\hat{x}",
+                    lambda n: (
+                        rf"\frac{{\partial E}}{{\partial {_tex(n).w}}} = \sum {n.d}\,\hat{{x}}"
+                    ),
                     weight,
                 ),
                 ClosedForm(
                     Role.BIAS,
                     "bias gradient: Σ δ per channel",
                     "∂E/∂β_c = Σ δ over the channel's M values",
-                    r"\frac{\partial E}{\partial \beta} = \sum \delta",
+                    lambda n: rf"\frac{{\partial E}}{{\partial {_tex(n).b}}} = \sum {n.d}",
                     bias,
                 ),
             ]
@@ -360,6 +375,13 @@ class _BatchNorm(Layer):
 
     def buggy(self, role: Role, arrays: Arrays, options: dict[str, Any]) -> np.ndarray | None:
         return norm_model(self, role, arrays, **options)
+
+
+def _tex(names: TexNames) -> TexNames:
+    """A layer alone's names, in batch norm's letters: x, γ, β (a network's stay its own)."""
+    if names == SINGLE:
+        return replace(names, a="x", w=r"\gamma", b=r"\beta", z="y")
+    return names
 
 
 def norm_model(

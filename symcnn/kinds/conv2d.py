@@ -36,6 +36,7 @@ from .base import (
     Mistake,
     Operand,
     Shown,
+    TexNames,
     pair_tag,
     spatial_axes,
     torch_array,
@@ -334,43 +335,22 @@ class Conv2d(Layer):
             >>> [sorted(str(f.value.ravel()[0]).split("*")) for f in forms]
             [['d_11', 'w_11'], ['a_11', 'd_11']]
         """
-        strided = self.stride != (1, 1)
-        padded = self.padding != (0, 0)
-        dilated = self.dilation != (1, 1)
-        channels = self.out_channels > 1
-        prep = "zero-padded " + ("and zero-inserted (stride) " if strided else "") + "δ"
-        kern = "rot180(w" + (" dilated" if dilated else "") + ")"
-        d_tex = r"\delta^{\uparrow s}" if strided else r"\delta"
-        w_tex = r"\operatorname{dil}_{d}(w)" if dilated else "w"
         gx, shown_x = self._input_grad(delta, params[Role.WEIGHT])
         gw, shown_w = self._weight_grad(x, delta)
         forms = [
             ClosedForm(
                 Role.INPUT,
                 "input gradient: full convolution with the rotated kernel",
-                f"∂E/∂a = {prep} ⋆ {kern}"
-                + (", cropped by the padding" if padded else "")
-                + (", summed over output channels" if channels else ""),
-                r"\frac{\partial E}{\partial a} = "
-                + (r"\sum_{o}" if channels else "")
-                + rf"\operatorname{{pad}}({d_tex}) \star \operatorname{{rot180}}({w_tex})",
+                self._input_statement(),
+                self._input_tex,
                 gx,
                 shown_x,
             ),
             ClosedForm(
                 Role.WEIGHT,
                 "weight gradient: correlation of the input with δ",
-                "∂E/∂w = "
-                + ("padded " if padded else "")
-                + "a ⋆ "
-                + ("zero-inserted (stride) " if strided else "")
-                + "δ"
-                + (", read every dilation-th entry" if dilated else ""),
-                r"\frac{\partial E}{\partial w} = "
-                + (r"\left[" if dilated else "")
-                + (r"\operatorname{pad}(a)" if padded else "a")
-                + rf" \star {d_tex}"
-                + (r"\right]_{d m,\, d n}" if dilated else ""),
+                self._weight_statement(),
+                self._weight_tex,
                 gw,
                 shown_w,
             ),
@@ -383,8 +363,11 @@ class Conv2d(Layer):
                 ClosedForm(
                     Role.BIAS,
                     "bias gradient: sum of δ",
-                    "∂E/∂b_o = Σ_ij δ_o,ij",
-                    r"\frac{\partial E}{\partial b} = \sum_{i,j} \delta_{ij}",
+                    "∂E/∂b_o = Σ_ij δ_o,ij" if self.out_channels > 1 else "∂E/∂b = Σ_ij δ_ij",
+                    lambda n: (
+                        rf"\frac{{\partial E}}{{\partial {n.ch(n.b, self._o)}}} = "
+                        rf"\sum_{{i,j}} {n.ch(n.d, self._o)}_{{ij}}"
+                    ),
                     total,
                 )
             )
@@ -393,12 +376,90 @@ class Conv2d(Layer):
                 ClosedForm(
                     Role.BIAS,
                     "bias gradient: δ itself (untied bias)",
-                    "∂E/∂b_ij = δ_ij",
-                    r"\frac{\partial E}{\partial b_{ij}} = \delta_{ij}",
+                    "∂E/∂b_o,ij = δ_o,ij" if self.out_channels > 1 else "∂E/∂b_ij = δ_ij",
+                    lambda n: (
+                        rf"\frac{{\partial E}}{{\partial {n.ch(n.b, self._o)}_{{ij}}}} = "
+                        rf"{n.ch(n.d, self._o)}_{{ij}}"
+                    ),
                     delta.copy(),
                 )
             )
         return forms
+
+    # the channel indices a name carries (only the axes of size > 1 are printed)
+    @property
+    def _o(self) -> str:
+        return "o" if self.out_channels > 1 else ""
+
+    @property
+    def _c(self) -> str:
+        return "c" if self.input_shape[0] > 1 else ""
+
+    @property
+    def _oc(self) -> str:
+        return ",".join(x for x in (self._o, self._c) if x)
+
+    def _weight_cropped(self) -> bool:
+        """Whether ``pad(a) ⋆ spread(δ)`` is larger than the (dilated) kernel and is cut to it."""
+        return any(
+            (n + 2 * p - d * (k - 1) - 1) % s != 0
+            for n, p, d, k, s in zip(
+                self.spatial, self.padding, self.dilation, self.kernel, self.stride
+            )
+        )
+
+    def _input_statement(self) -> str:
+        d = "δ_o" if self.out_channels > 1 else "δ"
+        if self.stride != (1, 1):
+            d = f"spread_s({d})"
+        w = "w_o,c" if self._oc == "o,c" else ("w_" + self._oc if self._oc else "w")
+        if self.dilation != (1, 1):
+            w = f"dil_d({w})"
+        body = f"pad_(k−1)({d}) ⋆ rot180({w})"
+        if self.out_channels > 1:
+            body = "Σ_o " + body
+        if self.padding != (0, 0):
+            body = f"crop_p({body})"
+        return f"∂E/∂a{'_c' if self._c else ''} = {body}"
+
+    def _input_tex(self, n: TexNames) -> str:
+        d = n.ch(n.d, self._o)
+        if self.stride != (1, 1):
+            d = rf"\operatorname{{spread}}_{{s}}({d})"
+        w = n.ch(n.w, self._oc)
+        if self.dilation != (1, 1):
+            w = rf"\operatorname{{dil}}_{{d}}({w})"
+        body = rf"\operatorname{{pad}}_{{k-1}}({d}) \star \operatorname{{rot180}}({w})"
+        if self.out_channels > 1:
+            body = rf"\sum_{{o}} {body}"
+        if self.padding != (0, 0):
+            body = rf"\operatorname{{crop}}_{{p}}\Big({body}\Big)"
+        return rf"\frac{{\partial E}}{{\partial {n.ch(n.a, self._c)}}} = {body}"
+
+    def _weight_statement(self) -> str:
+        a = "a_c" if self._c else "a"
+        if self.padding != (0, 0):
+            a = f"pad_p({a})"
+        d = "δ_o" if self._o else "δ"
+        if self.stride != (1, 1):
+            d = f"spread_s({d})"
+        body = f"{a} ⋆ {d}"
+        if self.dilation != (1, 1) or self._weight_cropped():
+            body = f"keep_(k,d)({body})"
+        w = "w_o,c" if self._oc == "o,c" else ("w_" + self._oc if self._oc else "w")
+        return f"∂E/∂{w} = {body}"
+
+    def _weight_tex(self, n: TexNames) -> str:
+        a = n.ch(n.a, self._c)
+        if self.padding != (0, 0):
+            a = rf"\operatorname{{pad}}_{{p}}({a})"
+        d = n.ch(n.d, self._o)
+        if self.stride != (1, 1):
+            d = rf"\operatorname{{spread}}_{{s}}({d})"
+        body = rf"{a} \star {d}"
+        if self.dilation != (1, 1) or self._weight_cropped():
+            body = rf"\operatorname{{keep}}_{{k,d}}\big({body}\big)"
+        return rf"\frac{{\partial E}}{{\partial {n.ch(n.w, self._oc)}}} = {body}"
 
     def _input_grad(self, delta: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, Shown]:
         """Σ_o crop_p( pad(zero_insert_s(δ_o)) ⋆ rot180(dilate_d(w_oc)) ), as arrays."""
@@ -421,7 +482,7 @@ class Conv2d(Layer):
                 acc = acc + full[crop]
                 if shown is None:
                     shown = Shown(
-                        Operand(r"\operatorname{pad}(\delta)", padded),
+                        Operand(r"\operatorname{pad}_{k-1}(\delta)", padded),
                         Operand(r"\operatorname{rot180}(w)", rot180(k)),
                         full,
                         crop if (ph or pw) else None,

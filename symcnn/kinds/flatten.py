@@ -32,6 +32,7 @@ class Flatten(Layer):
     template = "layer_flatten.tex.j2"
     letter = "v"
     lone = ("a", "v")
+    nabla = True
     conventions: ClassVar[dict[str, str]] = {"flatten": "row-major over (C, H, W)"}
     torch_modules = ("Flatten",)
 

@@ -26,6 +26,7 @@ from .base import (
     Mistake,
     Operand,
     Shown,
+    TexNames,
     pair_tag,
     signed,
     spatial_axes,
@@ -178,6 +179,17 @@ class _Pool2d(Layer):
         """The share of cell k of a window in the window's δ (1/(kh·kw), or the max mask)."""
         raise NotImplementedError
 
+    @property
+    def tiles(self) -> bool:
+        """Whether the windows tile the input: they neither overlap nor leave cells out."""
+        return self.stride == self.window and all(
+            n % k == 0 for n, k in zip(self.spatial, self.window)
+        )
+
+    @property
+    def _c(self) -> str:
+        return "c" if self.input_shape[0] > 1 else ""
+
     def closed_forms(
         self, x: np.ndarray, params: dict[Role, np.ndarray], delta: np.ndarray
     ) -> list[ClosedForm]:
@@ -285,8 +297,8 @@ class MaxPool2d(_Pool2d):
     template = "layer_maxpool2d.tex.j2"
     figures = (Figure.RECEPTIVE_FIELD, Figure.ROUTING)
     note = (
-        "[x = max(...)] is 1 when x is the first maximum of its window (row-major order, "
-        "PyTorch's rule for ties), else 0"
+        "[x = argmax(...)] is 1 when x is the cell holding the largest value of its window, "
+        "the first one in row-major order on ties (PyTorch's rule), else 0"
     )
     conventions: ClassVar[dict[str, str]] = {
         "max": "Piecewise conditions select the first maximum of a window (PyTorch's tie rule)"
@@ -315,11 +327,25 @@ class MaxPool2d(_Pool2d):
         return se.Piecewise((1, se.And(*wins)), (0, True)) if wins else se.Integer(1)
 
     def _form(self, value: np.ndarray, shown: Shown) -> ClosedForm:
+        if self.tiles:
+            statement = "∂E/∂a = up(δ) ⊙ M  (M: 1 at the first maximum of each window)"
+        else:
+            statement = "∂E/∂a_uv = Σ_ij δ_ij · [a_uv = argmax of window ij]"
+
+        def tex(n: TexNames) -> str:
+            a, d = n.ch(n.a, self._c), n.ch(n.d, self._c)
+            if self.tiles:
+                return rf"\frac{{\partial E}}{{\partial {a}}} = \operatorname{{up}}({d}) \odot M"
+            return (
+                rf"\frac{{\partial E}}{{\partial {a}_{{uv}}}} = \sum_{{i,j}} {d}_{{ij}}"
+                rf"\left[{a}_{{uv}} = \operatorname{{argmax}} \mathcal{{W}}_{{ij}}\right]"
+            )
+
         return ClosedForm(
             Role.INPUT,
             "max pooling: δ routed to the first maximum of each window",
-            "∂E/∂a = Σ_windows δ · [a is the window's first maximum]",
-            r"\frac{\partial E}{\partial a} = \operatorname{up}(\delta) \odot \operatorname{mask}",
+            statement,
+            tex,
             value,
             shown,
         )
@@ -394,12 +420,26 @@ class AvgPool2d(_Pool2d):
         return se.Rational(1, len(window))
 
     def _form(self, value: np.ndarray, shown: Shown) -> ClosedForm:
-        kh, kw = self.window
+        size = self.window[0] * self.window[1]
+        if self.tiles:
+            statement = f"∂E/∂a = up(δ)/{size}"
+        else:
+            statement = f"∂E/∂a_uv = Σ over the windows ij holding a_uv of δ_ij/{size}"
+
+        def tex(n: TexNames) -> str:
+            a, d = n.ch(n.a, self._c), n.ch(n.d, self._c)
+            if self.tiles:
+                return rf"\frac{{\partial E}}{{\partial {a}}} = \tfrac{{1}}{{{size}}} \operatorname{{up}}({d})"
+            return (
+                rf"\frac{{\partial E}}{{\partial {a}_{{uv}}}} = \tfrac{{1}}{{{size}}}"
+                rf"\sum_{{(i,j)\,:\,{a}_{{uv}} \in \mathcal{{W}}_{{ij}}}} {d}_{{ij}}"
+            )
+
         return ClosedForm(
             Role.INPUT,
             "average pooling: δ upsampled over each window, divided by its size",
-            f"∂E/∂a = Σ_windows δ/{kh * kw} on every cell of the window",
-            r"\frac{\partial E}{\partial a} = \operatorname{up}(\delta) / " + str(kh * kw),
+            statement,
+            tex,
             value,
             shown,
         )

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..core.symbols import Role
 from ..document.model import DeltaBlock, Document, ForwardBlock, GradientBlock, QuantityBlock
-from .matrices import bmatrix, slices_2d
+from .matrices import bmatrix, slice_labels, slices_2d
 from .printers import SymcnnLatexPrinter, chain_sum_string, forward_string
 
 
@@ -72,13 +72,9 @@ def lone_latex(doc: Document) -> str:
     base = d.network.index_base
     for block, cells in zip(blocks, printed):
         name = block.layer.grid(block.role).latex
-        for lead, sl in slices_2d(cells):
-            tag = (
-                f"_{{{','.join(str(i + base) for i in lead)}}}"
-                if lead and any(s > 1 for s in block.sums.shape[: len(lead)])
-                else ""
-            )
-            out.append(f"\\[\n\\frac{{\\partial E}}{{\\partial {name}{tag}}} = {bmatrix(sl)}\n\\]")
+        labels = slice_labels(block.sums.shape, name, base, gradient=True)
+        for label, (_lead, sl) in zip(labels, slices_2d(cells)):
+            out.append(f"\\[\n{label} = {bmatrix(sl)}\n\\]")
     return "\n\n".join(out) + "\n"
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .printers import SymcnnLatexPrinter
+from .printers import SymcnnLatexPrinter, with_channels
 from .tex import Tex
 
 #: Matrices show at most this many rows and columns.
@@ -178,16 +178,6 @@ def slices_2d(arr: np.ndarray) -> list[tuple[tuple[int, ...], np.ndarray]]:
     return [(idx, arr[idx]) for idx in np.ndindex(*lead)]
 
 
-def with_sup(name: str, sup: str) -> str:
-    r"""``name^{sup}``, braced when the name has a superscript already (``{z^{(0)}}^{(1)}``).
-
-    Example:
-        >>> with_sup("a", "(c)"), with_sup("z^{(0)}", "(1)")
-        ('a^{(c)}', '{z^{(0)}}^{(1)}')
-    """
-    return f"{{{name}}}^{{{sup}}}" if "^" in name else f"{name}^{{{sup}}}"
-
-
 def shape_tex(shape: tuple[int, ...]) -> Tex:
     r"""``1 \times 5 \times 5``; a scalar is ``1``.
 
@@ -226,11 +216,11 @@ def slice_labels(shape: tuple[int, ...], name: str, base: int, gradient: bool = 
 
     Example:
         >>> slice_labels((2, 3, 3), "z^{(0)}", 1)
-        ['{z^{(0)}}^{(1)}', '{z^{(0)}}^{(2)}']
+        ['z^{(0)(1)}', 'z^{(0)(2)}']
     """
 
     def label(sup: str) -> Tex:
-        symbol = with_sup(name, f"({sup})") if sup else name
+        symbol = with_channels(name, sup) if sup else name
         return Tex(rf"\frac{{\partial E}}{{\partial {symbol}}}" if gradient else symbol)
 
     if len(shape) <= 2 or int(np.prod(shape)) == 1:

@@ -19,7 +19,7 @@ from ..core.functions import (
     WindowMax,
     first_max_comparisons,
 )
-from ..core.symbols import Role, SymbolInfo, SymbolTable
+from ..core.symbols import Role, SymbolInfo, SymbolTable, with_channels
 
 if TYPE_CHECKING:
     from ..derivation.backprop import ChainSum, Term
@@ -63,6 +63,46 @@ def index_text(info: SymbolInfo, sep: str = "") -> str:
     return rest
 
 
+_ASCII = str.maketrans(
+    {c: str(i) for i, c in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")}
+    | {
+        "∂": "d",
+        "⋆": "*",
+        "δ": "d",
+        "σ": "sigma",
+        "·": "*",
+        "→": "->",
+        "ŷ": "y",
+        "\u0302": "h",
+        "μ": "mu",
+        "⁽": "(",
+        "⁾": ")",
+        "½": "1/2",
+        "Σ": "sum",
+        "−": "-",
+        "²": "^2",
+        "≤": "<=",
+        "≥": ">=",
+        "←": "<-",
+        "η": "eta",
+        "⌊": "floor(",
+        "⌋": ")",
+        "ˡ": "^l",
+        "∇": "grad_",
+    }
+)
+
+
+def ascii_text(text: str) -> str:
+    """The same text in ASCII: ``δ`` → ``d``, ``∂`` → ``d``, ``·`` → ``*`` …
+
+    Example:
+        >>> ascii_text("∂E/∂w⁰_11 = δ⁰_11·x_11")
+        'dE/dw0_11 = d0_11*x_11'
+    """
+    return text.translate(_ASCII)
+
+
 def _spelled(printer: Any, sym: Any) -> str:
     """A symbol as ``printer.spell`` writes it, once per name (printers repeat symbols)."""
     name = sym if isinstance(sym, str) else getattr(sym, "name", None) or str(sym)
@@ -90,7 +130,7 @@ class TextPrinter(StrPrinter):
         """A symbol of the table as text (any other name as it is)."""
         if info is None:
             return name
-        stem = info.grid.text if self.unicode else info.grid.name
+        stem = info.grid.text if self.unicode else ascii_text(info.grid.text)
         return stem + name[len(info.grid.name) :]
 
     def _print_Symbol(self, expr: sympy.Symbol) -> str:
@@ -98,7 +138,7 @@ class TextPrinter(StrPrinter):
 
     def _print_IsFirstMax(self, expr: IsFirstMax) -> str:
         window = ", ".join(self._item(a) for a in expr.window)
-        return f"[{self._item(expr.winner)} = max({window})]"
+        return f"[{self._item(expr.winner)} = argmax({window})]"
 
     def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
         exp = expr.exp
@@ -185,18 +225,25 @@ class SymcnnLatexPrinter(LatexPrinter):
         return _spelled(self, sym)
 
     def spell(self, name: str, info: SymbolInfo | None) -> str:
-        """A symbol of the table as LaTeX (any other name as SymPy prints it)."""
+        """A symbol of the table as LaTeX, channels as a superscript: ``w^{(2,1)}_{11}``,
+        ``z^{(0)(2)}_{11}`` in layer 0 (any other name as SymPy prints it)."""
         if info is None:
             return str(super()._print_Symbol(sympy.Symbol(name)))
-        idx = index_text(info)
-        return f"{info.grid.latex}_{{{idx}}}" if idx else info.grid.latex
+        stem = info.grid.latex
+        if info.channel_part:
+            stem = with_channels(stem, ",".join(map(str, info.channel_part)))
+        spatial = info.spatial_part
+        if not spatial:
+            return stem
+        compact = all(i < 10 for i in spatial) and getattr(info.grid, "_compact", True)
+        return f"{stem}_{{{('' if compact else ',').join(map(str, spatial))}}}"
 
     def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
         return self.symbol(expr)
 
     def _print_IsFirstMax(self, expr: IsFirstMax, exp: Any = None) -> str:
         window = ", ".join(self._print(a) for a in expr.window)
-        return rf"\left[{self._print(expr.winner)} = \max({window})\right]"
+        return rf"\left[{self._print(expr.winner)} = \operatorname{{argmax}}({window})\right]"
 
     def _print_WindowMax(self, expr: WindowMax, exp: Any = None) -> str:
         return r"\max(" + ", ".join(self._print(a) for a in expr.args) + ")"
@@ -352,6 +399,10 @@ class JsonPrinter(TextPrinter):
 
     def __init__(self, table: SymbolTable) -> None:
         super().__init__(table, unicode=False)
+
+    def spell(self, name: str, info: SymbolInfo | None) -> str:
+        """The identifier itself (``d1_11``), so that formulas parse back with SymPy."""
+        return name
 
     def _print_IsFirstMax(self, expr: IsFirstMax) -> str:
         # the Piecewise SymPy's rewrite would give, printed straight from the rule (the

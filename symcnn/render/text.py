@@ -9,62 +9,24 @@ import numpy as np
 from ..core.shapes import shape_text
 from ..core.symbols import Role
 from ..derivation.derived import DerivedLayer
-from ..derivation.naming import superscript
 from ..document.model import DeltaBlock, Document, ForwardBlock, GradientBlock, QuantityBlock
 from ..kinds.registry import letters
-from .printers import TextPrinter, chain_sum_string, forward_string
+from .printers import TextPrinter, ascii_text, chain_sum_string, forward_string
 
 if TYPE_CHECKING:
     from ..derivation.derived import Derivation
     from ..numeric.engine import Run
 
 NAMES_NOTE = (
-    f"x is the input and t the target; the output of layer l is {letters()}; "
-    "δˡ = ∂E/∂(output of layer l); the parameters of layer l are wˡ (l.weight) and bˡ (l.bias)"
+    f"x is the input and t the target; the output of layer l is {letters()}; the error at "
+    "an output is δˡ = ∂E/∂zˡ (or ∂E/∂pˡ), and ∇aˡ = ∂E/∂aˡ, ∇vˡ = ∂E/∂vˡ after an activation "
+    "or a flatten; the parameters of layer l are wˡ (l.weight) and bˡ (l.bias)"
 )
 #: Added to the names note when the network has a mini-batch.
 BATCH_NOTE = (
     "with a mini-batch, _n<k> in a name is sample k (x_n2_11: entry 11 of sample 2); the "
     "parameters are shared by the samples, so their gradients sum over them"
 )
-
-_ASCII = str.maketrans(
-    {c: str(i) for i, c in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")}
-    | {
-        "∂": "d",
-        "⋆": "*",
-        "δ": "d",
-        "σ": "sigma",
-        "·": "*",
-        "→": "->",
-        "ŷ": "y",
-        "\u0302": "h",
-        "μ": "mu",
-        "⁽": "(",
-        "⁾": ")",
-        "½": "1/2",
-        "Σ": "sum",
-        "−": "-",
-        "²": "^2",
-        "≤": "<=",
-        "≥": ">=",
-        "←": "<-",
-        "η": "eta",
-        "⌊": "floor(",
-        "⌋": ")",
-        "ˡ": "^l",
-    }
-)
-
-
-def ascii_text(text: str) -> str:
-    """The same text in ASCII: ``δ`` → ``d``, ``∂`` → ``d``, ``·`` → ``*`` …
-
-    Example:
-        >>> ascii_text("∂E/∂w⁰_11 = δ⁰_11·x_11")
-        'dE/dw0_11 = d0_11*x_11'
-    """
-    return text.translate(_ASCII)
 
 
 def _status(proven: bool, mismatches: int) -> str:
@@ -94,20 +56,25 @@ def layer_summary(layer: DerivedLayer) -> str:
     return f"{head}{f' ({opts})' if opts else ''}: {shape_text(layer.input_shape)} → {out}"
 
 
-def delta_origin(source: int | None, sources: tuple[int | None, ...] = ()) -> str:
-    """Where the δ symbols of a δ formula come from: ``δ¹ of layer 1`` or ``the loss``; for a
-    tensor several layers read, all of them (their δ add up).
+def delta_origin(d: Derivation, source: int | None, sources: tuple[int | None, ...] = ()) -> str:
+    """Where the error symbols of a formula come from: ``∇a¹ of layer 1`` or ``the loss``; for
+    an output several layers read, all of them (their errors add up).
 
     Example:
-        >>> delta_origin(1), delta_origin(None)
-        ('δ¹ of layer 1', 'the loss')
-        >>> delta_origin(1, (1, 3))
-        'δ¹ of layer 1 and δ³ of layer 3 (paths merge: their δ add up)'
+        >>> from symcnn.graph.presets import preset
+        >>> from symcnn.derivation.derived import derive
+        >>> d = derive(preset("seed003"))
+        >>> delta_origin(d, 1), delta_origin(d, None)
+        ('∇a¹ of layer 1', 'the loss')
+        >>> delta_origin(d, 0, (0, 1))
+        'δ⁰ of layer 0 and ∇a¹ of layer 1 (paths merge: their errors add up)'
     """
     if len(sources) > 1:
-        parts = [delta_origin(s) for s in sources]
-        return ", ".join(parts[:-1]) + f" and {parts[-1]} (paths merge: their δ add up)"
-    return "the loss" if source is None else f"δ{superscript(source)} of layer {source}"
+        parts = [delta_origin(d, s) for s in sources]
+        return ", ".join(parts[:-1]) + f" and {parts[-1]} (paths merge: their errors add up)"
+    if source is None:
+        return "the loss"
+    return f"{d.layers[source].grid(Role.DELTA).text} of layer {source}"
 
 
 def _forward_lines(block: ForwardBlock, p: TextPrinter, indent: str) -> list[str]:
@@ -192,7 +159,7 @@ def network_text(doc: Document, unicode: bool = True, substitute: str | None = N
         >>> from symcnn.derivation.derived import derive
         >>> from symcnn.document.build import document
         >>> text = network_text(document(derive(preset("seed003"))))
-        >>> "    δ⁰_11 = ∂E/∂z⁰_11 = δ¹_11·σ(z⁰_11)·(1 - σ(z⁰_11))" in text.splitlines()
+        >>> "    δ⁰_11 = ∂E/∂z⁰_11 = ∇a¹_11·σ(z⁰_11)·(1 - σ(z⁰_11))" in text.splitlines()
         True
     """
     d = doc.derivation
@@ -207,19 +174,20 @@ def network_text(doc: Document, unicode: bool = True, substitute: str | None = N
     lines += ["", "backward, from the loss to the input:"]
     for block in doc.backward:
         layer = block.layer
-        sup = superscript(layer.index or 0)
+        error = layer.grid(Role.DELTA).text
         if isinstance(block, DeltaBlock):
-            origin = delta_origin(block.source, block.sources)
-            lines.append(f"  δ{sup} = ∂E/∂(output of {layer.name}), from {origin}:")
+            out = layer.grid(Role.OUTPUT).text
+            origin = delta_origin(d, block.source, block.sources)
+            lines.append(f"  {error} = ∂E/∂{out}, at the output of {layer.name}, from {origin}:")
             lines += _gradient_lines(block.sums, p, layer.grid(Role.DELTA).symbols)
         elif isinstance(block, QuantityBlock):
             lines += _quantity_lines(block, p)
         elif block.role is Role.INPUT:
-            deltas = " and ".join(f"δ{superscript(s)}" for s in block.sources or (0,))
-            lines.append(f"  gradient of the input {layer.grid(Role.INPUT).text}, in {deltas}:")
+            errors = " and ".join(d.layers[s].grid(Role.DELTA).text for s in block.sources or (0,))
+            lines.append(f"  gradient of the input {layer.grid(Role.INPUT).text}, in {errors}:")
             lines += _gradient_lines(block.sums, p)
         else:
-            lines.append(f"  gradient of {block.name} ({layer.grid(block.role).text}), in δ{sup}:")
+            lines.append(f"  gradient of {block.name} ({layer.grid(block.role).text}), in {error}:")
             lines += _gradient_lines(block.sums, p)
     if doc.proofs:
         lines += ["", "identities (closed matrix forms, proven exactly):"]
@@ -281,14 +249,14 @@ def run_text(d: Derivation, run: Run, unicode: bool = True) -> str:
             if not stage.grid.batch:  # the batch statistics (x̂ is as large as the input)
                 lines += [f"  {stage.grid.text}:", *_array(value)]
         if lv.delta_from is not None or len(lv.delta_sources) > 1:
-            origin = "from " + delta_origin(lv.delta_from, lv.delta_sources)
+            origin = "from " + delta_origin(d, lv.delta_from, lv.delta_sources)
         elif run.delta_at is None:
             origin = "from the loss"
         elif lv.index == run.delta_at:
             origin = "given"
         else:
             origin = f"0: no layer up to layer {run.delta_at} reads this output"
-        lines.append(f"  δ{superscript(lv.index)} = ∂E/∂{out.text}, {origin}:")
+        lines.append(f"  {layer.grid(Role.DELTA).text} = ∂E/∂{out.text}, {origin}:")
         lines += _array(lv.delta)
         for name in layer.params.values():
             lines += [f"  ∂E/∂{name}:", *_array(lv.grads[name])]

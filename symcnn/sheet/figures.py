@@ -14,8 +14,8 @@ from ..derivation.derived import DerivedLayer
 from ..kinds.base import Figure
 from ..numeric.engine import LayerEngine
 from ..numeric.values import one_decimal
-from ..render.matrices import tex_width, with_sup
-from ..render.printers import SymcnnLatexPrinter
+from ..render.matrices import tex_width
+from ..render.printers import SymcnnLatexPrinter, with_channels
 from ..render.tex import Tex
 from .printers import fmt_number
 
@@ -155,7 +155,7 @@ def _symbol_label(p: SymcnnLatexPrinter, grid: Any) -> Callable[[int, int], str]
 
 def _title(words: str, grid: Any, base: int) -> str:
     """A panel title, naming channel 1 when the tensor has several: ``input $a^{(1)}$``."""
-    name = with_sup(grid.latex, f"({base})") if grid.shape[0] > 1 else grid.latex
+    name = with_channels(grid.latex, str(base)) if grid.shape[0] > 1 else grid.latex
     return f"{words} ${name}$"
 
 

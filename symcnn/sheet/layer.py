@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -12,15 +11,14 @@ from ..core.indexed import General, Step
 from ..core.symbols import Role
 from ..derivation import index
 from ..derivation.derived import Derivation, DerivedLayer
-from ..errors import SpecError
-from ..numeric.values import Values
-from ..render.matrices import shape_tex, slices, track_matrix_columns, with_sup
-from ..render.printers import SymcnnLatexPrinter
+from ..render.matrices import shape_tex, slices, track_matrix_columns
+from ..render.printers import SymcnnLatexPrinter, with_channels
 from ..render.tex import Tex, escape_tex
 from . import layout
 from .figures import figures
+from .options import SheetOptions
 from .printers import IndexedLatexPrinter
-from .tex import has_template, render
+from .tex import render
 from .worked import worked_example
 
 #: The IndexedBase labels of the index formulas, by the tensor they stand for.
@@ -36,39 +34,6 @@ INDEXED_BASES = {
 CHAIN_ORDER = (Role.WEIGHT, Role.INPUT, Role.BIAS)
 
 
-@dataclass
-class SheetOptions:
-    """What to put on a sheet besides the derivation: title, numbers, learning rate."""
-
-    title: str | None = None
-    values: Values | None = None
-    values_source: str = ""
-    illustrative_seed: int = 0
-    lr: float = 0.1
-
-
-def check_sheet(d: Derivation) -> None:
-    """A one-line `SpecError` for what sheets do not cover yet: mini-batches, branches and
-    merges, and the kinds without a sheet template (grad and run derive them all).
-
-    Example:
-        >>> from symcnn.graph.presets import preset
-        >>> from symcnn.derivation.derived import derive
-        >>> check_sheet(derive(preset("seed003")))
-    """
-    net = d.network
-    where = "symcnn grad and symcnn run derive it"
-    if net.batch is not None:
-        raise SpecError(f"sheets do not cover mini-batches yet (batch = {net.batch}); {where}")
-    if not net.chained:
-        raise SpecError(
-            f"sheets do not cover networks with branches or merges yet (from, inputs); {where}"
-        )
-    for layer in d.layers:
-        if not has_template(layer.layer.template):
-            raise SpecError(f"sheets do not cover {layer.kind} layers yet; {where}")
-
-
 def sheet_tex(d: Derivation, options: SheetOptions | None = None) -> str:
     r"""The complete LaTeX document of a lone layer's derivation sheet.
 
@@ -80,7 +45,6 @@ def sheet_tex(d: Derivation, options: SheetOptions | None = None) -> str:
         >>> r"\documentclass" in tex and tex.rstrip().endswith(r"\end{document}")
         True
     """
-    check_sheet(d)
     options = options or SheetOptions()
     values = options.values.arrays() if options.values is not None else None
     with track_matrix_columns() as columns:
@@ -136,8 +100,8 @@ def layer_context(
         "template": layer.layer.template,
         "sym": sym,
         "chan": {
-            "input": Tex(with_sup(sym["input"], "(c)")),
-            "weight": Tex(with_sup(sym.get("weight", "w"), "(o,c)")),
+            "input": Tex(with_channels(sym["input"], "c")),
+            "weight": Tex(with_channels(sym.get("weight", "w"), "o,c")),
         },
         "spec": setup(layer, base),
         "names": layer_names,

@@ -21,7 +21,6 @@ from ..render.matrices import (
     short_sum,
     slices,
     tex_width,
-    with_sup,
 )
 from ..render.printers import SymcnnLatexPrinter, term_string
 from ..render.tex import Tex
@@ -194,6 +193,3 @@ def pack(displays: Sequence[dict[str, Any]], width: float = LINE_WIDTH) -> list[
         lines[-1].append(f"{item['label']} = {item['body']}")
         used += w
     return [Tex(r", \qquad ".join(line)) for line in lines if line]
-
-
-__all__ = ["with_sup"]

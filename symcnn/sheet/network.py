@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..core.symbols import Role
 from ..derivation.derived import Derivation, DerivedLayer
@@ -15,24 +14,14 @@ from ..render.matrices import shape_tex, slice_labels, track_matrix_columns
 from ..render.printers import SymcnnLatexPrinter, term_string
 from ..render.tex import Tex
 from . import layout
-from .layer import SheetOptions, check_sheet, layer_context, named, step_context
+from .layer import layer_context, named, step_context
 from .networked import network_worked
+from .options import SheetOptions
 from .printers import IndexedLatexPrinter
 from .tex import render
 
-if TYPE_CHECKING:
-    from ..numeric.values import Values
-
-
-@dataclass
-class NetSheetOptions:
-    """What to put on a network sheet besides the derivation: title, numbers, learning rate."""
-
-    title: str | None = None
-    values: Values | None = None
-    values_source: str = ""
-    lr: float = 0.1
-    illustrative_seed: int = 0
+#: The options of a network sheet are those of any sheet (the name of 0.1).
+NetSheetOptions = SheetOptions
 
 
 def network_tex(d: Derivation, options: NetSheetOptions | None = None) -> str:
@@ -50,7 +39,6 @@ def network_tex(d: Derivation, options: NetSheetOptions | None = None) -> str:
         >>> r"\documentclass" in tex and tex.rstrip().endswith(r"\end{document}")
         True
     """
-    check_sheet(d)
     options = options or NetSheetOptions()
     run = None
     if options.values is not None:
@@ -160,7 +148,7 @@ def delta_rows(layer: DerivedLayer, p: SymcnnLatexPrinter) -> list[dict[str, Any
         >>> d = derive(preset("seed003"))
         >>> row = delta_rows(d.layers[1], SymcnnLatexPrinter(d.table))[0]
         >>> print(row["lhs"], "=", row["lines"][0])
-        \delta^{(1)}_{11} = \frac{\partial E}{\partial a^{(1)}_{11}} = a^{(1)}_{11} - t_{11}
+        \nabla a^{(1)}_{11} = \frac{\partial E}{\partial a^{(1)}_{11}} = a^{(1)}_{11} - t_{11}
     """
     assert layer.delta is not None
     names, sums = layer.grid(Role.DELTA).symbols.ravel(), layer.delta.ravel()

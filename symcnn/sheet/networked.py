@@ -17,7 +17,7 @@ from .worked import forward_rows, number_slices, sum_rows
 if TYPE_CHECKING:
     from ..derivation.derived import Derivation, DerivedLayer
     from ..numeric.engine import Run
-    from .network import NetSheetOptions
+    from .options import SheetOptions
 
 
 def symbol_values(d: Derivation, run: Run) -> dict[str, float]:
@@ -86,7 +86,7 @@ def _sgd_line(old: dict, grad: dict, new: dict, lr: float) -> dict[str, Any]:
     }
 
 
-def network_worked(d: Derivation, run: Run, options: NetSheetOptions) -> dict[str, Any]:
+def network_worked(d: Derivation, run: Run, options: SheetOptions) -> dict[str, Any]:
     r"""Numbers through every layer: forward rows, the loss, every δ from the loss back (with
     the max-pool winners), the parameter gradients, ∂E/∂x, and the SGD step.
 
@@ -98,13 +98,13 @@ def network_worked(d: Derivation, run: Run, options: NetSheetOptions) -> dict[st
         >>> from symcnn.derivation.derived import derive
         >>> from symcnn.numeric.engine import Engine
         >>> from symcnn.numeric.values import random_values
-        >>> from symcnn.sheet.network import NetSheetOptions
+        >>> from symcnn.sheet.options import SheetOptions
         >>> net = preset("seed003")
         >>> d = derive(net)
         >>> run = Engine(d).run(random_values(net, 0))
         >>> run.sgd = Engine(d).sgd(run, 0.1)
-        >>> print(*[b["delta"] for b in network_worked(d, run, NetSheetOptions())["backward"]])
-        \delta^{(1)} \delta^{(0)}
+        >>> print(*[b["delta"] for b in network_worked(d, run, SheetOptions())["backward"]])
+        \nabla a^{(1)} \delta^{(0)}
     """
     p = SymcnnLatexPrinter(d.table)
     nump = NumberLatexPrinter(d.table, symbol_values(d, run))

@@ -139,8 +139,8 @@ def _atomic(f: sympy.Basic) -> bool:
 class CompactLatexPrinter(SymcnnLatexPrinter):
     r"""For matrix cells: a max-pool bracket names its window by the output it produced.
 
-    ``\left[a_{12} = \max(a_{11}, a_{12}, a_{21}, a_{22})\right]`` becomes
-    ``\left[a_{12} = z_{11}\right]``: the same statement, since z_{11} is that maximum.
+    ``\left[a_{12} = \operatorname{argmax}(a_{11}, a_{12}, a_{21}, a_{22})\right]`` becomes
+    ``\left[a_{12} \to z_{11}\right]``: "a_{12} is the cell whose value z_{11} takes".
     """
 
     def __init__(self, table: SymbolTable, windows: dict[tuple[str, ...], str]) -> None:
@@ -151,7 +151,7 @@ class CompactLatexPrinter(SymcnnLatexPrinter):
         name = self.windows.get(tuple(str(a) for a in expr.window))
         if name is None:
             return super()._print_IsFirstMax(expr, exp)
-        return rf"\left[{self._print(expr.winner)} = {name}\right]"
+        return rf"\left[{self._print(expr.winner)} \to {name}\right]"
 
 
 def fmt_number(x: float) -> str:
@@ -188,6 +188,12 @@ class NumberLatexPrinter(SymcnnLatexPrinter):
         if name not in self.values:
             return super().symbol(sym)
         return fmt_number(self.values[name])
+
+    def _print_IsFirstMax(self, expr: Any, exp: Any = None) -> str:
+        # the bracket's value at these numbers: writing the numbers into "argmax(…)" would
+        # lose which of two equal cells is the first
+        numbers = {a: sympy.Float(self.values[str(a)]) for a in expr.window}
+        return str(int(expr.xreplace(numbers)))
 
     def product(self, factors: list[Any]) -> str:
         coeff, rest = _split_factors(factors, self.table)

@@ -17,7 +17,7 @@ from .printers import NumberLatexPrinter, fmt_number
 if TYPE_CHECKING:
     from ..derivation.backprop import Forward
     from ..derivation.derived import Derivation
-    from .layer import SheetOptions
+    from .options import SheetOptions
 
 #: Entries of one tensor written out in the worked example (the matrices show all of them).
 WORKED_CAP = ENTRY_CAP // 2

@@ -1,0 +1,30 @@
+"""What a sheet shows besides the derivation: title, numbers, learning rate, detail, language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..numeric.values import Values
+
+#: How much a sheet writes out: ``short`` (one representative entry per tensor and the matrix
+#: form) or ``full`` (every entry of every tensor).
+Detail = Literal["short", "full"]
+
+
+@dataclass
+class SheetOptions:
+    """What to put on a sheet besides the derivation (one set of options for layers and networks).
+
+    Example:
+        >>> SheetOptions(detail="full").lang
+        'en'
+    """
+
+    title: str | None = None
+    values: Values | None = None
+    values_source: str = ""
+    illustrative_seed: int = 0
+    lr: float = 0.1
+    detail: Detail = "short"
+    lang: str = "en"
