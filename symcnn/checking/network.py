@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..derivation.derived import derive
 from ..errors import ContractViolation, SymcnnError
 from ..kinds.base import signed
 from ..numeric.engine import Engine
@@ -114,8 +115,6 @@ def compare_network_backward(
         >>> compare_network_backward(net, lambda x, p, d: {"input": 2 * d}).ok
         True
     """
-    from ..derivation.derived import derive
-
     if not callable(fn):
         raise SymcnnError(f"the function to check is not callable: {fn!r}")
     engine = Engine(derive(network, prove_forms=False))

@@ -21,6 +21,7 @@ class Stage:
     grid: Grid
     delta: Grid
     terms: np.ndarray
+    meaning: str = ""
 
 
 @dataclass(frozen=True)

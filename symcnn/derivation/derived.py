@@ -256,7 +256,8 @@ def _forward(
     grids[Role.OUTPUT] = naming.activation_grid(out_stem, Role.OUTPUT, shape, base, batch)
     grids[Role.DELTA] = naming.activation_grid(delta_stem, Role.DELTA, shape, base, batch)
     named: list[tuple[Grid, Grid]] = []
-    for q in layer.quantities(batch):
+    quantities = layer.quantities(batch)
+    for q in quantities:
         stem, dstem = naming.quantity_stems(q.name, q.latex, q.text, None if lone else i)
         named.append(
             (
@@ -267,7 +268,7 @@ def _forward(
     params = {role: grids[role].symbols for role in layer.param_shapes()}
     xs = tuple(r.symbols for r in reads)
     staged, terms = forward_terms(layer, xs, params, tuple(g.symbols for g, _ in named), batch)
-    stages = tuple(Stage(g, dg, t) for (g, dg), t in zip(named, staged))
+    stages = tuple(Stage(g, dg, t, q.meaning) for (g, dg), t, q in zip(named, staged, quantities))
     return Forward(grids, terms, (Role.INPUT, *layer.param_shapes()), reads, stages)
 
 

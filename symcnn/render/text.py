@@ -95,7 +95,8 @@ def _forward_lines(block: ForwardBlock, p: TextPrinter, indent: str) -> list[str
 
 def _quantity_lines(block: QuantityBlock, p: TextPrinter) -> list[str]:
     stage = block.layer.stages[block.stage]
-    head = f"  {stage.delta.text} = ∂E/∂{stage.grid.text}, in the δ of what it feeds:"
+    meaning = f" ({stage.meaning})" if stage.meaning else ""
+    head = f"  {stage.delta.text} = ∂E/∂{stage.grid.text}{meaning}, in the errors of what it feeds:"
     return [head, *_gradient_lines(block.sums, p, stage.delta.symbols)]
 
 
