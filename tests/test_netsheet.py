@@ -45,7 +45,7 @@ def test_every_formula_on_the_sheet_is_the_printers() -> None:
     """Forward entries, every δ and every gradient of seed 000's network, as printed by the
     engine's printers (the rows may break lines; joined again they are the same string)."""
     d = preset("seed000").derive()
-    rows = align_rows(network_tex(d))
+    rows = align_rows(network_tex(d, SheetOptions(detail="full")))
     p = SymcnnLatexPrinter(d.table)
     checked = 0
     for layer in [*d.layers, d.loss]:
@@ -79,7 +79,7 @@ ERROR = r"(?:\\delta|\\nabla [a-z])\^\{\((\d+)\)\}"
 def test_every_delta_names_the_layer_it_comes_from() -> None:
     """Seed 002's question: the δ of layer l is written with δ of layer l + 1 only."""
     d = preset("seed000").derive()
-    tex = network_tex(d)
+    tex = network_tex(d, SheetOptions(detail="full"))
     rows = 0
     for lhs, found in align_rows(tex).items():
         m = re.match(ERROR + r"(_\{\d+\})? = ", lhs)
@@ -91,8 +91,9 @@ def test_every_delta_names_the_layer_it_comes_from() -> None:
         assert used == ({layer + 1} if layer < 7 else set()), (lhs, rhs)
         rows += 1
     assert rows == 34
-    for index in range(7):
-        assert f"Its error comes from layer {index + 1}" in tex
+    # each layer's part starts from its own error and hands the one before it back
+    headings = re.findall(r"\\subsection\{Layer (\d+), [^:]*: from \$" + ERROR + r"\$ back\}", tex)
+    assert [(int(a), int(b)) for a, b in headings] == [(i, i) for i in range(7, -1, -1)]
 
 
 def _matrix(tex: str, label: str) -> np.ndarray:
@@ -120,7 +121,7 @@ def test_worked_numbers_match_plain_numpy() -> None:
     params = {k: v.copy() for k, v in values.params.items()}
     _, outs = forward(layers, values.input, params, "mse", values.target)
     grads = finite_differences(layers, values.input, params, "mse", values.target)
-    close = {"rel": 1e-5, "abs": 2e-6}  # six significant digits on the sheet
+    close = {"rel": 5e-5, "abs": 2e-6}  # five significant digits on the sheet
     assert _matrix(tex, "z^{(0)}") == pytest.approx(outs[1][0], **close)
     assert _matrix(tex, "a^{(1)}") == pytest.approx(outs[2][0], **close)
     assert _matrix(tex, r"\nabla a^{(1)}") == pytest.approx((outs[2] - values.target)[0], **close)
@@ -131,7 +132,9 @@ def test_worked_numbers_match_plain_numpy() -> None:
     assert _matrix(tex, r"\frac{\partial E}{\partial x}") == pytest.approx(
         grads["input"][0], **close
     )
-    sgd = next(line for line in tex.splitlines() if line.startswith(r"\[ \fitmath{w^{(0)}(t+1)"))
+    sgd = next(
+        line for line in tex.splitlines() if line.startswith(r"\[ \fitmath{w^{(0)} \leftarrow")
+    )
     last = sgd.rsplit(r"\begin{bmatrix}", 1)[1].split(r"\end{bmatrix}")[0]
     updated = [float(x) for x in re.split(r"&|\\\\", last)]
     expected = values.params["0.weight"][0, 0] - 0.5 * grads["0.weight"][0, 0]
@@ -140,7 +143,7 @@ def test_worked_numbers_match_plain_numpy() -> None:
 
 def test_loss_section_states_the_convention_and_the_output_delta() -> None:
     tex = network_tex(preset("seed003").derive())
-    loss = tex.split(r"\section{The loss and the output error}", 1)[1].split(r"\section", 1)[0]
+    loss = tex.split(r"\subsection{The loss and the output error}", 1)[1].split(r"\section", 1)[0]
     assert "the seeds' convention" in loss
     assert (
         r"E = \frac{1}{2} \sum_{i=1}^{H} \sum_{j=1}^{W} \left(a^{(1)}_{i,\,j} - t_{i,\,j}\right)^{2}"
@@ -168,7 +171,7 @@ def test_mnist_sized_network_renders_truncated() -> None:
         net = load_network(path)
     finally:
         path.unlink()
-    tex = network_tex(net.derive(), SheetOptions(values=random_values(net, 1)))
+    tex = network_tex(net.derive(), SheetOptions(values=random_values(net, 1), detail="full"))
     assert tex.rstrip().endswith(r"\end{document}")
     assert "more entries of the same form" in tex and r"\cdots" in tex and r"\vdots" in tex
     assert r"\setcounter{MaxMatrixCols}{16}" in tex

@@ -59,7 +59,7 @@ def test_sheets_compile(layer, index_base: int, seed, tmp_path: Path) -> None:
     pdf = compile_pdf(sheet_tex(d, options), timeout=120)
     assert pdf.startswith(b"%PDF-")
     text = pdf_text(pdf, tmp_path)
-    assert "Matrix identities" in text and "Proven" in text and "Not proven" not in text
+    assert "Key formulas" in text and "Proven" in text and "Not proven" not in text
     assert ("Worked example with numbers" in text) == (seed is not None)
 
 

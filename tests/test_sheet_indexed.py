@@ -179,7 +179,7 @@ def test_steps_are_derived_not_typed() -> None:
 
 def test_output_delta_matches_finite_differences() -> None:
     forward, _, result = output_delta_steps()
-    z, y = sympy.Symbol("z"), sympy.Symbol("y")
+    z, y = sympy.Symbol("z"), sympy.Symbol("t")
     sigma = sympy.Function("sigma")
     logistic = sympy.Lambda(z, 1 / (1 + sympy.exp(-z)))
     loss = sympy.lambdify((z, y), forward.rhs.replace(sigma, logistic))

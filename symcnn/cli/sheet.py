@@ -44,7 +44,9 @@ def _sheet(args: argparse.Namespace) -> int:
     derivation = derive(
         layer, index_base=args.index_base, max_terms=args.max_terms, batch=args.batch
     )
-    options = SheetOptions(title=args.title, lr=0.1 if args.lr is None else args.lr)
+    options = SheetOptions(
+        title=args.title, lr=0.1 if args.lr is None else args.lr, detail=args.detail
+    )
     options.values, options.values_source = values_from_args(args, derivation.network)
     tex = sheet_tex(derivation, options)
     status = 0 if derivation.all_proven else 1
@@ -57,7 +59,9 @@ def _network_sheet(args: argparse.Namespace) -> int:
     reject_layer_options(args)
     net = network_from_args(args)
     derivation = derive(net)
-    options = SheetOptions(title=args.title, lr=0.1 if args.lr is None else args.lr)
+    options = SheetOptions(
+        title=args.title, lr=0.1 if args.lr is None else args.lr, detail=args.detail
+    )
     options.values, options.values_source = values_from_args(args, net)
     tex = sheet_tex(derivation, options)
     name = Path(args.network).stem if args.network else args.preset
@@ -89,11 +93,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "sheet",
         help="write the LaTeX derivation sheet of a layer or a network (and compile it to PDF)",
-        description="Write a complete derivation sheet: set-up, forward pass, where δ comes "
-        "from, the chain rule for any size (derived by SymPy), every gradient entry, the proven "
-        "matrix identities, figures and, with numbers, a worked example ending in an SGD step. "
-        "With --network or --preset: one sheet for the whole network, every layer's δ written "
-        "with the δ of the layer after it, from the loss back to the input.",
+        description="Write a derivation sheet a lecturer can hand out: the operators used, the "
+        "layer or the network, the forward pass, the loss, then from the loss back to the input "
+        "each gradient derived by SymPy for any size, one entry written out, the proven matrix "
+        "identity written out for this configuration (why the kernel is rotated by 180°), the "
+        "NumPy/SciPy code, figures; with numbers, a worked example checkable by hand ending in "
+        "an SGD step; and a box of key formulas. --detail full writes every entry.",
         epilog=help.SHEET,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -119,6 +124,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--lr", type=float, metavar="ETA", help="learning rate of the SGD step (default 0.1)"
     )
     g.add_argument("--title", help="title of the sheet (printed as plain text)")
+    g.add_argument(
+        "--detail",
+        choices=("short", "full"),
+        default="short",
+        help="short: one entry of each tensor written out, the rest as matrices (default); "
+        "full: every entry written out",
+    )
     g.add_argument(
         "--timeout",
         type=float,

@@ -106,7 +106,7 @@ def derive_general(layer: Layer, base: int) -> tuple[General, list[ChainRule]]:
 
 
 def output_delta_steps() -> list[Step]:
-    """δ = ∂E/∂z when z feeds the logistic σ and the squared error E = ½(σ(z) − y)², derived.
+    """δ = ∂E/∂z when z feeds the logistic σ and the squared error E = ½(σ(z) − t)², derived.
 
     Returns three steps: the loss, its derivative by SymPy, and the same with
     σ' = σ(1 − σ), which is checked to be an identity before it is returned.
@@ -115,7 +115,7 @@ def output_delta_steps() -> list[Step]:
         >>> [s.kind.value for s in output_delta_steps()]
         ['forward', 'diff', 'result']
     """
-    z, y = Symbol("z"), Symbol("y")
+    z, y = Symbol("z"), Symbol("t")  # t: the target, the name the sheets use
     sigma = sympy.Function("sigma")
     loss = sympy.Rational(1, 2) * (sigma(z) - y) ** 2
     d = loss.diff(z)  # (σ(z) − y)·σ'(z), with σ' left abstract

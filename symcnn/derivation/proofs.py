@@ -79,7 +79,7 @@ def prove(
 
     Example:
         >>> x = se.Symbol("x")
-        >>> form = ClosedForm(Role.INPUT, "double", "2x", lambda n: "2x", np.array([2 * x]))
+        >>> form = ClosedForm(Role.INPUT, "double", "2x", lambda n: ("y", "2x"), np.array([2 * x]))
         >>> prove(form, np.array([x + x])).proven
         True
     """

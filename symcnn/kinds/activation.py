@@ -13,7 +13,7 @@ from ..core.functions import ElementwiseBase
 from ..core.indexed import General
 from ..core.shapes import Shape, shape_of
 from ..core.symbols import Role
-from .base import Layer
+from .base import Layer, NumpyCode
 
 
 class sigmoid(ElementwiseBase):
@@ -155,7 +155,31 @@ class _Elementwise(Layer):
 
     def facts(self) -> dict[str, Any]:
         shape = self.input_shape
-        return {"channels": shape[0] if len(shape) == 3 else 1, "function": self.kind}
+        return {
+            "channels": shape[0] if len(shape) == 3 else 1,
+            "function": self.function_tex,
+            "derivative": self.derivative_tex,
+        }
+
+    #: NumPy code of ∂E/∂(input): ``delta`` times the derivative at the input ``a``.
+    numpy_grad: ClassVar[str] = "grad_a = delta"
+    #: The function and its derivative in LaTeX, for a sheet's set-up (of ``x``).
+    function_tex: ClassVar[str] = "f(x) = x"
+    derivative_tex: ClassVar[str] = "f'(x) = 1"
+    #: The derivative's name, as in the seeds' ``δ = (ŷ − t) ⊙ σ'(z)``.
+    prime_tex: ClassVar[str] = "f'"
+
+    def operators(self) -> set[str]:
+        return {"odot"}
+
+    def numpy_code(self, role: Role) -> NumpyCode | None:
+        """``delta`` times the function's derivative, entry by entry.
+
+        Example:
+            >>> print(Tanh(input=(2,)).numpy_code(Role.INPUT).text)
+            grad_a = delta * (1 - np.tanh(a) ** 2)
+        """
+        return NumpyCode(self.numpy_grad) if role is Role.INPUT else None
 
 
 @dataclass(frozen=True)
@@ -170,6 +194,10 @@ class Sigmoid(_Elementwise):
     kind = "sigmoid"
     torch_modules = ("Sigmoid",)
     title = "sigmoid"
+    numpy_grad = "s = 1 / (1 + np.exp(-a))\ngrad_a = delta * s * (1 - s)"
+    function_tex = r"\sigma(x) = 1/(1 + e^{-x})"
+    prime_tex = r"\sigma'"
+    derivative_tex = r"\sigma'(x) = \sigma(x)\,(1 - \sigma(x))"
     note = "σ(z) = 1/(1 + e^(−z)) and σ'(z) = σ(z)·(1 − σ(z))"
 
     def apply(self, x: Any) -> Any:
@@ -183,6 +211,10 @@ class Tanh(_Elementwise):
     kind = "tanh"
     torch_modules = ("Tanh",)
     title = "tanh"
+    numpy_grad = "grad_a = delta * (1 - np.tanh(a) ** 2)"
+    function_tex = r"\tanh(x)"
+    prime_tex = r"\tanh'"
+    derivative_tex = r"\tanh'(x) = 1 - \tanh^2(x)"
     note = "tanh'(z) = 1 − tanh(z)²"
 
     def apply(self, x: Any) -> Any:
@@ -196,6 +228,10 @@ class ReLU(_Elementwise):
     kind = "relu"
     torch_modules = ("ReLU",)
     title = "ReLU"
+    numpy_grad = "grad_a = delta * (a > 0)"
+    function_tex = r"\operatorname{relu}(x) = \max(0, x)"
+    prime_tex = r"\operatorname{relu}'"
+    derivative_tex = r"\operatorname{relu}'(x) = \left[x > 0\right]"
     note = "relu(z) = max(0, z); relu'(z) = [z > 0], 0 at z = 0 (PyTorch's choice)"
     conventions: ClassVar[dict[str, str]] = {"relu": "relu'(0) = 0"}
 

@@ -26,29 +26,50 @@ class Figure(enum.Enum):
     RECEPTIVE_FIELD = "receptive_field"  # the input cells one output entry reads
     WEIGHT_CELLS = "weight_cells"  # the inputs a weight multiplies and the δ they meet
     ROUTING = "routing"  # max pooling: which cell of each window receives its δ
+    READERS = "readers"  # the outputs that read one input cell, and the weight each used
+
+
+@dataclass(frozen=True)
+class Op:
+    """One array operation of a closed form, as a sheet writes it: ``pad``, ``spread`` (s − 1
+    zeros between neighbours), ``dil`` (the kernel dilated), ``rot180``, ``crop`` (drop the
+    outer rows and columns), ``keep`` (the first k entries, every d-th); ``arg`` holds its
+    parameter per axis (rows, columns)."""
+
+    name: str
+    arg: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
 class Operand:
-    """One operand of a closed form as it was built for the proof: a label and its entries."""
+    """One operand of a closed form as it was built for the proof: the tensor it comes from
+    (its role and the 0-based channels of the slice), its entries, the operations applied to
+    them in order, and the result of those operations."""
 
-    latex: str
+    role: Role
+    channels: tuple[int, ...]
     cells: np.ndarray
+    ops: tuple[Op, ...] = ()
+    prepared: np.ndarray | None = None
+
+    @property
+    def value(self) -> np.ndarray:
+        """The entries after the operations."""
+        return self.cells if self.prepared is None else self.prepared
 
 
 @dataclass(frozen=True)
 class Shown:
-    """A closed form written out for the first channels: ``left ⋆ right``, then cropped; or,
-    without ``right``, ``left`` (δ) spread back onto the input.
-
-    ``full`` is the result as built for the proof (the correlation before cropping); ``crop``
-    the (rows, cols) slices that keep the input's entries (None: nothing is cropped).
+    """A closed form written out for the first channels, from the operands of the proof:
+    ``left ⋆ right = full``, then ``after`` (a crop) gives ``result``; or, without ``right``,
+    ``left`` (δ) spread back onto the input as ``full``.
     """
 
     left: Operand
     right: Operand | None
     full: np.ndarray
-    crop: tuple[slice, slice] | None = None
+    after: tuple[Op, ...] = ()
+    result: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +100,21 @@ SINGLE = TexNames()
 
 
 @dataclass(frozen=True)
+class NumpyCode:
+    """NumPy/SciPy code that computes one gradient, as a sheet prints it (and the tests run it).
+
+    It reads ``a`` (the layer's input), ``w``, ``b`` and ``delta`` (the error at the layer's
+    output) and assigns ``grad_a``, ``grad_w`` or ``grad_b``; ``np`` is NumPy and
+    ``correlate2d``, ``convolve2d`` come from ``scipy.signal``. ``planar``: the arrays are the
+    2-D slices of one-channel tensors (the matrices of the sheet) rather than the layer's
+    shapes with their channel axes.
+    """
+
+    text: str
+    planar: bool = False
+
+
+@dataclass(frozen=True)
 class Lemma:
     """One step of a staged proof: the δ of the layer's named quantity number ``quantity``
     equals ``value`` (entry by entry), stated in the δ of the output and named batch sums.
@@ -104,15 +140,16 @@ class ClosedForm:
     whole-array operations, independently of the chain rule; the derivation proves it equal
     to the per-entry gradients. ``shown`` is the same computation for the first channel pair,
     from the same operands, for a sheet to write out. ``tex`` writes the statement in LaTeX
-    with the given names (a sheet passes a network layer's own). A form of a layer with named
-    quantities may be proven in ``lemmas`` (each quantity's δ first), its ``value`` then
-    stated with the lemmas' atoms, which ``expand`` expands for the final comparison.
+    with the given names (a sheet passes a network layer's own), as its two sides. A form of a
+    layer with named quantities may be proven in ``lemmas`` (each quantity's δ first), its
+    ``value`` then stated with the lemmas' atoms, which ``expand`` expands for the final
+    comparison.
     """
 
     role: Role
     name: str
     statement: str
-    tex: Callable[[TexNames], str]
+    tex: Callable[[TexNames], tuple[str, str]]
     value: np.ndarray
     shown: Shown | None = None
     lemmas: tuple[Lemma, ...] = ()
@@ -121,7 +158,7 @@ class ClosedForm:
     @property
     def latex(self) -> str:
         """The statement in a single layer's names (``a``, ``w``, ``δ``)."""
-        return self.tex(SINGLE)
+        return " = ".join(self.tex(SINGLE))
 
 
 @dataclass(frozen=True)
@@ -472,6 +509,15 @@ class Layer:
     def facts(self) -> dict[str, Any]:
         """Sizes and options as numbers, for the sheet's set-up (the template writes them)."""
         return {"channels": self.input_shape[0] if len(self.input_shape) == 3 else 1}
+
+    def numpy_code(self, role: Role) -> NumpyCode | None:
+        """NumPy/SciPy code computing the gradient of ``role`` (None: the kind gives none)."""
+        return None
+
+    def operators(self) -> set[str]:
+        """The operators its formulas use, for the sheet to define: ``star`` (⋆), ``pad``,
+        ``spread``, ``dil``, ``rot180``, ``crop``, ``keep``, ``argmax``, ``up``, ``odot`` (⊙)."""
+        return set()
 
 
 def forward_terms(

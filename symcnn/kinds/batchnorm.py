@@ -302,9 +302,9 @@ class _BatchNorm(Layer):
                 "input gradient: through the batch sums Σδ and Σδ·x̂",
                 f"∂E/∂x = γ/(M·√(σ² + ε)) · (M·δ − Σδ − x̂·Σ δ·x̂), per channel, M = {m}",
                 lambda n: (
-                    rf"\frac{{\partial E}}{{\partial {_tex(n).a}}} = "
+                    rf"\frac{{\partial E}}{{\partial {_tex(n).a}}}",
                     rf"\frac{{{_tex(n).w}}}{{M\sqrt{{\sigma^{{2}} + \epsilon}}}}"
-                    rf"\left(M\,{n.d} - \sum {n.d} - \hat{{x}} \sum {n.d}\,\hat{{x}}\right)"
+                    rf"\left(M\,{n.d} - \sum {n.d} - \hat{{x}} \sum {n.d}\,\hat{{x}}\right)",
                 ),
                 gx if batched else gx[0],
                 lemmas=lemmas,
@@ -326,7 +326,8 @@ class _BatchNorm(Layer):
                     "weight gradient: Σ δ·x̂ per channel",
                     "∂E/∂γ_c = Σ δ·x̂ over the channel's M values",
                     lambda n: (
-                        rf"\frac{{\partial E}}{{\partial {_tex(n).w}}} = \sum {n.d}\,\hat{{x}}"
+                        rf"\frac{{\partial E}}{{\partial {_tex(n).w}}}",
+                        rf"\sum {n.d}\,\hat{{x}}",
                     ),
                     weight,
                 ),
@@ -334,7 +335,7 @@ class _BatchNorm(Layer):
                     Role.BIAS,
                     "bias gradient: Σ δ per channel",
                     "∂E/∂β_c = Σ δ over the channel's M values",
-                    lambda n: rf"\frac{{\partial E}}{{\partial {_tex(n).b}}} = \sum {n.d}",
+                    lambda n: (rf"\frac{{\partial E}}{{\partial {_tex(n).b}}}", rf"\sum {n.d}"),
                     bias,
                 ),
             ]

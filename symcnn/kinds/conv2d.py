@@ -34,6 +34,8 @@ from .base import (
     Figure,
     Layer,
     Mistake,
+    NumpyCode,
+    Op,
     Operand,
     Shown,
     TexNames,
@@ -100,7 +102,7 @@ class Conv2d(Layer):
     kind = "conv2d"
     title = "convolution"
     template = "layer_conv2d.tex.j2"
-    figures = (Figure.RECEPTIVE_FIELD, Figure.WEIGHT_CELLS)
+    figures = (Figure.RECEPTIVE_FIELD, Figure.WEIGHT_CELLS, Figure.READERS)
     required = ("kernel", "kernel = [2, 2]")
     conventions: ClassVar[dict[str, str]] = {
         "shapes": "conv2d weight [O, C, KH, KW], bias [O] (shared) or [O, OH, OW] (untied)",
@@ -365,8 +367,8 @@ class Conv2d(Layer):
                     "bias gradient: sum of δ",
                     "∂E/∂b_o = Σ_ij δ_o,ij" if self.out_channels > 1 else "∂E/∂b = Σ_ij δ_ij",
                     lambda n: (
-                        rf"\frac{{\partial E}}{{\partial {n.ch(n.b, self._o)}}} = "
-                        rf"\sum_{{i,j}} {n.ch(n.d, self._o)}_{{ij}}"
+                        rf"\frac{{\partial E}}{{\partial {n.ch(n.b, self._o)}}}",
+                        rf"\sum_{{i,j}} {n.ch(n.d, self._o)}_{{ij}}",
                     ),
                     total,
                 )
@@ -378,8 +380,8 @@ class Conv2d(Layer):
                     "bias gradient: δ itself (untied bias)",
                     "∂E/∂b_o,ij = δ_o,ij" if self.out_channels > 1 else "∂E/∂b_ij = δ_ij",
                     lambda n: (
-                        rf"\frac{{\partial E}}{{\partial {n.ch(n.b, self._o)}_{{ij}}}} = "
-                        rf"{n.ch(n.d, self._o)}_{{ij}}"
+                        rf"\frac{{\partial E}}{{\partial {n.ch(n.b, self._o)}_{{ij}}}}",
+                        rf"{n.ch(n.d, self._o)}_{{ij}}",
                     ),
                     delta.copy(),
                 )
@@ -422,7 +424,7 @@ class Conv2d(Layer):
             body = f"crop_p({body})"
         return f"∂E/∂a{'_c' if self._c else ''} = {body}"
 
-    def _input_tex(self, n: TexNames) -> str:
+    def _input_tex(self, n: TexNames) -> tuple[str, str]:
         d = n.ch(n.d, self._o)
         if self.stride != (1, 1):
             d = rf"\operatorname{{spread}}_{{s}}({d})"
@@ -434,7 +436,7 @@ class Conv2d(Layer):
             body = rf"\sum_{{o}} {body}"
         if self.padding != (0, 0):
             body = rf"\operatorname{{crop}}_{{p}}\Big({body}\Big)"
-        return rf"\frac{{\partial E}}{{\partial {n.ch(n.a, self._c)}}} = {body}"
+        return rf"\frac{{\partial E}}{{\partial {n.ch(n.a, self._c)}}}", body
 
     def _weight_statement(self) -> str:
         a = "a_c" if self._c else "a"
@@ -449,7 +451,7 @@ class Conv2d(Layer):
         w = "w_o,c" if self._oc == "o,c" else ("w_" + self._oc if self._oc else "w")
         return f"∂E/∂{w} = {body}"
 
-    def _weight_tex(self, n: TexNames) -> str:
+    def _weight_tex(self, n: TexNames) -> tuple[str, str]:
         a = n.ch(n.a, self._c)
         if self.padding != (0, 0):
             a = rf"\operatorname{{pad}}_{{p}}({a})"
@@ -459,7 +461,7 @@ class Conv2d(Layer):
         body = rf"{a} \star {d}"
         if self.dilation != (1, 1) or self._weight_cropped():
             body = rf"\operatorname{{keep}}_{{k,d}}\big({body}\big)"
-        return rf"\frac{{\partial E}}{{\partial {n.ch(n.w, self._oc)}}} = {body}"
+        return rf"\frac{{\partial E}}{{\partial {n.ch(n.w, self._oc)}}}", body
 
     def _input_grad(self, delta: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, Shown]:
         """Σ_o crop_p( pad(zero_insert_s(δ_o)) ⋆ rot180(dilate_d(w_oc)) ), as arrays."""
@@ -481,11 +483,22 @@ class Conv2d(Layer):
                 crop = (slice(ph, ph + h), slice(pw, pw + w))
                 acc = acc + full[crop]
                 if shown is None:
+                    d_ops = (Op("spread", (sh, sw)),) if (sh, sw) != (1, 1) else ()
+                    w_ops = (Op("dil", self.dilation),) if self.dilation != (1, 1) else ()
                     shown = Shown(
-                        Operand(r"\operatorname{pad}_{k-1}(\delta)", padded),
-                        Operand(r"\operatorname{rot180}(w)", rot180(k)),
+                        Operand(
+                            Role.DELTA,
+                            (o,),
+                            delta[o],
+                            (*d_ops, Op("pad", (kr - 1, kc - 1))),
+                            padded,
+                        ),
+                        Operand(
+                            Role.WEIGHT, (o, c), weight[o, c], (*w_ops, Op("rot180")), rot180(k)
+                        ),
                         full,
-                        crop if (ph or pw) else None,
+                        (Op("crop", (ph, pw)),) if (ph or pw) else (),
+                        full[crop],
                     )
             out[c] = acc
         assert shown is not None
@@ -503,7 +516,16 @@ class Conv2d(Layer):
                 corr = correlate_valid(padded, spread)
                 out[o, c] = corr[: (kh - 1) * dh + 1 : dh, : (kw - 1) * dw + 1 : dw]
                 if shown is None:
-                    shown = Shown(Operand("a", padded), Operand(r"\delta", spread), corr)
+                    a_ops = (Op("pad", self.padding),) if any(self.padding) else ()
+                    d_ops = (Op("spread", self.stride),) if self.stride != (1, 1) else ()
+                    kept = self._weight_cropped() or self.dilation != (1, 1)
+                    shown = Shown(
+                        Operand(Role.INPUT, (c,), x[c], a_ops, padded),
+                        Operand(Role.DELTA, (o,), delta[o], d_ops, spread),
+                        corr,
+                        (Op("keep", (kh, kw, dh, dw)),) if kept else (),
+                        out[o, c],
+                    )
         assert shown is not None
         return out, shown
 
@@ -571,6 +593,99 @@ class Conv2d(Layer):
         return list(_bias_variants(self, delta))
 
     # --- sheets --------------------------------------------------------------------------
+
+    def operators(self) -> set[str]:
+        ops = {"star", "pad", "rot180"}
+        if self.stride != (1, 1):
+            ops.add("spread")
+        if self.dilation != (1, 1):
+            ops.add("dil")
+        if any(self.padding):
+            ops.add("crop")
+        if self.dilation != (1, 1) or self._weight_cropped():
+            ops.add("keep")
+        return ops
+
+    def numpy_code(self, role: Role) -> NumpyCode | None:
+        """The gradient with SciPy: ``correlate2d`` for the weights, ``convolve2d`` (a correlation
+        with the kernel rotated by 180°) for the input, after the stride's zeros are spread in.
+
+        Example:
+            >>> print(Conv2d(kernel=2, input=(3, 3)).numpy_code(Role.INPUT).text)
+            grad_a = convolve2d(delta, w, mode="full")
+        """
+        planar = self.input_shape[0] == self.out_channels == 1
+        (s1, s2), (p1, p2), (d1, d2), (k1, k2) = (
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.kernel,
+        )
+        (h, w), (oh, ow) = self.spatial, self.output_size
+        lines: list[str] = []
+        ch = "" if planar else ":, "
+        lead = "" if planar else f"{self.out_channels}, "
+        d = "delta"
+        if (s1, s2) != (1, 1):
+            lines.append(
+                f"ds = np.zeros(({lead}{s1 * (oh - 1) + 1}, {s2 * (ow - 1) + 1})); "
+                f"ds[{ch}::{s1}, ::{s2}] = delta"
+            )
+            d = "ds"
+        if role is Role.BIAS:
+            if self.bias is Bias.NONE:
+                return None
+            if self.bias is Bias.UNTIED:
+                return NumpyCode("grad_b = delta", planar)
+            return NumpyCode(
+                "grad_b = delta.sum()" if planar else "grad_b = delta.sum(axis=(1, 2))", planar
+            )
+        if role is Role.WEIGHT:
+            a = "a"
+            if any(self.padding):
+                pads = (
+                    f"({p1}, {p1}), ({p2}, {p2})"
+                    if planar
+                    else f"(0, 0), ({p1}, {p1}), ({p2}, {p2})"
+                )
+                lines.insert(0, f"ap = np.pad(a, ({pads}))")
+                a = "ap"
+            if planar:
+                lines.append(f'grad_w = correlate2d({a}, {d}, mode="valid")')
+            else:
+                lines.append(
+                    f'grad_w = np.array([[correlate2d({a}[c], {d}[o], mode="valid")\n'
+                    f"                    for c in range({self.input_shape[0]})]\n"
+                    f"                   for o in range({self.out_channels})])"
+                )
+            if self.dilation != (1, 1) or self._weight_cropped():
+                keep = f"{ch}{ch}:{(k1 - 1) * d1 + 1}:{d1}, :{(k2 - 1) * d2 + 1}:{d2}"
+                lines.append(f"grad_w = grad_w[{keep}]")
+            return NumpyCode("\n".join(lines), planar)
+        if role is not Role.INPUT:
+            return None
+        kernel = "w"
+        if self.dilation != (1, 1):
+            kshape = f"{(k1 - 1) * d1 + 1}, {(k2 - 1) * d2 + 1}"
+            wlead = "" if planar else f"{self.out_channels}, {self.input_shape[0]}, "
+            lines.append(f"wd = np.zeros(({wlead}{kshape})); wd[{ch}{ch}::{d1}, ::{d2}] = w")
+            kernel = "wd"
+        if planar:
+            lines.append(f'grad_a = convolve2d({d}, {kernel}, mode="full")')
+        else:
+            lines.append(
+                f'grad_a = np.array([sum(convolve2d({d}[o], {kernel}[o, c], mode="full")\n'
+                f"                       for o in range({self.out_channels}))\n"
+                f"                   for c in range({self.input_shape[0]})])"
+            )
+        kr, kc = (k1 - 1) * d1 + 1, (k2 - 1) * d2 + 1
+        grow = (h + 2 * p1 - (s1 * (oh - 1) + kr), w + 2 * p2 - (s2 * (ow - 1) + kc))
+        if any(g > 0 for g in grow):
+            pads = f"(0, {max(grow[0], 0)}), (0, {max(grow[1], 0)})"
+            lines.append(f"grad_a = np.pad(grad_a, ({'' if planar else '(0, 0), '}{pads}))")
+        if any(self.padding):
+            lines.append(f"grad_a = grad_a[{ch}{p1}:{p1 + h}, {p2}:{p2 + w}]")
+        return NumpyCode("\n".join(lines), planar)
 
     def facts(self) -> dict[str, Any]:
         h, w = self.spatial

@@ -14,7 +14,7 @@ from ..core.indexed import General
 from ..core.shapes import Shape, positive, shape_of
 from ..core.symbols import Role
 from ..errors import SpecError
-from .base import Layer, torch_array
+from .base import Layer, NumpyCode, torch_array
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Linear(Layer):
     input: Shape | None = field(default=None, kw_only=True)
 
     kind = "dense"
-    title = "dense (fully connected)"
+    title = "dense"
     template = "layer_dense.tex.j2"
     required = ("out_features", "out_features = 2")
     conventions: ClassVar[dict[str, str]] = {"shapes": "dense weight [out, in], dense bias [out]"}
@@ -142,6 +142,22 @@ class Linear(Layer):
             wrt[Role.BIAS] = ix.B[ix.primed(ix.I_)]
         sizes = {ix.NIN: self.input_shape[0], ix.NOUT: self.out_features}
         return General(ix.Z[ix.I_], rhs, (ix.I_,), rng, sizes, wrt)
+
+    def numpy_code(self, role: Role) -> NumpyCode | None:
+        """``wᵀδ``, the outer product ``δ aᵀ`` and ``δ`` itself.
+
+        Example:
+            >>> print(Linear(2, input=(3,)).numpy_code(Role.WEIGHT).text)
+            grad_w = np.outer(delta, a)
+        """
+        code = {
+            Role.INPUT: "grad_a = w.T @ delta",
+            Role.WEIGHT: "grad_w = np.outer(delta, a)",
+            Role.BIAS: "grad_b = delta",
+        }
+        if role is Role.BIAS and not self.bias:
+            return None
+        return NumpyCode(code[role]) if role in code else None
 
     def facts(self) -> dict[str, Any]:
         return {

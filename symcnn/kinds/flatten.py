@@ -13,7 +13,7 @@ from ..core.indexed import General
 from ..core.shapes import Shape, shape_of
 from ..core.symbols import Role
 from ..errors import SpecError
-from .base import Layer
+from .base import Layer, NumpyCode
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,10 @@ class Flatten(Layer):
                 place = (ix.C_ - base) * ix.H * ix.WD + place
         wrt = {Role.INPUT: ix.A[tuple(ix.primed(s) for s in outer)]}
         return General(ix.Z[place], ix.A[outer], outer, rng, sizes, wrt)
+
+    def numpy_code(self, role: Role) -> NumpyCode | None:
+        """The error of the vector put back in the input's shape (row-major, as ``ravel``)."""
+        return NumpyCode("grad_a = delta.reshape(a.shape)") if role is Role.INPUT else None
 
     def facts(self) -> dict[str, Any]:
         shape = self.input_shape

@@ -26,6 +26,12 @@ class Loss:
     kind: ClassVar[str]
     #: The loss as a formula, with the convention it follows.
     definition: ClassVar[str]
+    #: What the loss is, in words (a sheet's name for it).
+    title: ClassVar[str]
+    #: Its part of a sheet (the loss and the error it hands the last layer).
+    template: ClassVar[str]
+    #: The error before a final activation f, in LaTeX (a sheet's key formulas).
+    output_error_tex: ClassVar[str]
 
     def sized(self, shape: Shape) -> Loss:
         """This loss of an output of ``shape``; a `SpecError` says why it cannot be."""
@@ -81,6 +87,9 @@ class MSELoss(Loss):
     """
 
     kind = "mse"
+    title = "squared error"
+    template = "loss_mse.tex.j2"
+    output_error_tex = r"(\hat y - t) \odot f'(z)"
     definition = "E = ½ Σ_k (ŷ_k − t_k)²  (the seeds' convention: ½ and a sum, no mean)"
 
     def terms(self, y: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -117,6 +126,9 @@ class CrossEntropyLoss(Loss):
     """
 
     kind = "cross_entropy"
+    title = "softmax cross-entropy"
+    template = "loss_cross_entropy.tex.j2"
+    output_error_tex = r"(\operatorname{softmax}(\hat y) - t) \odot f'(z)"
     definition = (
         "E = −Σ_k t_k·log softmax(ŷ)_k = logsumexp(ŷ) − Σ_k t_k·ŷ_k  "
         "(targets t form a probability vector: t ≥ 0, Σ t = 1)"

@@ -24,6 +24,7 @@ from .base import (
     Figure,
     Layer,
     Mistake,
+    NumpyCode,
     Operand,
     Shown,
     TexNames,
@@ -201,7 +202,8 @@ class _Pool2d(Layer):
             window = [x[cell] for cell in cells]
             for k, cell in enumerate(cells):
                 out[cell] = out[cell] + delta[idx] * self._weight(window, k)
-        return [self._form(out, Shown(Operand(r"\delta", delta[0]), None, out[0]))]
+        shown = Shown(Operand(Role.DELTA, (0,), delta[0]), None, out[0], (), out[0])
+        return [self._form(out, shown)]
 
     def _form(self, value: np.ndarray, shown: Shown) -> ClosedForm:
         raise NotImplementedError
@@ -269,6 +271,41 @@ class _Pool2d(Layer):
 
     # --- sheets --------------------------------------------------------------------------
 
+    def operators(self) -> set[str]:
+        ops = {"up"} if self.tiles else {"window"}
+        return ops | self._own_operators
+
+    #: Operators of the kind itself (max pooling's argmax).
+    _own_operators: ClassVar[frozenset[str]] = frozenset()
+
+    def numpy_code(self, role: Role) -> NumpyCode | None:
+        """A loop over the windows, each handing its δ to its cells (``+=``: windows may overlap).
+
+        Example:
+            >>> print(AvgPool2d(window=2, input=(4, 4)).numpy_code(Role.INPUT).text)
+            grad_a = np.zeros_like(a)
+            for i in range(2):
+                for j in range(2):
+                    grad_a[2*i:2*i + 2, 2*j:2*j + 2] += delta[i, j] / 4
+        """
+        if role is not Role.INPUT:
+            return None
+        planar = self.input_shape[0] == 1
+        (s1, s2), (k1, k2), (oh, ow) = self.stride, self.window, self.output_size
+        ch, loop, pad = (
+            ("", "", "") if planar else ("c, ", f"for c in range({self.input_shape[0]}):\n", "    ")
+        )
+        rows, cols = f"{s1}*i:{s1}*i + {k1}", f"{s2}*j:{s2}*j + {k2}"
+        head = (
+            f"grad_a = np.zeros_like(a)\n{loop}{pad}for i in range({oh}):\n"
+            f"{pad}    for j in range({ow}):\n{pad}        "
+        )
+        return NumpyCode(head + self._numpy_window(ch, rows, cols, pad + "        "), planar)
+
+    def _numpy_window(self, ch: str, rows: str, cols: str, indent: str) -> str:
+        """The body of the loop over windows (i, j), as NumPy code."""
+        raise NotImplementedError
+
     def facts(self) -> dict[str, Any]:
         return {
             "channels": self.input_shape[0],
@@ -293,6 +330,11 @@ class MaxPool2d(_Pool2d):
 
     kind = "maxpool2d"
     torch_modules = ("MaxPool2d",)
+    _own_operators = frozenset({"argmax"})
+
+    def operators(self) -> set[str]:
+        return super().operators() | ({"mask"} if self.tiles else set())
+
     title = "max pooling"
     template = "layer_maxpool2d.tex.j2"
     figures = (Figure.RECEPTIVE_FIELD, Figure.ROUTING)
@@ -332,13 +374,14 @@ class MaxPool2d(_Pool2d):
         else:
             statement = "∂E/∂a_uv = Σ_ij δ_ij · [a_uv = argmax of window ij]"
 
-        def tex(n: TexNames) -> str:
+        def tex(n: TexNames) -> tuple[str, str]:
             a, d = n.ch(n.a, self._c), n.ch(n.d, self._c)
             if self.tiles:
-                return rf"\frac{{\partial E}}{{\partial {a}}} = \operatorname{{up}}({d}) \odot M"
+                return rf"\frac{{\partial E}}{{\partial {a}}}", rf"\operatorname{{up}}({d}) \odot M"
             return (
-                rf"\frac{{\partial E}}{{\partial {a}_{{uv}}}} = \sum_{{i,j}} {d}_{{ij}}"
-                rf"\left[{a}_{{uv}} = \operatorname{{argmax}} \mathcal{{W}}_{{ij}}\right]"
+                rf"\frac{{\partial E}}{{\partial {a}_{{uv}}}}",
+                rf"\sum_{{i,j}} {d}_{{ij}}"
+                rf"\left[{a}_{{uv}} = \operatorname{{argmax}} \mathcal{{W}}_{{ij}}\right]",
             )
 
         return ClosedForm(
@@ -348,6 +391,14 @@ class MaxPool2d(_Pool2d):
             tex,
             value,
             shown,
+        )
+
+    def _numpy_window(self, ch: str, rows: str, cols: str, indent: str) -> str:
+        (s1, s2), k2 = self.stride, self.window[1]
+        return (
+            f"window = a[{ch}{rows}, {cols}]\n"
+            f"{indent}m = np.argmax(window)  # the first maximum, row-major\n"
+            f"{indent}grad_a[{ch}{s1}*i + m // {k2}, {s2}*j + m % {k2}] += delta[{ch}i, j]"
         )
 
     def index_formula(self, base: int) -> General:
@@ -426,13 +477,17 @@ class AvgPool2d(_Pool2d):
         else:
             statement = f"∂E/∂a_uv = Σ over the windows ij holding a_uv of δ_ij/{size}"
 
-        def tex(n: TexNames) -> str:
+        def tex(n: TexNames) -> tuple[str, str]:
             a, d = n.ch(n.a, self._c), n.ch(n.d, self._c)
             if self.tiles:
-                return rf"\frac{{\partial E}}{{\partial {a}}} = \tfrac{{1}}{{{size}}} \operatorname{{up}}({d})"
+                return (
+                    rf"\frac{{\partial E}}{{\partial {a}}}",
+                    rf"\tfrac{{1}}{{{size}}} \operatorname{{up}}({d})",
+                )
             return (
-                rf"\frac{{\partial E}}{{\partial {a}_{{uv}}}} = \tfrac{{1}}{{{size}}}"
-                rf"\sum_{{(i,j)\,:\,{a}_{{uv}} \in \mathcal{{W}}_{{ij}}}} {d}_{{ij}}"
+                rf"\frac{{\partial E}}{{\partial {a}_{{uv}}}}",
+                rf"\tfrac{{1}}{{{size}}}"
+                rf"\sum_{{(i,j)\,:\,{a}_{{uv}} \in \mathcal{{W}}_{{ij}}}} {d}_{{ij}}",
             )
 
         return ClosedForm(
@@ -443,6 +498,10 @@ class AvgPool2d(_Pool2d):
             value,
             shown,
         )
+
+    def _numpy_window(self, ch: str, rows: str, cols: str, indent: str) -> str:
+        size = self.window[0] * self.window[1]
+        return f"grad_a[{ch}{rows}, {cols}] += delta[{ch}i, j] / {size}"
 
     def index_formula(self, base: int) -> General:
         """A per-channel correlation with the constant kernel ω = 1/(k_1 k_2)."""

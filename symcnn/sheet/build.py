@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from ..core.symbols import Role
+from ..derivation import index
 from ..derivation.derived import Derivation
 from ..errors import SpecError
-from .layer import sheet_tex as _layer_sheet
-from .network import network_tex as _network_sheet
+from ..numeric.engine import Engine, Run
+from ..render.matrices import shape_tex, track_matrix_columns
+from ..render.printers import SymcnnLatexPrinter
+from ..render.tex import Tex, escape_tex
+from .loss import loss_context
+from .numbers import worked
 from .options import SheetOptions
-from .tex import has_template
+from .parts import layer_part, names_matrices, step_context
+from .printers import IndexedLatexPrinter
+from .tex import has_template, render
 
 
 def check_sheet(d: Derivation) -> None:
@@ -37,6 +47,11 @@ def check_sheet(d: Derivation) -> None:
 def sheet_tex(d: Derivation, options: SheetOptions | None = None) -> str:
     r"""The complete LaTeX document of a derivation sheet.
 
+    In order: notation; the layer (its set-up) or the network (its table); the forward pass;
+    the loss and the output error (a network) or where δ comes from (a lone layer); from
+    the loss backwards, each layer's gradients, derived, proven and written out; with
+    values, a worked example ending in one SGD step; the key formulas.
+
     Example:
         >>> from symcnn.graph.presets import preset
         >>> from symcnn.derivation.derived import derive
@@ -46,6 +61,105 @@ def sheet_tex(d: Derivation, options: SheetOptions | None = None) -> str:
     """
     check_sheet(d)
     options = options or SheetOptions()
+    run = _run(d, options)
+    lone = d.network.lone
+    seen: set[type] = set()
+    with track_matrix_columns() as columns:
+        parts = []
+        for layer, lv in zip(d.layers, run.layers if run else [None] * len(d.layers)):
+            values = {"input": lv.input, "delta": lv.delta} if lv is not None else None
+            parts.append(layer_part(d, layer, options, values, first=type(layer.layer) not in seen))
+            seen.add(type(layer.layer))
+        shown: dict[type, int | None] = {}
+        for part, layer in zip(reversed(parts), reversed(d.layers)):  # the backward pass's order
+            kind = type(layer.layer)
+            part["first_back"] = kind not in shown
+            part["same_as"] = shown.setdefault(kind, part["index"])
+        p = SymcnnLatexPrinter(d.table)
+        ip = IndexedLatexPrinter(d.table)
+        context: dict[str, Any] = {
+            "title": options.title if options.title is not None else default_title(d),
+            "subtitle": escape_tex(d.spec.describe() if lone else d.network.describe()),
+            "base": d.network.index_base,
+            "lone": lone,
+            "detail": options.detail,
+            "input": {"name": Tex(d.input_grid.latex), "shape": shape_tex(d.input_grid.shape)},
+            "layers": parts,
+            "names": names_matrices(d.layers[0], p) if lone else [],
+            "loss": loss_context(d, p, options.detail) if d.loss is not None else None,
+            "numbers": worked(d, run, options) if run is not None else None,
+            "ops": operators(d),
+            "delta_steps": [step_context(ip, s) for s in index.output_delta_steps()]
+            if lone
+            else [],
+        }
+    context["key"] = key_formulas(parts, context["loss"])
+    context["max_matrix_cols"] = max(columns, default=0)
+    return render("sheet.tex.j2", **context)
+
+
+def key_formulas(parts: list[dict[str, Any]], loss: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The closing box, in a single layer's names: the output error, then each kind's key
+    formulas once (its identities, or SymPy's general results) with the layers it covers,
+    from the last layer back."""
+    rows: list[dict[str, Any]] = []
+    if loss is not None and loss["output"] is not None:
+        formula = Tex(rf"\delta = {loss['output_error']}")
+        rows.append({"title": "", "layers": [], "formulas": [formula]})
+    groups: dict[str, dict[str, Any]] = {}
+    for part in reversed(parts):
+        if part["kind"] in groups:
+            groups[part["kind"]]["layers"].append(part["index"])
+            continue
+        formulas = [Tex(f"{lhs} = {rhs}") for g in part["gradients"] for lhs, rhs in g["key"]]
+        row = {"title": part["title"], "layers": [part["index"]], "formulas": formulas}
+        groups[part["kind"]] = row
+        if formulas:
+            rows.append(row)
+    for row in rows:
+        row["count"] = len(row["layers"])
+        row["layers"] = ", ".join(str(i) for i in sorted(i for i in row["layers"] if i is not None))
+    return rows
+
+
+def _run(d: Derivation, options: SheetOptions) -> Run | None:
+    """The numbers of the worked example (None without values), with one SGD step."""
+    if options.values is None:
+        return None
+    engine = Engine(d)
+    run = engine.run(options.values)
+    if d.loss is not None:
+        run.sgd = engine.sgd(run, options.lr)
+    return run
+
+
+def operators(d: Derivation) -> list[str]:
+    """The operators the sheet's formulas use (each defined once, where the notation is).
+
+    Example:
+        >>> from symcnn.graph.presets import preset
+        >>> from symcnn.derivation.derived import derive
+        >>> operators(derive(preset("seed000")))
+        ['argmax', 'mask', 'odot', 'pad', 'rot180', 'star', 'up']
+    """
+    found: set[str] = set()
+    for layer in d.layers:
+        found |= layer.layer.operators()
+    if d.loss is not None and any(Role.WEIGHT in layer.forward.grids for layer in d.layers):
+        found.add("odot")
+    return sorted(found)
+
+
+def default_title(d: Derivation) -> str:
+    """``Backpropagation through a max pooling layer`` or ``… through a network of 8 layers``.
+
+    Example:
+        >>> from symcnn.graph.presets import preset
+        >>> from symcnn.derivation.derived import derive
+        >>> default_title(derive(preset("seed003")))
+        'Backpropagation through a network of 2 layers'
+    """
     if d.network.lone:
-        return _layer_sheet(d, options)
-    return _network_sheet(d, options)
+        return f"Backpropagation through a {d.spec.title} layer"
+    n = len(d.layers)
+    return f"Backpropagation through a network of {n} layer{'s' if n > 1 else ''}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import sympy
@@ -23,7 +23,7 @@ Cell = tuple[int, int]
 
 #: Width in cm available to the two grids of one figure (A4, 2 cm margins, a gap between).
 FIGURE_WIDTH = 14.0
-MAX_CELL = 0.95  # cm
+MAX_CELL = 0.75  # cm
 LABEL_MIN = 0.5  # cells smaller than this carry no label
 SCRIPTSIZE_EM = 0.27  # cm per em of \scriptsize at 11pt
 
@@ -59,7 +59,7 @@ def cell_size(panels: Sequence[Panel]) -> float:
 
     Example:
         >>> cell_size([Panel(3, 3, str, ""), Panel(2, 2, str, "")])
-        0.95
+        0.75
     """
     cols = sum(p.shape[1] for p in panels)
     rows = max(p.shape[0] for p in panels)
@@ -216,6 +216,37 @@ def weight_cells(layer: DerivedLayer, p: SymcnnLatexPrinter) -> tuple[Tex, Tex]:
     return fig, Tex(p.symbol(w.symbols[w_index]))
 
 
+def readers(layer: DerivedLayer, p: SymcnnLatexPrinter) -> tuple[Tex, Tex]:
+    """For one input cell (channel 1, the one with the most terms): the outputs that read it,
+    each showing the weight it used (the kernel appears rotated by 180°)."""
+    a, delta = layer.grid(Role.INPUT), layer.grid(Role.DELTA)
+    grads = layer.grads[Role.INPUT]
+    first = [idx for idx in np.ndindex(*grads.shape) if idx[0] == 0]
+    sizes = [len(cast(Any, grads[idx]).terms) for idx in first]
+    cell = first[int(np.argmax(sizes))]
+    chain: Any = grads[cell]
+    weights: dict[Cell, str] = {}
+    for term in chain.terms:
+        o, i, j = term.source
+        if o == 0:
+            weights[(i, j)] = p.doprint(term.partial)
+    a_panel = Panel(
+        a.shape[1],
+        a.shape[2],
+        _symbol_label(p, a),
+        _title("input", a, a.index_base),
+        {(cell[1], cell[2]): "target"},
+    )
+    d_panel = Panel(
+        delta.shape[1],
+        delta.shape[2],
+        lambda r, c: weights.get((r, c), ""),
+        _title("error", delta, delta.index_base),
+        dict.fromkeys(weights, "field"),
+    )
+    return grids_figure([a_panel, d_panel]), Tex(p.symbol(a.symbols[cell]))
+
+
 def routing(layer: DerivedLayer, p: SymcnnLatexPrinter, values: dict[str, np.ndarray]) -> Tex:
     """Max pooling, channel 1: the input with each window's winner shaded, δ, and ∂E/∂a.
 
@@ -267,6 +298,8 @@ def figures(
             out["field"], out["target"] = receptive_field(layer, p)
         elif figure is Figure.WEIGHT_CELLS:
             out["weight"], out["weight_name"] = weight_cells(layer, p)
+        elif figure is Figure.READERS:
+            out["readers"], out["readers_cell"] = readers(layer, p)
         elif figure is Figure.ROUTING:
             out["illustrative"] = values is None
             if values is None:

@@ -8,7 +8,8 @@ from typing import Any
 import sympy
 from sympy import Indexed
 
-from ..core.symbols import SymbolTable
+from ..core import indexed as ix
+from ..core.symbols import SymbolTable, with_channels
 from ..render.printers import SymcnnLatexPrinter, _split_factors
 
 _NAMES = {
@@ -108,8 +109,17 @@ class IndexedLatexPrinter(SymcnnLatexPrinter):
         return "-" + text if coeff == [sympy.Integer(-1)] else text
 
     def _print_Indexed(self, expr: Indexed) -> str:
-        indices = r",\,".join(self._index(i) for i in expr.indices)
-        return f"{self._print(expr.base)}_{{{indices}}}"
+        """``a_{i+m-1,\\,j+n-1}``; leading channel indices go to the superscript, as the
+        entries are named: ``w^{(o,c)}_{m,\\,n}``."""
+        indices = list(expr.indices)
+        lead = 0
+        while lead < len(indices) - 1 and indices[lead].free_symbols <= _CHANNELS:
+            lead += 1
+        stem = self._print(expr.base)
+        if lead:
+            stem = with_channels(stem, ",".join(self._index(i) for i in indices[:lead]))
+        rest = r",\,".join(self._index(i) for i in indices[lead:])
+        return f"{stem}_{{{rest}}}"
 
     def _index(self, idx: sympy.Expr) -> str:
         """An index; one with fractional coefficients (dilation) as ``(u - i)/2``."""
@@ -118,6 +128,9 @@ class IndexedLatexPrinter(SymcnnLatexPrinter):
             return self._print(idx)
         return f"({self._print(sympy.expand(num))})/{self._print(den)}"
 
+
+#: Index symbols that number channels (printed as a superscript).
+_CHANNELS = frozenset({ix.C_, ix.O_, ix.primed(ix.C_), ix.primed(ix.O_)})
 
 _RANK = {"delta": 0, "w": 2, "omega": 2, "mu": 2, "a": 3}
 
@@ -154,18 +167,23 @@ class CompactLatexPrinter(SymcnnLatexPrinter):
         return rf"\left[{self._print(expr.winner)} \to {name}\right]"
 
 
-def fmt_number(x: float) -> str:
-    """A number as LaTeX, at most 6 significant digits, no float noise: ``-0.23``, ``13.5``.
+#: Significant digits of a computed number on a sheet (given numbers keep up to `GIVEN`).
+DIGITS = 5
+GIVEN = 6
+
+
+def fmt_number(x: float, digits: int = DIGITS) -> str:
+    """A number as LaTeX, at most ``digits`` significant digits, no float noise: ``-0.23``.
 
     Example:
-        >>> fmt_number(0.1 + 0.2), fmt_number(-1e-17), fmt_number(2.5e-7), fmt_number(4.0)
-        ('0.3', '0', '2.5 \\\\times 10^{-7}', '4')
+        >>> fmt_number(0.1 + 0.2), fmt_number(-1e-17), fmt_number(2.5e-7), fmt_number(2 / 3)
+        ('0.3', '0', '2.5 \\\\times 10^{-7}', '0.66667')
     """
     if not math.isfinite(x):
         return r"\infty" if x > 0 else (r"-\infty" if x < 0 else r"\mathrm{NaN}")
     if abs(x) < 1e-12:
         return "0"
-    text = f"{x:.6g}"
+    text = f"{x:.{digits}g}"
     if "e" in text:
         mant, exp = text.split("e")
         return rf"{mant} \times 10^{{{int(exp)}}}"
@@ -179,15 +197,18 @@ class NumberLatexPrinter(SymcnnLatexPrinter):
     calculation: ``a_{11} w_{11}`` becomes ``0.5 \cdot (-1)``.
     """
 
-    def __init__(self, table: SymbolTable, values: dict[str, float]) -> None:
+    def __init__(
+        self, table: SymbolTable, values: dict[str, float], given: frozenset[str] = frozenset()
+    ) -> None:
         super().__init__(table)
         self.values = values
+        self.given = given  # names of given numbers, written with up to `GIVEN` digits
 
     def symbol(self, sym: Any) -> str:
         name = str(sym)
         if name not in self.values:
             return super().symbol(sym)
-        return fmt_number(self.values[name])
+        return fmt_number(self.values[name], GIVEN if name in self.given else DIGITS)
 
     def _print_IsFirstMax(self, expr: Any, exp: Any = None) -> str:
         # the bracket's value at these numbers: writing the numbers into "argmax(…)" would

@@ -86,10 +86,31 @@ def environment() -> jinja2.Environment:
         autoescape=False,
         undefined=jinja2.StrictUndefined,
         finalize=_finalize,
+        extensions=["jinja2.ext.i18n"],
     )
     env.filters["join"] = _join
     env.filters["tex"] = escape_tex
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     return env
+
+
+class _Message(Tex):
+    """A message (LaTeX): Jinja's gettext fills in its variables with ``%``, which escapes
+    each variable like any ``\\VAR{}`` and keeps the message itself as LaTeX."""
+
+    def __mod__(self, variables: Any) -> Tex:
+        return Tex(str.__mod__(self, {k: _finalize(v) for k, v in dict(variables).items()}))
+
+
+def _gettext(message: str) -> _Message:
+    """The message (untranslated for now: English), as LaTeX."""
+    return _Message(message)
+
+
+def _ngettext(singular: str, plural: str, n: int) -> _Message:
+    """The singular or plural message for ``n``, as LaTeX."""
+    return _Message(singular if n == 1 else plural)
 
 
 def render(template: str, **context: Any) -> str:
@@ -106,7 +127,7 @@ def has_template(name: str) -> bool:
     """True when the package ships a template of this name (``layer_conv2d.tex.j2`` …).
 
     Example:
-        >>> has_template("network.tex.j2"), has_template("no-such.tex.j2")
+        >>> has_template("sheet.tex.j2"), has_template("no-such.tex.j2")
         (True, False)
     """
     return importlib.resources.files(__package__).joinpath("templates", name).is_file()

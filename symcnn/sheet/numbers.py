@@ -1,0 +1,327 @@
+"""The worked example of a sheet: each formula, the same with numbers, the result; then SGD."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..core.symbols import Grid, Role
+from ..derivation.derived import Derivation, DerivedLayer
+from ..numeric.engine import LayerValues, Run
+from ..render.matrices import Matrix, slices, tex_width
+from ..render.printers import SymcnnLatexPrinter, term_string
+from ..render.tex import Tex
+from .identities import numbers_of, written_numbers
+from .layout import LINE_WIDTH, elided_rows, equation_row, pack
+from .options import SheetOptions
+from .parts import representative
+from .printers import DIGITS, GIVEN, NumberLatexPrinter, fmt_number
+
+#: Entries of one tensor written out in full detail (the matrices show all of them).
+WORKED_CAP = 32
+
+
+def symbol_values(d: Derivation, run: Run) -> dict[str, float]:
+    r"""Symbol name → number for every tensor of the run: input, target or given δ,
+    parameters, every layer's output and error.
+
+    Example:
+        >>> from symcnn.graph.presets import preset
+        >>> from symcnn.derivation.derived import derive
+        >>> from symcnn.numeric.engine import Engine
+        >>> from symcnn.numeric.values import random_values
+        >>> net = preset("seed003")
+        >>> d = derive(net)
+        >>> values = symbol_values(d, Engine(d).run(random_values(net, 0)))
+        >>> len(values), values["x_11"] == float(random_values(net, 0).input[0, 0, 0])
+        (37, True)
+    """
+    out: dict[str, float] = {}
+
+    def put(grid: Grid, arr: np.ndarray) -> None:
+        for sym, value in zip(grid.symbols.ravel(), np.asarray(arr, dtype=float).ravel()):
+            out[str(sym)] = float(value)
+
+    put(d.input_grid, run.values.input)
+    if d.loss is not None and run.values.target is not None:
+        put(d.target_grid, run.values.target)
+    for layer, lv in zip(d.layers, run.layers):
+        put(layer.grid(Role.OUTPUT), lv.output)
+        put(layer.grid(Role.DELTA), lv.delta)
+        for role, name in layer.params.items():
+            put(layer.grid(role), run.values.params[name])
+    return out
+
+
+def matrices(
+    arr: np.ndarray, grid: Grid, gradient: bool = False, digits: int = DIGITS
+) -> list[dict[str, Any]]:
+    """An array of numbers as labelled matrices (``∂E/∂name`` when ``gradient``)."""
+    cells = np.vectorize(lambda x: fmt_number(x, digits), otypes=[object])(
+        np.asarray(arr, dtype=float)
+    )
+    return slices(cells, grid.latex, grid.index_base, gradient)
+
+
+def results(arr: np.ndarray, grid: Grid, gradient: bool = False) -> list[Tex]:
+    """A computed tensor as packed matrices; none for a single number (its row shows it)."""
+    if np.size(arr) == 1:
+        return []
+    return pack(matrices(arr, grid, gradient))
+
+
+def calc_row(
+    lhs: Tex, symbolic: list[str], numbers: list[str], result: float, p: SymcnnLatexPrinter
+) -> dict[str, Any]:
+    """One three-part row: the formula, the same with numbers substituted, the result.
+
+    The template shows the three on one line when they fit (``inline``) and drops the
+    numbers when they are just the result.
+    """
+    row = equation_row(lhs, symbolic, p)
+    filled = equation_row(lhs, numbers, p)
+    text = fmt_number(result)
+    row.update(numbers=filled["lines"], numbers_omitted=filled["omitted"], result=Tex(text))
+    row["numbers_shown"] = not (len(numbers) == 1 and numbers[0].strip("()") == text)
+    parts = [*row["lines"], *(row["numbers"] if row["numbers_shown"] else []), text]
+    row["inline"] = (
+        len(row["lines"]) == 1
+        and len(row["numbers"]) == 1
+        and not row["omitted"]
+        and sum(tex_width(x) + 1.3 for x in parts) < LINE_WIDTH
+    )
+    return row
+
+
+def _rows(count: int, rep: int, row: Any, detail: str) -> list[dict[str, Any]]:
+    return elided_rows(count, row, WORKED_CAP) if detail == "full" else [row(rep)]
+
+
+def forward_rows(
+    layer: DerivedLayer,
+    out: np.ndarray,
+    p: SymcnnLatexPrinter,
+    nump: NumberLatexPrinter,
+    detail: str,
+) -> list[dict[str, Any]]:
+    """``z_k = formula = numbers = result`` for one output entry (every entry in full detail)."""
+    names = layer.grid(Role.OUTPUT).symbols
+    terms = layer.forward.terms
+    index = list(np.ndindex(*np.shape(terms)))
+
+    def row(k: int) -> dict[str, Any]:
+        summands = terms[index[k]]
+        return calc_row(
+            Tex(p.symbol(names[index[k]])),
+            [p.product([s]) for s in summands],
+            [nump.product([s]) for s in summands],
+            float(out[index[k]]),
+            p,
+        )
+
+    rep = int(np.argmax([len(terms[i]) for i in index]))
+    return _rows(len(index), rep, row, detail)
+
+
+def sum_rows(
+    sums: np.ndarray,
+    numbers: np.ndarray,
+    p: SymcnnLatexPrinter,
+    nump: NumberLatexPrinter,
+    detail: str,
+    names: np.ndarray | None = None,
+) -> list[dict[str, Any]]:
+    """``[δ_k =] ∂E/∂x_k = Σ δ·∂z/∂x = numbers = result`` for one entry (or all)."""
+    flat, values = sums.ravel(), np.asarray(numbers, dtype=float).ravel()
+    named = None if names is None else names.ravel()
+
+    def row(k: int) -> dict[str, Any]:
+        lhs = p.gradient_name(flat[k].wrt)
+        if named is not None:
+            lhs = f"{p.symbol(named[k])} = {lhs}"
+        terms = flat[k].terms
+        return calc_row(
+            Tex(lhs),
+            [term_string(p, t) for t in terms],
+            [term_string(nump, t) for t in terms],
+            float(values[k]),
+            p,
+        )
+
+    return _rows(len(flat), representative(sums), row, detail)
+
+
+def _winners(layer: DerivedLayer, lv: LayerValues, p: SymcnnLatexPrinter) -> list[dict[str, Tex]]:
+    """For every window of a max-pool layer: its output, the input cell that won, the value."""
+    assert lv.winners is not None
+    cells = layer.grid(Role.INPUT).symbols
+    outs = layer.grid(Role.OUTPUT).symbols
+    return [
+        {
+            "out": Tex(p.symbol(outs[idx])),
+            "cell": Tex(p.symbol(cells[lv.winners[idx]])),
+            "value": Tex(fmt_number(float(lv.output[idx]))),
+        }
+        for idx in np.ndindex(*layer.output_shape)
+    ]
+
+
+def _sgd_line(old: dict, grad: dict, new: dict, lr: float) -> dict[str, Any]:
+    """``θ(t+1) = θ − η·∂E/∂θ = θ'`` for one slice; on two lines when the three are wide."""
+    eta, body = fmt_number(lr), grad["body"]
+    if isinstance(body, Matrix):
+        step = f"{eta} {body}"
+    else:  # a number: the product needs its dot (and a negative one its brackets)
+        step = rf"{eta} \cdot ({body})" if body.startswith("-") else rf"{eta} \cdot {body}"
+    width = sum(getattr(m["body"], "width", tex_width(m["body"])) for m in (old, grad, new))
+    return {
+        "label": old["label"],
+        "old": old["body"],
+        "step": Tex(step),
+        "new": new["body"],
+        "split": width > LINE_WIDTH,
+    }
+
+
+def worked(d: Derivation, run: Run, options: SheetOptions) -> dict[str, Any]:
+    r"""Numbers through every layer: one entry of each tensor computed from its formula (every
+    entry in full detail), each tensor's matrix, the identities with numbers, one SGD step.
+
+    Every number is the run's (the compiled formulas); this only prints them next to the
+    formulas they came from.
+
+    Example:
+        >>> from symcnn.graph.presets import preset
+        >>> from symcnn.derivation.derived import derive
+        >>> from symcnn.numeric.engine import Engine
+        >>> from symcnn.numeric.values import random_values
+        >>> net = preset("seed003")
+        >>> d = derive(net)
+        >>> run = Engine(d).run(random_values(net, 0))
+        >>> run.sgd = Engine(d).sgd(run, 0.1)
+        >>> print(*[b["delta"] for b in worked(d, run, SheetOptions())["backward"]])
+        \nabla a^{(1)} \delta^{(0)}
+    """
+    p = SymcnnLatexPrinter(d.table)
+    values = symbol_values(d, run)
+    detail = options.detail
+    lone = d.loss is None
+    grids = [(run.values.input, d.input_grid)]
+    for layer in d.layers:
+        for role, name in layer.params.items():
+            grids.append((run.values.params[name], layer.grid(role)))
+    if lone:
+        grids.append((run.layers[-1].delta, d.layers[-1].grid(Role.DELTA)))
+    else:
+        assert run.values.target is not None
+        grids.append((run.values.target, d.target_grid))
+    given = [m for arr, grid in grids for m in matrices(arr, grid, digits=GIVEN)]
+    given_names = frozenset(str(s) for _, grid in grids for s in grid.symbols.ravel())
+    nump = NumberLatexPrinter(d.table, values, given_names)
+
+    forward = [
+        {
+            "index": layer.index,
+            "title": layer.layer.title,
+            "rows": forward_rows(layer, lv.output, p, nump, detail),
+            "matrices": results(lv.output, layer.grid(Role.OUTPUT)),
+            "winners": _winners(layer, lv, p) if lv.winners is not None else None,
+        }
+        for layer, lv in zip(d.layers, run.layers)
+    ]
+    loss = None
+    if d.loss is not None and run.loss is not None:
+        loss_out = np.array(run.loss)
+        loss = {
+            "rows": forward_rows(d.loss, loss_out.reshape(()), p, nump, "full"),
+            "value": Tex(fmt_number(run.loss)),
+        }
+
+    number = numbers_of(values, given_names)
+    backward = []
+    first_index = d.layers[0].index
+    passed_first: list[dict[str, Tex]] = []
+    first_whole = False
+    for layer, lv in zip(reversed(d.layers), reversed(run.layers)):
+        delta = layer.grid(Role.DELTA)
+        planar = layer.input_shape[0] == layer.output_shape[0] == 1
+        by_role: dict[Role | None, list[dict[str, Any]]] = {}
+        for proof in layer.proofs:
+            if proof.form is None or proof.form.shown is None or proof.role is None:
+                continue
+            target = d.input_grid if proof.role is Role.INPUT and layer is d.layers[0] else None
+            grid = target or (layer.grid(proof.role) if proof.role is not Role.INPUT else None)
+            label = rf"\frac{{\partial E}}{{\partial {grid.latex}}}" if planar and grid else None
+            if proof.role is Role.INPUT and layer is not d.layers[0] and planar:
+                label = d.layers[layer.index - 1].grid(Role.DELTA).latex  # type: ignore[operator]
+            by_role[proof.role] = written_numbers(layer, proof.form.shown, p, number, label)
+        # an identity written out whole (one channel) ends in the gradient: no second matrix
+        whole = {role for role, rows in by_role.items() if rows and planar}
+        params = [
+            {
+                "name": name,
+                "symbol": Tex(layer.grid(role).latex),
+                "rows": sum_rows(layer.grads[role], lv.grads[name], p, nump, detail),
+                "matrices": []
+                if role in whole
+                else results(lv.grads[name], layer.grid(role), gradient=True),
+                "identity": by_role.get(role, []),
+            }
+            for role, name in layer.params.items()
+        ]
+        passback = by_role.get(Role.INPUT, [])
+        if layer.index == first_index:
+            passed_first, passback = passback, []
+            first_whole = Role.INPUT in whole
+        backward.append(
+            {
+                "index": layer.index,
+                "title": layer.layer.title,
+                "delta": Tex(delta.latex),
+                "from": layer.delta_from,
+                "rows": (
+                    sum_rows(layer.delta, lv.delta, p, nump, detail, delta.symbols)
+                    if layer.delta is not None
+                    else []
+                ),
+                "matrices": results(lv.delta, delta),
+                "params": params,
+                "passback": passback,
+            }
+        )
+    first = d.layers[0]
+    input_grad = {
+        "rows": sum_rows(first.grads[Role.INPUT], run.grads["input"], p, nump, detail),
+        "matrices": [] if first_whole else results(run.grads["input"], d.input_grid, gradient=True),
+        "identity": passed_first,
+    }
+    sgd = []
+    lr = options.lr
+    for layer in d.layers:
+        for role, name in layer.params.items():
+            grid = layer.grid(role)
+            # the engine's step for a network (its loss after the step is quoted); a lone
+            # layer has no loss, so its step is written from its gradients here
+            new = (
+                run.sgd.params[name]
+                if run.sgd is not None
+                else run.values.params[name] - lr * run.grads[name]
+            )
+            steps = zip(
+                matrices(run.values.params[name], grid, digits=GIVEN),
+                matrices(run.grads[name], grid),
+                matrices(new, grid),
+            )
+            sgd.append({"name": name, "steps": [_sgd_line(*s, lr) for s in steps]})
+    return {
+        "source": options.values_source,
+        "given": pack(given),
+        "forward": forward,
+        "loss": loss,
+        "backward": backward,
+        "input_grad": input_grad,
+        "sgd": sgd,
+        "lr": Tex(fmt_number(options.lr)),
+        "loss_after": Tex(fmt_number(run.sgd.loss_after)) if run.sgd is not None else None,
+    }
