@@ -15,13 +15,15 @@ from .api import Derivation, Network, derive, load_network, parse_network, prese
 from .compat import deprecated
 from .core.symbols import Role
 from .errors import SpecError, SymcnnError, TooLargeError, ValuesError
-from .kinds.activation import Identity, ReLU, Sigmoid, Tanh
+from .kinds.activation import Identity, LeakyReLU, ReLU, Sigmoid, Tanh
 from .kinds.add import Add
 from .kinds.batchnorm import BatchNorm1d, BatchNorm2d
 from .kinds.concat import Concat
 from .kinds.conv2d import Bias, Conv2d
+from .kinds.conv_transpose2d import ConvTranspose2d
 from .kinds.dense import Linear
 from .kinds.flatten import Flatten
+from .kinds.global_avgpool2d import GlobalAvgPool2d
 from .kinds.loss import CrossEntropyLoss, MSELoss
 from .kinds.pool2d import AvgPool2d, MaxPool2d
 from .kinds.registry import LAYERS, LOSSES
@@ -40,10 +42,13 @@ __all__ = [
     "Bias",
     "Concat",
     "Conv2d",
+    "ConvTranspose2d",
     "CrossEntropyLoss",
     "Derivation",
     "Flatten",
+    "GlobalAvgPool2d",
     "Identity",
+    "LeakyReLU",
     "Linear",
     "MSELoss",
     "MaxPool2d",

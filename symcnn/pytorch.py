@@ -53,8 +53,9 @@ def from_torch(
 
     ``input_shape`` is one sample's shape, ``(C, H, W)`` or ``(F,)``, or a mini-batch's,
     ``(N, C, H, W)`` or ``(N, F)`` (the network then has ``batch = N``). Supported modules:
-    every kind's ``torch_modules`` (Conv2d, MaxPool2d, AvgPool2d, Linear, Flatten, ReLU,
-    Sigmoid, Tanh, Identity, BatchNorm1d/2d in training mode …); parameters keep their
+    every kind's ``torch_modules`` (Conv2d, ConvTranspose2d, MaxPool2d, AvgPool2d,
+    AdaptiveAvgPool2d(1), Linear, Flatten, ReLU, LeakyReLU, Sigmoid, Tanh, Identity,
+    BatchNorm1d/2d in training mode); parameters keep their
     layer's index (``"0.weight"``). ``x`` and ``target`` (arrays or tensors) fill the
     returned `Values`; zeros of the right shapes stand in for them otherwise. The loss is
     symcnn's (``mse``: ½ Σ (ŷ − t)², ``cross_entropy``), summed or averaged over the batch.

@@ -267,6 +267,7 @@ def check_conv2d_backward(
     in_channels: int | None = None,
     out_channels: int | None = None,
     bias: str = "shared",
+    groups: int = 1,
     *,
     index_base: int = 1,
     **options: Any,
@@ -274,7 +275,7 @@ def check_conv2d_backward(
     """Check ``fn(x, w, b, delta) -> (gx, gw, gb)`` for one conv2d configuration.
 
     ``input_shape`` is ``(H, W)``, ``"HxW"`` or ``(C, H, W)``; ``kernel`` is ``(KH, KW)`` or the
-    weight shape ``(O, C, KH, KW)``; other options as in `compare_layer_backward`.
+    weight shape ``(O, C/groups, KH, KW)``; other options as in `compare_layer_backward`.
 
     Example:
         >>> def conv_backward(x, w, b, delta):  # a 1x1 kernel, one channel, no padding
@@ -287,6 +288,8 @@ def check_conv2d_backward(
     c1 = lead_in[0] if lead_in else None
     lead, kern = _split(kernel, "kernel", 2)
     o2, c2 = lead if lead else (None, None)
+    if c2 is not None and isinstance(groups, int):
+        c2 *= groups  # the weight holds the channels of one group
     channels = _channels("in_channels", c1, c2, in_channels) or 1
     layer = Conv2d(
         kernel=kern,
@@ -295,6 +298,7 @@ def check_conv2d_backward(
         padding=padding,
         dilation=dilation,
         bias=bias,  # type: ignore[arg-type]
+        groups=groups,
         input=(channels, *size),
     )
     return check_layer_backward(layer, fn, index_base=index_base, **options)

@@ -9,28 +9,59 @@ from __future__ import annotations
 import numpy as np
 
 
-def conv2d(x, w, b, stride, pad, dil, bias):
+def conv2d(x, w, b, stride, pad, dil, bias, groups=1):
+    """Output channel o reads the c_in/groups input channels of its group o // (o_ch/groups)."""
     c_in, h, wd = x.shape
-    o_ch, _, kh, kw = w.shape
+    o_ch, per_group, kh, kw = w.shape
+    assert per_group * groups == c_in
     oh = (h + 2 * pad[0] - dil[0] * (kh - 1) - 1) // stride[0] + 1
     ow = (wd + 2 * pad[1] - dil[1] * (kw - 1) - 1) // stride[1] + 1
     out = np.zeros((o_ch, oh, ow))
     for o in range(o_ch):
+        first = (o // (o_ch // groups)) * per_group
         for i in range(oh):
             for j in range(ow):
                 acc = 0.0
-                for c in range(c_in):
+                for c in range(per_group):
                     for m in range(kh):
                         for n in range(kw):
                             r = i * stride[0] + m * dil[0] - pad[0]
                             s = j * stride[1] + n * dil[1] - pad[1]
                             if 0 <= r < h and 0 <= s < wd:
-                                acc += w[o, c, m, n] * x[c, r, s]
+                                acc += w[o, c, m, n] * x[first + c, r, s]
                 if bias == "shared":
                     acc += b[o]
                 elif bias == "untied":
                     acc += b[o, i, j]
                 out[o, i, j] = acc
+    return out
+
+
+def conv_transpose2d(x, w, b, stride, pad, out_pad, dil, bias):
+    """PyTorch's ConvTranspose2d by scattering: x[c,i,j]·w[c,o,m,n] is added at output row
+    i·s − p + m·d, column j·s − p + n·d (when that lies in the output)."""
+    c_in, h, wd = x.shape
+    _, o_ch, kh, kw = w.shape
+    oh = (h - 1) * stride[0] - 2 * pad[0] + dil[0] * (kh - 1) + out_pad[0] + 1
+    ow = (wd - 1) * stride[1] - 2 * pad[1] + dil[1] * (kw - 1) + out_pad[1] + 1
+    out = np.zeros((o_ch, oh, ow))
+    for c in range(c_in):
+        for i in range(h):
+            for j in range(wd):
+                for o in range(o_ch):
+                    for m in range(kh):
+                        for n in range(kw):
+                            r = i * stride[0] - pad[0] + m * dil[0]
+                            t = j * stride[1] - pad[1] + n * dil[1]
+                            if 0 <= r < oh and 0 <= t < ow:
+                                out[o, r, t] += x[c, i, j] * w[c, o, m, n]
+    for o in range(o_ch):
+        for r in range(oh):
+            for t in range(ow):
+                if bias == "shared":
+                    out[o, r, t] += b[o]
+                elif bias == "untied":
+                    out[o, r, t] += b[o, r, t]
     return out
 
 
@@ -107,6 +138,7 @@ def _layer(layer, index, reads, params):
 
 
 def _sample(layer, index, a, params):
+    """One layer on one sample."""
     kind = layer["type"]
     if kind == "conv2d":
         return conv2d(
@@ -117,15 +149,35 @@ def _sample(layer, index, a, params):
             layer["padding"],
             layer["dilation"],
             layer["bias"],
+            layer.get("groups", 1),  # absent: an ordinary (ungrouped) convolution
+        )
+    if kind == "conv_transpose2d":
+        return conv_transpose2d(
+            a,
+            params[f"{index}.weight"],
+            params.get(f"{index}.bias"),
+            layer["stride"],
+            layer["padding"],
+            layer["output_padding"],
+            layer["dilation"],
+            layer["bias"],
         )
     if kind in ("maxpool2d", "avgpool2d"):
         return pool(a, layer["window"], layer["stride"], kind)[0]
+    if kind == "global_avgpool2d":
+        z = np.zeros((a.shape[0], 1, 1))
+        for c in range(a.shape[0]):
+            z[c, 0, 0] = sum(a[c, r, t] for r in range(a.shape[1]) for t in range(a.shape[2]))
+            z[c, 0, 0] /= a.shape[1] * a.shape[2]
+        return z
     if kind == "flatten":
         return np.array([a[idx] for idx in np.ndindex(*a.shape)])
     if kind == "dense":
         w = params[f"{index}.weight"]
         z = np.array([sum(w[i, j] * a[j] for j in range(a.size)) for i in range(w.shape[0])])
         return z + params[f"{index}.bias"] if layer["bias"] else z
+    if kind == "leaky_relu":
+        return np.where(a > 0, a, layer["negative_slope"] * a)
     return ACTIVATIONS[kind](a)
 
 
@@ -195,45 +247,93 @@ def _out(size, k, s, p, d):
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
 
+def _random_conv(rng, current):
+    """A conv2d layer that fits ``current`` (maybe grouped), and its output shape; or None."""
+    for _attempt in range(20):
+        k = [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
+        s = [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
+        p = [int(rng.integers(0, 2)), int(rng.integers(0, 2))]
+        d = [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
+        oh, ow = (_out(current[a + 1], k[a], s[a], p[a], d[a]) for a in range(2))
+        if (
+            oh >= 1
+            and ow >= 1
+            and all(d[a] * (k[a] - 1) + 1 <= current[a + 1] + 2 * p[a] for a in range(2))
+        ):
+            break
+    else:
+        return None
+    o = int(rng.choice([1, 2, 4])) if current[0] == 2 else int(rng.integers(1, 3))
+    # groups: a common divisor of both channel counts (depthwise when it is both)
+    groups = int(rng.choice([g for g in (1, 2) if current[0] % g == 0 and o % g == 0]))
+    layer = {
+        "type": "conv2d",
+        "kernel": k,
+        "stride": s,
+        "padding": p,
+        "dilation": d,
+        "out_channels": o,
+        "bias": str(rng.choice(["none", "shared", "untied"])),
+        "groups": groups,
+    }
+    return layer, (o, oh, ow)
+
+
+def _random_transposed(rng, current):
+    """A conv_transpose2d layer on a small ``current`` and its output shape; or None."""
+    k = [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
+    s = [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
+    d = [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
+    op = [int(rng.integers(0, max(s[a], d[a]))) for a in range(2)]
+    p = [int(rng.integers(0, 2)), int(rng.integers(0, 2))]
+    size = [
+        (current[a + 1] - 1) * s[a] - 2 * p[a] + d[a] * (k[a] - 1) + op[a] + 1 for a in range(2)
+    ]
+    if min(size) < 1 or max(size) > 9:
+        return None
+    o = int(rng.integers(1, 3))
+    layer = {
+        "type": "conv_transpose2d",
+        "kernel": k,
+        "stride": s,
+        "padding": p,
+        "output_padding": op,
+        "dilation": d,
+        "out_channels": o,
+        "bias": str(rng.choice(["none", "shared", "untied"])),
+    }
+    return layer, (o, *size)
+
+
+def _random_activation(rng, layers):
+    act = str(rng.choice(["sigmoid", "tanh", "relu", "leaky_relu", "identity", "none"]))
+    if act == "leaky_relu":
+        layers.append({"type": act, "negative_slope": float(rng.choice([0.01, 0.1, 0.3]))})
+    elif act != "none":
+        layers.append({"type": act})
+
+
 def random_network(rng):
-    """A random small network: conv/pool/activation blocks, maybe flatten + dense, a loss."""
+    """A random small network: conv (or transposed conv) / pool / activation blocks, maybe
+    flatten + dense, a loss. Every option of every layer is spelled out."""
     shape = (int(rng.integers(1, 3)), int(rng.integers(3, 7)), int(rng.integers(3, 7)))
     layers = []
     current = shape
     for _ in range(int(rng.integers(1, 3))):
-        for _attempt in range(20):
-            k = [int(rng.integers(1, 4)), int(rng.integers(1, 4))]
-            s = [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
-            p = [int(rng.integers(0, 2)), int(rng.integers(0, 2))]
-            d = [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
-            oh, ow = (_out(current[a + 1], k[a], s[a], p[a], d[a]) for a in range(2))
-            if (
-                oh >= 1
-                and ow >= 1
-                and all(d[a] * (k[a] - 1) + 1 <= current[a + 1] + 2 * p[a] for a in range(2))
-            ):
-                break
-        else:
+        made = None
+        if max(current[1:]) <= 4 and rng.random() < 0.35:
+            made = _random_transposed(rng, current)
+        made = made or _random_conv(rng, current)
+        if made is None:
             break
-        o = int(rng.integers(1, 3))
-        bias = str(rng.choice(["none", "shared", "untied"]))
-        layers.append(
-            {
-                "type": "conv2d",
-                "kernel": k,
-                "stride": s,
-                "padding": p,
-                "dilation": d,
-                "out_channels": o,
-                "bias": bias,
-            }
-        )
-        current = (o, oh, ow)
-        act = str(rng.choice(["sigmoid", "tanh", "relu", "identity", "none"]))
-        if act != "none":
-            layers.append({"type": act})
-        kind = str(rng.choice(["maxpool2d", "avgpool2d", "none"]))
-        if kind != "none" and min(current[1:]) >= 2:
+        layers.append(made[0])
+        current = made[1]
+        _random_activation(rng, layers)
+        kind = str(rng.choice(["maxpool2d", "avgpool2d", "global_avgpool2d", "none"]))
+        if kind == "global_avgpool2d":
+            layers.append({"type": kind})
+            current = (current[0], 1, 1)
+        elif kind != "none" and min(current[1:]) >= 2:
             window = [2, 2]
             stride = [int(rng.integers(1, 3)), int(rng.integers(1, 3))]
             layers.append({"type": kind, "window": window, "stride": stride})
@@ -253,26 +353,33 @@ def random_network(rng):
                     "bias": bool(rng.random() < 0.7),
                 }
             )
-            act = str(rng.choice(["sigmoid", "tanh", "relu", "identity", "none"]))
-            if act != "none":
-                layers.append({"type": act})
+            _random_activation(rng, layers)
         if rng.random() < 0.4:
             loss = "cross_entropy"
     return layers, shape, loss
 
 
 def _conv(rng, channels, out_channels=None, same=False):
-    """A random conv2d table; ``same`` keeps the spatial size (3x3 or 1x1, stride 1, padded)."""
+    """A random conv2d table; ``same`` keeps the spatial size (3x3 or 1x1, stride 1, padded);
+    grouped when the channels allow it."""
     k = int(rng.choice([1, 3])) if same else int(rng.integers(1, 3))
+    out = channels if out_channels is None else out_channels
+    shared = [g for g in (2, 3) if channels % g == 0 and out % g == 0]
     return {
         "type": "conv2d",
         "kernel": [k, k],
         "stride": [1, 1],
         "padding": [k // 2, k // 2] if same else [0, 0],
         "dilation": [1, 1],
-        "out_channels": channels if out_channels is None else out_channels,
+        "out_channels": out,
         "bias": str(rng.choice(["none", "shared", "untied"])),
+        "groups": int(rng.choice([1, *shared])),
     }
+
+
+def _graph_activation(rng, kinds=("relu", "tanh", "sigmoid", "leaky_relu")):
+    kind = str(rng.choice(list(kinds)))
+    return {"type": kind, "negative_slope": 0.1} if kind == "leaky_relu" else {"type": kind}
 
 
 def random_graph_network(rng):
@@ -300,8 +407,7 @@ def random_graph_network(rng):
         if choice < 0.4:  # residual: x + f(x), f keeping the shape
             start = current
             push(_conv(rng, channels, same=True))
-            act = str(rng.choice(["relu", "tanh", "sigmoid", "identity"]))
-            push({"type": act})
+            push(_graph_activation(rng, ("relu", "tanh", "sigmoid", "identity", "leaky_relu")))
             layers.append({"type": "add", "inputs": [start, current], "id": f"t{len(layers)}"})
             current = layers[-1]["id"]
         elif choice < 0.7:  # two branches from one tensor, concatenated along channels
@@ -314,15 +420,32 @@ def random_graph_network(rng):
             layers.append({"type": "concat", "inputs": [first, current], "id": f"t{len(layers)}"})
             current = layers[-1]["id"]
             channels = c1 + c2
-        else:  # a plain conv, maybe shrinking
+        elif choice < 0.85:  # a plain conv, maybe shrinking
             table = _conv(rng, channels, int(rng.integers(1, 3)))
             push(table)
             k = table["kernel"][0]
             channels, h, w = table["out_channels"], h - k + 1, w - k + 1
+        else:  # a transposed conv doubling the size
+            out = int(rng.integers(1, 3))
+            push(
+                {
+                    "type": "conv_transpose2d",
+                    "kernel": [2, 2],
+                    "stride": [2, 2],
+                    "padding": [0, 0],
+                    "output_padding": [0, 0],
+                    "dilation": [1, 1],
+                    "out_channels": out,
+                    "bias": str(rng.choice(["none", "shared", "untied"])),
+                }
+            )
+            channels, h, w = out, 2 * h, 2 * w
         if (batch or 1) * h * w > 1 and rng.random() < 0.5:
             eps = float(rng.choice([1e-5, 0.1]))
             push({"type": "batchnorm2d", "eps": eps, "affine": bool(rng.random() < 0.8)})
-        push({"type": str(rng.choice(["relu", "tanh", "sigmoid"]))})
+        push(_graph_activation(rng))
+    if rng.random() < 0.3:
+        push({"type": "global_avgpool2d"})
     push({"type": "flatten"})
     push({"type": "dense", "out_features": int(rng.integers(2, 4)), "bias": True})
     if batch is not None and rng.random() < 0.6:

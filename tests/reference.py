@@ -184,3 +184,100 @@ def avgpool2d_backward(a: np.ndarray, delta: np.ndarray, window: Pair, stride: P
             for r, t in cells:
                 ga[c, r, t] += delta[c, i, j] * share
     return ga
+
+
+# --- issue 12's single-input kinds --------------------------------------------------------
+
+
+def grouped_conv2d_backward(
+    a: np.ndarray,
+    w: np.ndarray,
+    delta: np.ndarray,
+    groups: int,
+    stride: Pair = (1, 1),
+    padding: Pair = (0, 0),
+    dilation: Pair = (1, 1),
+) -> dict[str, np.ndarray]:
+    """Input and weight gradients of a grouped convolution, weight [O, C/groups, KH, KW].
+
+    Output channel o belongs to group g = o // (O/groups) and reads input channels
+    g·C/groups … (g + 1)·C/groups − 1 only; every product w[o,c,m,n]·a[g·C/groups + c, r, t]
+    sends δ[o,i,j]·w[o,c,m,n] to that input entry and δ[o,i,j]·a[…] to the weight.
+    """
+    c_in, h, wd = a.shape
+    c_out, per_group, kh, kw = w.shape
+    assert per_group * groups == c_in and c_out % groups == 0
+    _, oh, ow = delta.shape
+    ga, gw = np.zeros_like(a, dtype=float), np.zeros_like(w, dtype=float)
+    for o in range(c_out):
+        first = (o // (c_out // groups)) * per_group
+        for i in range(oh):
+            for j in range(ow):
+                for c in range(per_group):
+                    for m in range(kh):
+                        for n in range(kw):
+                            r = _source(i, m, stride[0], padding[0], dilation[0])
+                            t = _source(j, n, stride[1], padding[1], dilation[1])
+                            if 0 <= r < h and 0 <= t < wd:
+                                ga[first + c, r, t] += delta[o, i, j] * w[o, c, m, n]
+                                gw[o, c, m, n] += delta[o, i, j] * a[first + c, r, t]
+    return {"input": ga, "weight": gw}
+
+
+def transposed_out_size(size: int, k: int, stride: int, pad: int, dil: int, out_pad: int) -> int:
+    """Output length of a transposed convolution, PyTorch's formula."""
+    return (size - 1) * stride - 2 * pad + dil * (k - 1) + out_pad + 1
+
+
+def conv_transpose2d_backward(
+    a: np.ndarray,
+    w: np.ndarray,
+    delta: np.ndarray,
+    stride: Pair = (1, 1),
+    padding: Pair = (0, 0),
+    output_padding: Pair = (0, 0),
+    dilation: Pair = (1, 1),
+) -> dict[str, np.ndarray]:
+    """Input and weight gradients of a transposed convolution, weight [C, O, KH, KW].
+
+    The forward pass scatters a[c,i,j]·w[c,o,m,n] onto z[o, i·s − p + m·d, j·s − p + n·d]
+    (dropped outside the output); each such product sends δ at that output entry times the
+    weight to ∂E/∂a[c,i,j], and times the input entry to ∂E/∂w[c,o,m,n].
+    """
+    c_in, h, wd = a.shape
+    _, c_out, kh, kw = w.shape
+    oh = transposed_out_size(h, kh, stride[0], padding[0], dilation[0], output_padding[0])
+    ow = transposed_out_size(wd, kw, stride[1], padding[1], dilation[1], output_padding[1])
+    assert delta.shape == (c_out, oh, ow), f"delta has shape {delta.shape}"
+    ga, gw = np.zeros_like(a, dtype=float), np.zeros_like(w, dtype=float)
+    for c in range(c_in):
+        for i in range(h):
+            for j in range(wd):
+                for o in range(c_out):
+                    for m in range(kh):
+                        for n in range(kw):
+                            r = i * stride[0] - padding[0] + m * dilation[0]
+                            t = j * stride[1] - padding[1] + n * dilation[1]
+                            if 0 <= r < oh and 0 <= t < ow:
+                                ga[c, i, j] += delta[o, r, t] * w[c, o, m, n]
+                                gw[c, o, m, n] += delta[o, r, t] * a[c, i, j]
+    return {"input": ga, "weight": gw}
+
+
+def leaky_relu_backward(x: np.ndarray, delta: np.ndarray, slope: float) -> np.ndarray:
+    """δ times the derivative: 1 where x > 0, the slope elsewhere (x = 0 included, as PyTorch)."""
+    out = np.zeros_like(x, dtype=float)
+    for idx in np.ndindex(*x.shape):
+        out[idx] = delta[idx] * (1.0 if x[idx] > 0 else slope)
+    return out
+
+
+def global_avgpool2d_backward(x: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """Every entry of channel c counts 1/(H·W) in its mean: it receives δ[c, 0, 0]/(H·W)."""
+    ch, h, wd = x.shape
+    out = np.zeros_like(x, dtype=float)
+    for c in range(ch):
+        for r in range(h):
+            for t in range(wd):
+                out[c, r, t] = delta[c, 0, 0] / (h * wd)
+    return out

@@ -24,14 +24,21 @@ from symcnn.cli import main
 ALONE = {
     "conv2d": (
         {"type": "conv2d", "kernel": [2, 2], "out_channels": 2, "stride": [1, 2],
-         "padding": [1, 0], "dilation": [1, 1], "bias": "shared"},
+         "padding": [1, 0], "dilation": [1, 1], "bias": "shared", "groups": 1},
         [2, 3, 4],
+    ),
+    "conv_transpose2d": (
+        {"type": "conv_transpose2d", "kernel": [2, 3], "out_channels": 2, "stride": [2, 1],
+         "padding": [1, 0], "output_padding": [1, 0], "dilation": [1, 1], "bias": "untied"},
+        [2, 2, 3],
     ),
     "maxpool2d": ({"type": "maxpool2d", "window": [2, 2], "stride": [1, 1]}, [1, 3, 3]),
     "avgpool2d": ({"type": "avgpool2d", "window": [2, 2], "stride": [2, 1]}, [2, 4, 3]),
+    "global_avgpool2d": ({"type": "global_avgpool2d"}, [2, 3, 2]),
     "sigmoid": ({"type": "sigmoid"}, [1, 2, 2]),
     "tanh": ({"type": "tanh"}, [3]),
     "relu": ({"type": "relu"}, [2, 2, 2]),
+    "leaky_relu": ({"type": "leaky_relu", "negative_slope": 0.2}, [1, 2, 3]),
     "identity": ({"type": "identity"}, [4]),
     "flatten": ({"type": "flatten"}, [2, 2, 2]),
     "dense": ({"type": "dense", "out_features": 3, "bias": True}, [4]),

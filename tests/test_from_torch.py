@@ -64,6 +64,37 @@ def test_a_sequential_becomes_a_network_with_the_same_gradients():
         )
 
 
+def test_grouped_and_transposed_convolutions_leaky_relu_and_global_pooling():
+    torch.manual_seed(2)
+    model = nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1, groups=2),
+        nn.LeakyReLU(0.2),
+        nn.ConvTranspose2d(4, 2, 2, stride=2),
+        nn.BatchNorm2d(2),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(2, 3),
+    ).double()
+    x, target = _numbers(model, (2, 2, 3, 3), 3, seed=3)
+    net, values = symcnn.from_torch(
+        model, (2, 2, 3, 3), loss="cross_entropy", reduction="sum", x=x, target=target
+    )
+    assert net.nodes[0].layer.groups == 2 and net.nodes[1].layer.negative_slope == 0.2
+    assert net.nodes[2].layer.output_shape == (2, 6, 6)
+    loss = nn.functional.cross_entropy(model(x), target, reduction="sum")
+    loss.backward()
+    run = net.derive(prove=False).evaluate(values)
+    assert run.loss == pytest.approx(float(loss.detach()), rel=1e-10)
+    np.testing.assert_allclose(run.grads["input"], x.grad.numpy(), rtol=1e-8, atol=1e-12)
+    for name, tensor in {
+        "0.weight": model[0].weight, "2.weight": model[2].weight, "2.bias": model[2].bias,
+        "3.weight": model[3].weight, "6.weight": model[6].weight,
+    }.items():  # fmt: skip
+        np.testing.assert_allclose(run.grads[name], tensor.grad.numpy(), rtol=1e-8, atol=1e-12)
+    with pytest.raises(symcnn.SymcnnError, match="output_size = 2: symcnn derives the global"):
+        symcnn.from_torch(nn.Sequential(nn.AdaptiveAvgPool2d(2)), (1, 4, 4))
+
+
 def test_one_sample_and_zeros_for_the_numbers_not_given():
     model = nn.Sequential(nn.Linear(4, 2), nn.Tanh())
     net, values = symcnn.from_torch(model, (4,))

@@ -207,7 +207,7 @@ def test_presets_command(capsys):
     code, out, _ = _cli(capsys, "presets")
     names = [line.split()[0] for line in out.splitlines()]
     assert code == 0 and names == sorted(names)
-    assert {"seed000", "seed003", "lenet5-bn", "residual"} <= set(names)
+    assert {"seed000", "seed003", "lenet5-bn", "residual", "upsampler"} <= set(names)
     code, out, _ = _cli(capsys, "presets", "--show", "seed003")
     assert out == (EXAMPLES / "seed003.toml").read_text(encoding="utf-8")
 

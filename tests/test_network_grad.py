@@ -45,6 +45,7 @@ def test_gradients_equal_finite_differences_of_the_loss(seed):
 
 def test_random_networks_cover_every_layer_kind_and_option():
     kinds, strides, channels, losses, biases = set(), set(), set(), set(), set()
+    groups, depthwise, out_padding, tbiases = set(), False, set(), set()
     for seed in SEEDS:
         layers, net, *_ = _case(seed)
         kinds |= {layer["type"] for layer in layers}
@@ -52,21 +53,34 @@ def test_random_networks_cover_every_layer_kind_and_option():
         channels |= {net.input[0]} | {layer.get("out_channels", 1) for layer in layers}
         biases |= {str(layer.get("bias")) for layer in layers if layer["type"] == "conv2d"}
         losses.add(net.loss.kind)
+        for node in net.nodes:
+            layer = node.layer
+            if layer.kind == "conv2d":
+                groups.add(layer.groups)
+                depthwise |= layer.groups == layer.input_shape[0] == layer.out_channels > 1
+            if layer.kind == "conv_transpose2d":
+                out_padding.add(tuple(layer.output_padding))
+                tbiases.add(layer.bias.value)
     assert kinds == {
         "conv2d",
+        "conv_transpose2d",
         "maxpool2d",
         "avgpool2d",
+        "global_avgpool2d",
         "sigmoid",
         "tanh",
         "relu",
+        "leaky_relu",
         "identity",
         "flatten",
         "dense",
     }
     assert {(1, 1), (2, 1), (1, 2), (2, 2)} <= strides
-    assert channels == {1, 2}
+    assert channels == {1, 2, 4}
     assert losses == {"mse", "cross_entropy"}
     assert biases == {"none", "shared", "untied"}
+    assert groups == {1, 2} and depthwise
+    assert len(out_padding) > 1 and len(tbiases) > 1
 
 
 @pytest.mark.parametrize("seed", SEEDS[:18])
@@ -91,9 +105,28 @@ def test_gradients_equal_torch_autograd(seed):
                 tuple(layer["stride"]),
                 tuple(layer["padding"]),
                 tuple(layer["dilation"]),
+                layer["groups"],
             )[0]
             if layer["bias"] == "untied":
                 a = a + tp[f"{index}.bias"]
+        elif kind == "conv_transpose2d":
+            shared = tp.get(f"{index}.bias") if layer["bias"] == "shared" else None
+            a = tf.conv_transpose2d(
+                a[None],
+                tp[f"{index}.weight"],
+                shared,
+                tuple(layer["stride"]),
+                tuple(layer["padding"]),
+                tuple(layer["output_padding"]),
+                1,
+                tuple(layer["dilation"]),
+            )[0]
+            if layer["bias"] == "untied":
+                a = a + tp[f"{index}.bias"]
+        elif kind == "global_avgpool2d":
+            a = tf.adaptive_avg_pool2d(a[None], 1)[0]
+        elif kind == "leaky_relu":
+            a = tf.leaky_relu(a, layer["negative_slope"])
         elif kind == "maxpool2d":
             a = tf.max_pool2d(a[None], tuple(layer["window"]), tuple(layer["stride"]))[0]
         elif kind == "avgpool2d":
@@ -122,7 +155,11 @@ def test_gradients_equal_torch_autograd(seed):
 
 
 def test_sgd_step_moves_every_parameter_against_its_gradient_and_lowers_the_loss():
-    layers, net, x, params, target = _case(3)
+    # a network whose loss can move (not cross-entropy over a single output, always 0)
+    seed = next(
+        k for k in SEEDS if _case(k)[1].output_shape != (1,) or _case(k)[1].loss.kind == "mse"
+    )
+    layers, net, x, params, target = _case(seed)
     d = net.derive(prove=False)
     num = d.numeric()
     values = check_values(net, {"input": x, "target": target, "params": params})

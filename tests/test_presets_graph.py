@@ -124,3 +124,42 @@ def test_residual_preset_equals_torch_autograd_and_sums_the_skip():
     _compare(torch, net, model, seed=3)
     d = net.derive(prove=False)
     assert d.input_sources == (0, 5)  # the input's δ: from the first conv and from the skip
+
+
+def test_upsampler_preset_equals_torch_autograd():
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    net = symcnn.preset("upsampler")
+    model = nn.Sequential(
+        nn.ConvTranspose2d(2, 2, 4, stride=2, padding=1, bias=False),
+        nn.BatchNorm2d(2),
+        nn.ReLU(),
+        nn.ConvTranspose2d(2, 1, 4, stride=2, padding=1),
+        nn.Tanh(),
+    ).double()
+    gen = torch.Generator().manual_seed(4)
+    for p in model.parameters():
+        with torch.no_grad():
+            p.copy_(torch.rand(p.shape, generator=gen, dtype=torch.float64) - 0.5)
+    x = torch.randn((2, 2, 3, 3), generator=gen, dtype=torch.float64, requires_grad=True)
+    target = torch.rand((2, 1, 12, 12), generator=gen, dtype=torch.float64) * 2 - 1
+    loss = 0.5 * ((model(x) - target) ** 2).sum() / 2  # the README's mse, mean over N = 2
+    loss.backward()
+    params = {
+        f"{i}.{name}": getattr(m, name).detach().numpy()
+        for i, m in enumerate(model)
+        for name in ("weight", "bias")
+        if getattr(m, name, None) is not None
+    }
+    d = net.derive()
+    run = d.evaluate({"input": x.detach().numpy(), "target": target.numpy(), "params": params})
+    assert d.all_proven
+    assert run.loss == pytest.approx(float(loss.detach()), rel=1e-10)
+    np.testing.assert_allclose(run.grads["input"], x.grad.numpy(), rtol=1e-8, atol=1e-12)
+    for i, m in enumerate(model):
+        for name in ("weight", "bias"):
+            tensor = getattr(m, name, None)
+            if tensor is not None:
+                np.testing.assert_allclose(
+                    run.grads[f"{i}.{name}"], tensor.grad.numpy(), rtol=1e-8, atol=1e-12
+                )

@@ -10,6 +10,8 @@ GRAD = """examples:
   symcnn grad maxpool2d --input 4x4 --window 2x2 --format latex
   symcnn grad conv2d --input 5x5 --kernel 3x3 --stride 2 --padding 1 --format json
   symcnn grad dense --input 4 --out-features 2
+  symcnn grad conv2d --input 3x4x4 --kernel 3x3 --out-channels 3 --groups 3
+  symcnn grad conv_transpose2d --input 3x3 --kernel 3x3 --stride 2 --padding 1 --output-padding 1
   symcnn grad --preset seed003
   symcnn grad --network examples/seed000.toml --format json
   symcnn grad --preset residual          (a skip connection: the input's δ is a sum)

@@ -38,6 +38,17 @@ class ElementwiseBase(sympy.Function):
         """The function on NumPy arrays."""
         raise NotImplementedError
 
+    def fill(self, form: str, arg: str) -> str:
+        """One of the printed forms with the printed argument in place of ``{}``.
+
+        A function with a number among its arguments (a slope) overrides this to print it.
+
+        Example:
+            >>> ElementwiseBase.fill(None, "f({})", "x")
+            'f(x)'
+        """
+        return form.format(arg)
+
 
 def first_max_condition(k: int, args: tuple[sympy.Expr, ...]) -> sympy.Basic:
     """The condition "args[k] is the first maximum": strictly above earlier, ≥ later entries.

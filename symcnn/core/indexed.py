@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 import sympy
 from sympy import Indexed, IndexedBase, Symbol
@@ -48,6 +49,31 @@ class General:
     wrt: dict[Role, Indexed | Symbol] = field(default_factory=dict)
 
 
+class GroupOf(sympy.Function):
+    """g(o): the group, counted from 0, of output channel ``o`` of a grouped convolution.
+
+    Arguments: the channel index, the output channels per group O/G, the index base; with
+    numbers it is ⌊(o − base)/(O/G)⌋. Sheets print it ``g(o)`` and say what g is.
+
+    Example:
+        >>> o = index("o")
+        >>> GroupOf(o, NO / NG, 1), GroupOf(5, 2, 1)
+        (GroupOf(o, O/G, 1), 2)
+    """
+
+    nargs = 3
+    is_integer = True
+
+    @classmethod
+    def eval(cls, o: sympy.Basic, per: sympy.Basic, base: sympy.Basic) -> sympy.Basic | None:
+        if o.is_Integer and per.is_Integer and base.is_Integer:
+            return sympy.Integer((int(o) - int(base)) // int(per))
+        return None
+
+    def _latex(self, printer: Any) -> str:
+        return f"g({printer._print(self.args[0])})"
+
+
 def index(name: str) -> Symbol:
     """An integer index symbol.
 
@@ -74,10 +100,11 @@ I_, J_, M_, N_, C_, O_ = (index(s) for s in ("i", "j", "m", "n", "c", "o"))
 U_, V_ = index("u"), index("v")
 H, WD, KH, KW = size("H"), size("W"), size("k_1"), size("k_2")
 HOUT, WOUT, NC, NO = size("H_out"), size("W_out"), size("C"), size("O")
+NG = size("G")  # the channel groups of a grouped convolution
 # sizes of the vector layers: a fully connected layer's, and a flat vector's length
 NIN, NOUT, NV = size("N_in"), size("N_out"), size("N")
 #: Every size symbol (a condition on sizes only is not a range condition on an index).
-SIZES = frozenset({H, WD, KH, KW, HOUT, WOUT, NC, NO, NIN, NOUT, NV})
+SIZES = frozenset({H, WD, KH, KW, HOUT, WOUT, NC, NO, NG, NIN, NOUT, NV})
 
 
 def primed(s: Symbol) -> Symbol:

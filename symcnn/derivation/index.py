@@ -38,19 +38,23 @@ def chain_rule(general: General, role: Role) -> ChainRule:
     """
     x = general.wrt[role]
     limits = [(s, *general.ranges[s]) for s in general.outer]
+
+    def over_outputs(expr: sympy.Expr) -> sympy.Expr:  # one output entry: nothing to sum
+        return Sum(expr, *limits) if limits else expr
+
     grad = Derivative(E, x, evaluate=False)
     dz = Derivative(general.z, x, evaluate=False)
     delta = DELTA[general.z.indices]
     steps = [
-        Step(StepKind.CHAIN, grad, Sum(Derivative(E, general.z, evaluate=False) * dz, *limits)),
-        Step(StepKind.DELTA, grad, Sum(delta * dz, *limits)),
+        Step(StepKind.CHAIN, grad, over_outputs(Derivative(E, general.z, evaluate=False) * dz)),
+        Step(StepKind.DELTA, grad, over_outputs(delta * dz)),
         Step(StepKind.FORWARD, dz, Derivative(general.rhs, x, evaluate=False)),
     ]
     diffed = general.rhs.diff(x)
     steps.append(Step(StepKind.DIFF, dz, diffed))
     collapsed, zeros = collapse(diffed.doit())
     steps.append(Step(StepKind.SURVIVES, dz, collapsed))
-    result, more = collapse(Sum(delta * collapsed, *limits).doit())
+    result, more = collapse(over_outputs(delta * collapsed).doit())
     steps.append(Step(StepKind.RESULT, grad, result))
     zero_outside = tuple(dict.fromkeys(zeros + more))
     return ChainRule(role, tuple(steps), zero_outside)

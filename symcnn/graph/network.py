@@ -143,7 +143,10 @@ def _blame(index: int, kind: str, source: str, key: str | None = None) -> Iterat
     try:
         yield
     except SpecError as err:
-        raise NetworkShapeError(index, f"layer {index} ({kind}): {err}; {source}", key) from None
+        named = getattr(err, "key", None)  # a key the error names (groups …): its line
+        raise NetworkShapeError(
+            index, f"layer {index} ({kind}): {err}; {source}", named or key
+        ) from None
 
 
 def _to_layer(item: Any, index: int) -> tuple[Layer, Wiring | None]:

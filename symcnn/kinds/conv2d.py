@@ -1,10 +1,11 @@
-"""conv2d: a 2-D convolution (cross-correlation) with stride, padding, dilation, channels and bias."""
+"""conv2d: a 2-D convolution (cross-correlation) with stride, padding, dilation, channels, groups
+and bias."""
 
 from __future__ import annotations
 
 import enum
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -27,7 +28,7 @@ from ..core.shapes import (
     shape_text,
 )
 from ..core.symbols import Role
-from ..errors import SpecError
+from ..errors import LayerKeyError, SpecError
 from .base import (
     Arrays,
     ClosedForm,
@@ -59,7 +60,7 @@ class Bias(enum.Enum):
         return parse_enum(cls, value, "bias mode")
 
 
-def _spatial_input(value: Any, channels: int | None) -> Shape:
+def spatial_input(value: Any, channels: int | None) -> Shape:
     """(C, H, W) from (C, H, W), or from (H, W) / ``"HxW"`` and the channel count."""
     if isinstance(value, (tuple, list)) and len(value) == 3:
         c, h, w = (positive(v, "input") for v in value)
@@ -69,7 +70,7 @@ def _spatial_input(value: Any, channels: int | None) -> Shape:
     if isinstance(value, (tuple, list)) and len(value) == 1:
         raise SpecError("needs a [C, H, W] input but gets a flat vector")
     if isinstance(value, str) and value.lower().count("x") == 2:
-        return _spatial_input(shape_of(value, "input"), channels)
+        return spatial_input(shape_of(value, "input"), channels)
     return (channels or 1, *parse_size(value, "input"))
 
 
@@ -78,8 +79,10 @@ class Conv2d(Layer):
     """A 2-D convolution (cross-correlation, as in every framework) with zero padding.
 
     ``input`` is the shape it reads, (C, H, W) or (H, W) with ``in_channels``; in a network
-    the layer before sizes it. Weight ``[O, C, KH, KW]``; bias ``[O]`` (shared), ``[O, OH,
-    OW]`` (untied, as in seeds 001 and 003) or none.
+    the layer before sizes it. Weight ``[O, C/groups, KH, KW]``; bias ``[O]`` (shared), ``[O,
+    OH, OW]`` (untied, as in seeds 001 and 003) or none. With ``groups`` G (dividing C and O),
+    output channel o reads only the C/G input channels of its group, ⌊o/(O/G)⌋: a grouped
+    convolution is G convolutions side by side (depthwise when G = C).
 
     Example:
         >>> Conv2d(kernel=2, bias="untied", input=(3, 3)).output_shape
@@ -97,6 +100,10 @@ class Conv2d(Layer):
                   "output entry)"},
     )  # fmt: skip
     in_channels: int | None = field(default=None, metadata={"help": "input channels (default 1)"})
+    groups: int = field(
+        default=1,
+        metadata={"help": "channel groups, dividing both channel counts (default 1; depthwise: C)"},
+    )
     input: Shape | None = field(default=None, kw_only=True)
 
     kind = "conv2d"
@@ -155,11 +162,34 @@ class Conv2d(Layer):
         set_(self, "bias", Bias.parse(self.bias))
         if self.in_channels is not None:
             set_(self, "in_channels", positive(self.in_channels, "in_channels"))
+        set_(self, "groups", positive(self.groups, "groups"))
+        if self.out_channels % self.groups:
+            raise SpecError(
+                f"groups = {self.groups} does not divide out_channels = {self.out_channels}: "
+                "every group needs as many output channels"
+            )
         if self.input is not None:
-            shape = _spatial_input(self.input, self.in_channels)
+            shape = spatial_input(self.input, self.in_channels)
             set_(self, "input", shape)
             set_(self, "in_channels", shape[0])
             self._check_fit()
+        if self.in_channels is not None and self.in_channels % self.groups:
+            raise LayerKeyError(
+                "groups",
+                f"groups = {self.groups} does not divide the {self.in_channels} input channels: "
+                "every group needs as many input channels",
+            )
+
+    @classmethod
+    def from_table(cls, table: Any) -> Conv2d:
+        """As `Layer.from_table`; ``groups`` is checked with the channel counts it must divide."""
+        layer = super().from_table({k: v for k, v in table.items() if k != "groups"})
+        if "groups" not in table:
+            return layer
+        try:
+            return replace(layer, groups=table["groups"])
+        except SpecError as err:
+            raise LayerKeyError("groups", str(err)) from None
 
     def sized(self, shape: Shape) -> Conv2d:
         return replace(self, input=shape if isinstance(shape, str) else tuple(shape))
@@ -199,9 +229,23 @@ class Conv2d(Layer):
         return (self.out_channels, *self.output_size)
 
     @property
+    def group_in(self) -> int:
+        """Input channels per group, C/G (C without groups)."""
+        return self.input_shape[0] // self.groups
+
+    @property
+    def group_out(self) -> int:
+        """Output channels per group, O/G."""
+        return self.out_channels // self.groups
+
+    def group_of(self, o: int) -> int:
+        """The group of output channel o: ⌊o/(O/G)⌋; it reads input channels g·C/G + c."""
+        return o // self.group_out
+
+    @property
     def weight_shape(self) -> Shape:
-        """(O, C, KH, KW)."""
-        return (self.out_channels, self.input_shape[0], *self.kernel)
+        """(O, C/G, KH, KW)."""
+        return (self.out_channels, self.group_in, *self.kernel)
 
     @property
     def bias_shape(self) -> Shape | None:
@@ -222,10 +266,10 @@ class Conv2d(Layer):
     def term_count(self) -> int:
         oh, ow = self.output_size
         kh, kw = self.kernel
-        return self.out_channels * self.input_shape[0] * oh * ow * kh * kw
+        return self.out_channels * self.group_in * oh * ow * kh * kw
 
     def config(self) -> dict[str, Any]:
-        return {
+        out = {
             "input": list(self.spatial),
             "kernel": list(self.kernel),
             "stride": list(self.stride),
@@ -235,6 +279,7 @@ class Conv2d(Layer):
             "out_channels": self.out_channels,
             "bias": self.bias.value,
         }
+        return out if self.groups == 1 else {**out, "groups": self.groups}
 
     def describe(self) -> str:
         def pair(p: Pair) -> str:
@@ -243,12 +288,13 @@ class Conv2d(Layer):
         return (
             f"conv2d: input {shape_text(self.input_shape)}, kernel {pair(self.kernel)}, "
             f"{self.out_channels} output channel(s), stride {pair(self.stride)}, padding "
-            f"{pair(self.padding)}, dilation {pair(self.dilation)}, bias {self.bias.value} "
+            f"{pair(self.padding)}, dilation {pair(self.dilation)}, bias {self.bias.value}"
+            f"{f', groups {self.groups}' if self.groups > 1 else ''} "
             f"-> output {shape_text(self.output_shape)}"
         )
 
     def slug(self) -> str:
-        """``conv2d-5x5-k3-s2-p1-d2-c2o3-untied`` (defaults left out).
+        """``conv2d-5x5-k3-s2-p1-d2-c2o4-g2-untied`` (defaults left out).
 
         Example:
             >>> Conv2d(kernel=3, stride=2, padding=1, input=(5, 5)).slug()
@@ -265,6 +311,8 @@ class Conv2d(Layer):
                 parts.append(f"{tag}{pair_tag(pair)}")
         if (self.input_shape[0], self.out_channels) != (1, 1):
             parts.append(f"c{self.input_shape[0]}o{self.out_channels}")
+        if self.groups > 1:
+            parts.append(f"g{self.groups}")
         if self.bias is not Bias.SHARED:
             parts.append(self.bias.value)
         return "-".join(parts)
@@ -280,7 +328,7 @@ class Conv2d(Layer):
 
     def axes(self, role: Role) -> str:
         if role is Role.WEIGHT:
-            return "[O, C, KH, KW]"
+            return "[O, C, KH, KW]" if self.groups == 1 else "[O, C/groups, KH, KW]"
         if role is Role.BIAS:
             return "[O]" if self.bias is Bias.SHARED else "[O, OH, OW]"
         return "[C, H, W]" if role is Role.INPUT else "[O, OH, OW]"
@@ -288,7 +336,8 @@ class Conv2d(Layer):
     # --- maths ---------------------------------------------------------------------------
 
     def terms(self, x: np.ndarray, params: dict[Role, np.ndarray]) -> np.ndarray:
-        """``z[o,i,j] = Σ_c Σ_m Σ_n w[o,c,m,n]·a[c, i·s + m·d − p, j·s + n·d − p] + b``.
+        """``z[o,i,j] = Σ_c Σ_m Σ_n w[o,c,m,n]·a[g·C/G + c, i·s + m·d − p, j·s + n·d − p] + b``,
+        c over the C/G channels of o's group g (all C, g = 0, without groups).
 
         Example:
             >>> from symcnn.core.symbols import Grid
@@ -305,7 +354,8 @@ class Conv2d(Layer):
         terms = np.empty(self.output_shape, dtype=object)
         for o, i, j in np.ndindex(*self.output_shape):
             row: list[Any] = []
-            for c in range(self.input_shape[0]):
+            first = self.group_of(o) * self.group_in
+            for c in range(self.group_in):
                 for m in range(kh):
                     r = i * sh + m * dh - ph
                     if not 0 <= r < h:
@@ -313,7 +363,7 @@ class Conv2d(Layer):
                     for n in range(kw):
                         t = j * sw + n * dw - pw
                         if 0 <= t < wd:
-                            row.append(w[o, c, m, n] * x[c, r, t])
+                            row.append(w[o, c, m, n] * x[first + c, r, t])
             if self.bias is Bias.SHARED:
                 row.append(bias[o])  # type: ignore[index]
             elif self.bias is Bias.UNTIED:
@@ -326,6 +376,9 @@ class Conv2d(Layer):
     ) -> list[ClosedForm]:
         """∂E/∂a as δ (zero-inserted, zero-padded) ⋆ rot180(w), cropped; ∂E/∂w as a ⋆ δ; Σδ.
 
+        With groups, both are built group by group, each group an ordinary convolution of its
+        own channels, and the groups' results laid side by side.
+
         Example:
             >>> from symcnn.core.symbols import Grid
             >>> layer = Conv2d(kernel=1, bias="none", input=(1, 1))
@@ -337,22 +390,21 @@ class Conv2d(Layer):
             >>> [sorted(str(f.value.ravel()[0]).split("*")) for f in forms]
             [['d_11', 'w_11'], ['a_11', 'd_11']]
         """
-        gx, shown_x = self._input_grad(delta, params[Role.WEIGHT])
-        gw, shown_w = self._weight_grad(x, delta)
+        gx, shown_x, gw, shown_w = self._side_by_side(x, params[Role.WEIGHT], delta)
         forms = [
             ClosedForm(
                 Role.INPUT,
-                "input gradient: full convolution with the rotated kernel",
-                self._input_statement(),
-                self._input_tex,
+                "input gradient: full convolution with the rotated kernel" + self._per_group,
+                self._input_statement() + self._group_statement,
+                self._grouped(self._input_tex),
                 gx,
                 shown_x,
             ),
             ClosedForm(
                 Role.WEIGHT,
-                "weight gradient: correlation of the input with δ",
-                self._weight_statement(),
-                self._weight_tex,
+                "weight gradient: correlation of the input with δ" + self._per_group,
+                self._weight_statement() + self._group_statement,
+                self._grouped(self._weight_tex),
                 gw,
                 shown_w,
             ),
@@ -387,6 +439,46 @@ class Conv2d(Layer):
                 )
             )
         return forms
+
+    def _side_by_side(
+        self, x: np.ndarray, weight: np.ndarray, delta: np.ndarray
+    ) -> tuple[np.ndarray, Shown, np.ndarray, Shown]:
+        """Both closed forms; with groups, each group's own ungrouped convolution (its C/G
+        input and O/G output channels), the results laid side by side."""
+        if self.groups == 1:
+            return (*self._input_grad(delta, weight), *self._weight_grad(x, delta))
+        gx, gw = zeros(self.input_shape), zeros(self.weight_shape)
+        (ci, co), shown = (self.group_in, self.group_out), None
+        part = Conv2d(
+            self.kernel, co, self.stride, self.padding, self.dilation, Bias.NONE,
+            input=(ci, *self.spatial),
+        )  # fmt: skip
+        for g in range(self.groups):
+            ins, outs = slice(g * ci, (g + 1) * ci), slice(g * co, (g + 1) * co)
+            gx[ins], sx = part._input_grad(delta[outs], weight[outs])
+            gw[outs], sw = part._weight_grad(x[ins], delta[outs])
+            shown = shown or (sx, sw)
+        assert shown is not None
+        return gx, shown[0], gw, shown[1]
+
+    # groups: the closed forms are built group by group and say so
+    @property
+    def _per_group(self) -> str:
+        return ", per group" if self.groups > 1 else ""
+
+    @property
+    def _group_statement(self) -> str:
+        if self.groups == 1:
+            return ""
+        return f", group by group (the {self.groups} groups side by side)"
+
+    def _grouped(
+        self, tex: Callable[[TexNames], tuple[str, str]]
+    ) -> Callable[[TexNames], tuple[str, str]]:
+        """``tex``, its right-hand side followed with groups by "for each group"."""
+        if self.groups == 1:
+            return tex
+        return lambda n: (tex(n)[0], tex(n)[1] + r"\quad\text{for each group}")
 
     # the channel indices a name carries (only the axes of size > 1 are printed)
     @property
@@ -532,13 +624,18 @@ class Conv2d(Layer):
     def index_formula(self, base: int) -> General:
         """``z[o,i,j] = Σ_c Σ_m Σ_n w[o,c,m,n] a[c, s(i−1) + d(m−1) − p + 1, …] + b``.
 
+        With groups, c runs over the C/G channels of o's group g = ⌊(o − 1)/(O/G)⌋ and the
+        input channel read is g·C/G + c.
+
         Example:
             >>> Conv2d(kernel=2, bias="untied", input=(3, 3)).index_formula(1).rhs
             b[i, j] + Sum(a[i + m - 1, j + n - 1]*w[m, n], (m, 1, k_1), (n, 1, k_2))
+            >>> Conv2d(kernel=1, out_channels=2, groups=2, bias="none", input=(2, 1, 1)).index_formula(1).rhs
+            Sum(a[o, i + m - 1, j + n - 1]*w[o, m, n], (m, 1, k_1), (n, 1, k_2))
         """
         (sh, sw), (ph, pw), (dh, dw) = self.stride, self.padding, self.dilation
         o_idx = (ix.O_,) if self.out_channels > 1 else ()
-        c_idx = (ix.C_,) if self.input_shape[0] > 1 else ()
+        c_idx = (ix.C_,) if self.group_in > 1 else ()  # the weight's channel, within the group
         row = ix.position(ix.I_, ix.M_, sh, dh, ph, base)
         col = ix.position(ix.J_, ix.N_, sw, dw, pw, base)
         rng = ix.ranges(
@@ -549,18 +646,20 @@ class Conv2d(Layer):
                 ix.M_: ix.KH,
                 ix.N_: ix.KW,
                 ix.O_: ix.NO,
-                ix.C_: ix.NC,
+                ix.C_: ix.NC if self.groups == 1 else ix.NC / ix.NG,
             },
         )
+        read = self._channel_read(base)
         limits = [(ix.C_, *rng[ix.C_])] if c_idx else []
         limits += [(ix.M_, *rng[ix.M_]), (ix.N_, *rng[ix.N_])]
         rhs: sympy.Expr = Sum(
-            ix.W[(*o_idx, *c_idx, ix.M_, ix.N_)] * ix.A[(*c_idx, row, col)], *limits
+            ix.W[(*o_idx, *c_idx, ix.M_, ix.N_)] * ix.A[(*read, row, col)], *limits
         )
+        a_c = (ix.primed(ix.C_),) if self.input_shape[0] > 1 else ()
         primed_c = tuple(ix.primed(ix.C_) for _ in c_idx)
         primed_o = tuple(ix.primed(ix.O_) for _ in o_idx)
         wrt: dict[Role, Any] = {
-            Role.INPUT: ix.A[(*primed_c, ix.U_, ix.V_)],
+            Role.INPUT: ix.A[(*a_c, ix.U_, ix.V_)],
             Role.WEIGHT: ix.W[(*primed_o, *primed_c, ix.primed(ix.M_), ix.primed(ix.N_))],
         }
         if self.bias is Bias.SHARED:
@@ -571,7 +670,22 @@ class Conv2d(Layer):
             wrt[Role.BIAS] = ix.B[(*primed_o, ix.primed(ix.I_), ix.primed(ix.J_))]
         sizes = ix.spatial_sizes(self.spatial, self.kernel, self.output_size)
         sizes.update({ix.NC: self.input_shape[0], ix.NO: self.out_channels})
+        if self.groups > 1:
+            sizes[ix.NG] = self.groups
         return General(ix.Z[(*o_idx, ix.I_, ix.J_)], rhs, (*o_idx, ix.I_, ix.J_), rng, sizes, wrt)
+
+    def _channel_read(self, base: int) -> tuple[sympy.Expr, ...]:
+        """The input channel index of the forward formula: c, or g(o)·C/G + c with groups
+        (g(o) = ⌊(o − base)/(O/G)⌋, `GroupOf`; o − base when every group has one output)."""
+        if self.groups == 1:
+            return (ix.C_,) if self.input_shape[0] > 1 else ()
+        if self.group_out == 1:
+            group: sympy.Expr = ix.O_ - base
+        else:
+            group = ix.GroupOf(ix.O_, ix.NO / ix.NG, base)
+        if self.group_in == 1:
+            return (group + base,)
+        return (group * (ix.NC / ix.NG) + ix.C_,)
 
     # --- checking ------------------------------------------------------------------------
 
@@ -590,7 +704,7 @@ class Conv2d(Layer):
         delta = arrays[Role.DELTA]
         if role is not Role.BIAS or delta is None:
             return []
-        return list(_bias_variants(self, delta))
+        return list(bias_variants(self, delta))
 
     # --- sheets --------------------------------------------------------------------------
 
@@ -652,6 +766,13 @@ class Conv2d(Layer):
                 a = "ap"
             if planar:
                 lines.append(f'grad_w = correlate2d({a}, {d}, mode="valid")')
+            elif self.groups > 1:
+                ci, co = self.group_in, self.group_out
+                lines.append(
+                    f'grad_w = np.array([[correlate2d({a}[(o // {co}) * {ci} + c], {d}[o], mode="valid")\n'
+                    f"                    for c in range({ci})]\n"
+                    f"                   for o in range({self.out_channels})])"
+                )
             else:
                 lines.append(
                     f'grad_w = np.array([[correlate2d({a}[c], {d}[o], mode="valid")\n'
@@ -667,11 +788,18 @@ class Conv2d(Layer):
         kernel = "w"
         if self.dilation != (1, 1):
             kshape = f"{(k1 - 1) * d1 + 1}, {(k2 - 1) * d2 + 1}"
-            wlead = "" if planar else f"{self.out_channels}, {self.input_shape[0]}, "
+            wlead = "" if planar else f"{self.out_channels}, {self.weight_shape[1]}, "
             lines.append(f"wd = np.zeros(({wlead}{kshape})); wd[{ch}{ch}::{d1}, ::{d2}] = w")
             kernel = "wd"
         if planar:
             lines.append(f'grad_a = convolve2d({d}, {kernel}, mode="full")')
+        elif self.groups > 1:
+            ci, co = self.group_in, self.group_out
+            lines.append(
+                f'grad_a = np.array([sum(convolve2d({d}[o], {kernel}[o, c % {ci}], mode="full")\n'
+                f"                       for o in range((c // {ci}) * {co}, (c // {ci} + 1) * {co}))\n"
+                f"                   for c in range({self.input_shape[0]})])"
+            )
         else:
             lines.append(
                 f'grad_a = np.array([sum(convolve2d({d}[o], {kernel}[o, c], mode="full")\n'
@@ -699,6 +827,9 @@ class Conv2d(Layer):
             "dilated": self.dilation != (1, 1),
             "bias": self.bias.value,
             "out_channels": self.out_channels,
+            "groups": self.groups,
+            "group_in": self.group_in,
+            "group_out": self.group_out,
             "plain": self.input_shape[0] == self.out_channels == 1
             and (self.stride, self.padding, self.dilation) == ((1, 1), (0, 0), (1, 1)),
         }
@@ -715,7 +846,10 @@ class ConvModel:
     entry ``KH−1−m`` (the kernel not rotated in the input gradient), ``uncropped`` returns the
     gradient of the padded input, ``swap_channels`` uses ``w[c, o]`` (input gradient) or
     returns ``[C, O, KH, KW]`` (weight gradient), ``flip_delta`` reads δ rotated by 180°,
-    ``rotate_result`` rotates the weight gradient by 180°.
+    ``rotate_result`` rotates the weight gradient by 180°; ``cross_groups`` (grouped
+    convolutions) sends every output channel's δ to every input channel through
+    ``w[o, c mod C/G]`` (input gradient) or reads channel c of the first group for every group
+    (weight gradient).
     """
 
     flip: tuple[bool, bool] = (False, False)
@@ -726,20 +860,33 @@ class ConvModel:
     swap_channels: bool = False
     flip_delta: bool = False
     rotate_result: bool = False
+    cross_groups: bool = False
 
 
-def _index(layer: Conv2d, model: ConvModel) -> tuple[np.ndarray, ...]:
+def _index(layer: Conv2d, model: ConvModel, every_channel: bool = False) -> tuple[np.ndarray, ...]:
+    """Index arrays of every product δ[o,i,j]·w[o,c,m,n]·x[ch,r,t] the model visits.
+
+    ``c`` indexes the weight's channel axis and ``ch`` the input channel (g·C/G + c); with
+    ``every_channel`` ``ch`` runs over all input channels and c = ch mod C/G.
+    """
     oh, ow = layer.output_size
     kh, kw = layer.kernel
+    channels = layer.input_shape[0] if every_channel else layer.group_in
     o, c, i, j, m, n = (
-        a.ravel() for a in np.indices((layer.out_channels, layer.input_shape[0], oh, ow, kh, kw))
+        a.ravel() for a in np.indices((layer.out_channels, channels, oh, ow, kh, kw))
     )
+    if every_channel:
+        ch, c = c, c % layer.group_in
+    elif model.cross_groups:
+        ch = c
+    else:
+        ch = (o // layer.group_out) * layer.group_in + c
     s = [1 if u else v for u, v in zip(model.unit_stride, layer.stride)]
     d = [1 if u else v for u, v in zip(model.unit_dilation, layer.dilation)]
     p = [0 if model.uncropped else v for v in layer.padding]
     r = i * s[0] + m * d[0] - p[0] + model.shift[0]
     t = j * s[1] + n * d[1] - p[1] + model.shift[1]
-    return o, c, i, j, m, n, r, t
+    return o, c, i, j, m, n, r, t, ch
 
 
 def _input_model(layer: Conv2d, arrays: Arrays, model: ConvModel) -> np.ndarray | None:
@@ -756,17 +903,17 @@ def _input_model(layer: Conv2d, arrays: Arrays, model: ConvModel) -> np.ndarray 
     channels = layer.input_shape[0]
     if model.swap_channels and layer.out_channels != channels:
         return None
-    o, c, i, j, m, n, r, t = _index(layer, model)
+    o, c, i, j, m, n, r, t, ch = _index(layer, model, every_channel=model.cross_groups)
     (h, wd), (kh, kw) = layer.spatial, layer.kernel
     if model.uncropped:
         h, wd = h + 2 * layer.padding[0], wd + 2 * layer.padding[1]
     km = kh - 1 - m if model.flip[0] else m
     kn = kw - 1 - n if model.flip[1] else n
-    weights = w[c, o, km, kn] if model.swap_channels else w[o, c, km, kn]
+    weights = w[c, o, km, kn] if model.swap_channels else w[o, c, km, kn]  # c: within the group
     values = delta[o, i, j] * weights
     keep = (r >= 0) & (r < h) & (t >= 0) & (t < wd)
     out = np.zeros((channels, h, wd))
-    np.add.at(out, (c[keep], r[keep], t[keep]), values[keep])
+    np.add.at(out, (ch[keep], r[keep], t[keep]), values[keep])
     return out
 
 
@@ -774,12 +921,12 @@ def _weight_model(layer: Conv2d, arrays: Arrays, model: ConvModel) -> np.ndarray
     """∂E/∂w as the model computes it: Σ δ[o,i,j]·x[c, row, col] at the model's (row, col)."""
     x, delta = arrays[Role.INPUT], arrays[Role.DELTA]
     assert x is not None and delta is not None
-    o, c, i, j, m, n, r, t = _index(layer, model)
+    o, c, i, j, m, n, r, t, ch = _index(layer, model)
     (h, wd), (oh, ow) = layer.spatial, layer.output_size
     keep = (r >= 0) & (r < h) & (t >= 0) & (t < wd)
     di = oh - 1 - i if model.flip_delta else i
     dj = ow - 1 - j if model.flip_delta else j
-    values = delta[o, di, dj] * x[c, np.clip(r, 0, h - 1), np.clip(t, 0, wd - 1)] * keep
+    values = delta[o, di, dj] * x[ch, np.clip(r, 0, h - 1), np.clip(t, 0, wd - 1)] * keep
     out = np.zeros(layer.weight_shape)
     np.add.at(out, (o, c, m, n), values)
     if model.rotate_result:
@@ -832,9 +979,17 @@ def _mistakes(layer: Conv2d) -> Iterator[Mistake]:
             gx.append((_shift_name("columns", k, pw), {"shift": (0, k)}))
         if ph == pw and ph and abs(k) in (1, ph):
             gx.append((_shift_name("rows and columns", k, ph), {"shift": (k, k)}))
-    if layer.out_channels == layer.input_shape[0] > 1:
+    if layer.out_channels == layer.input_shape[0] > 1 and layer.groups == 1:
         gx.append(
             ("channels transposed (w[c, o] used instead of w[o, c])", {"swap_channels": True})
+        )
+    if layer.groups > 1:
+        gx.append(
+            (
+                "channels read across groups (every output channel's δ sent to every input "
+                "channel through w[o, c mod C/G], as if groups = 1)",
+                {"cross_groups": True},
+            )
         )
     for name, opts in gx:
         yield Mistake(Role.INPUT, name, tuple(opts.items()))
@@ -867,7 +1022,20 @@ def _mistakes(layer: Conv2d) -> Iterator[Mistake]:
         )
     if kh * kw > 1:
         gw.append(("weight gradient rotated by 180°", {"rotate_result": True}))
-    if layer.out_channels > 1 or layer.input_shape[0] > 1:
+    if layer.groups > 1:
+        gw.append(
+            (
+                "every group reads the first group's input channels (x[c], not x[g·C/G + c])",
+                {"cross_groups": True},
+            )
+        )
+        gw.append(
+            (
+                "channels transposed (gradient in [C/G, O, KH, KW] layout, not [O, C/G, KH, KW])",
+                {"swap_channels": True},
+            )
+        )
+    elif layer.out_channels > 1 or layer.input_shape[0] > 1:
         gw.append(
             (
                 "channels transposed (gradient in [C, O, KH, KW] layout, not [O, C, KH, KW])",
@@ -878,7 +1046,8 @@ def _mistakes(layer: Conv2d) -> Iterator[Mistake]:
         yield Mistake(Role.WEIGHT, name, tuple(opts.items()))
 
 
-def _bias_variants(layer: Conv2d, delta: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+def bias_variants(layer: Any, delta: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    """Wrong bias gradients of a layer with a `Bias` (``layer.bias``), named; δ is [O, OH, OW]."""
     right = (1, 2) if layer.bias is Bias.SHARED else ()
     if layer.bias is Bias.SHARED:
         yield (

@@ -7,14 +7,16 @@ from typing import Any
 
 from ..core.shapes import suggest
 from ..errors import LayerKeyError, SpecError
-from .activation import Identity, ReLU, Sigmoid, Tanh
+from .activation import Identity, LeakyReLU, ReLU, Sigmoid, Tanh
 from .add import Add
 from .base import Layer
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .concat import Concat
 from .conv2d import Conv2d
+from .conv_transpose2d import ConvTranspose2d
 from .dense import Linear
 from .flatten import Flatten
+from .global_avgpool2d import GlobalAvgPool2d
 from .loss import CrossEntropyLoss, Loss, MSELoss
 from .pool2d import AvgPool2d, MaxPool2d
 
@@ -31,6 +33,9 @@ LAYERS: dict[str, type[Layer]] = {
         Identity,
         Flatten,
         Linear,
+        ConvTranspose2d,
+        GlobalAvgPool2d,
+        LeakyReLU,
         BatchNorm2d,
         BatchNorm1d,
         Add,

@@ -158,7 +158,7 @@ class TextPrinter(StrPrinter):
 
     def _print_ElementwiseBase(self, expr: ElementwiseBase) -> str:
         form = expr.form_text if self.unicode else expr.form_ascii
-        return form.format(self._print(expr.args[0]))
+        return expr.fill(form, self._print(expr.args[0]))
 
     def _print_SoftMax(self, expr: SoftMax) -> str:
         name, shown = _vector(self, expr.vector, latex=False)
@@ -249,7 +249,7 @@ class SymcnnLatexPrinter(LatexPrinter):
         return r"\max(" + ", ".join(self._print(a) for a in expr.args) + ")"
 
     def _print_ElementwiseBase(self, expr: ElementwiseBase, exp: Any = None) -> str:
-        return _power(expr.form_latex.format(self._print(expr.args[0])), exp)
+        return _power(expr.fill(expr.form_latex, self._print(expr.args[0])), exp)
 
     def _print_SoftMax(self, expr: SoftMax, exp: Any = None) -> str:
         name, shown = _vector(self, expr.vector, latex=True)
@@ -420,7 +420,7 @@ class JsonPrinter(TextPrinter):
         return "Max(" + ", ".join(self._print(a) for a in expr.args) + ")"
 
     def _print_ElementwiseBase(self, expr: ElementwiseBase) -> str:
-        return expr.form_json.format(self._print(expr.args[0]))
+        return expr.fill(expr.form_json, self._print(expr.args[0]))
 
     def _print_SoftMax(self, expr: SoftMax) -> str:
         total = " + ".join(f"exp({self._print(y)})" for y in expr.vector)
