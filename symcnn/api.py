@@ -7,19 +7,26 @@ printer); the methods users expect on the objects they hold (``.text()``, ``.to_
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .core.shapes import DEFAULT_MAX_TERMS, check_index_base
 from .derivation import derived
 from .document.build import document
-from .errors import SpecError
+from .errors import SpecError, ValuesError
 from .graph import files, presets
 from .graph import network as graph
 from .kinds.base import Layer
 from .numeric.engine import Engine, Gradients, Run
+from .numeric.values import Values, check_values, random_values
 from .render import json, latex, notebook, text
 from .render.text import run_text
+from .sheet.build import sheet_tex
+from .sheet.compile import DEFAULT_TIMEOUT, compile_pdf
+from .sheet.i18n import language, translations
+from .sheet.options import SheetOptions
 
 
 class Derivation(derived.Derivation):
@@ -76,6 +83,86 @@ class Derivation(derived.Derivation):
     def run_text(self, run: Run, unicode: bool = True) -> str:
         """A run as text, layer by layer (``symcnn run``)."""
         return run_text(self, run, unicode)
+
+    def sheet(
+        self,
+        values: Values | Mapping[str, Any] | int | None = None,
+        *,
+        title: str | None = None,
+        lang: str = "en",
+        detail: str = "short",
+        lr: float = 0.1,
+    ) -> str:
+        r"""The LaTeX derivation sheet (``symcnn sheet``), as the text of a .tex file.
+
+        ``values`` adds a worked example: `Values`, the arrays a ``--values`` file holds
+        (a dict), or a seed to draw them from (``--random``). ``lang`` is the language
+        (en, es, vi, ru, zh, fr); its TeX engine is named on the first line. ``detail`` is
+        ``short`` or ``full``; ``lr`` the learning rate of the SGD step.
+
+        Example:
+            >>> from symcnn import preset
+            >>> tex = preset("seed003").derive().sheet(values=3)
+            >>> tex.splitlines()[0], tex.rstrip().endswith(r"\end{document}")
+            ('% !TEX program = pdflatex', True)
+            >>> preset("seed003").derive().sheet(lang="de")
+            Traceback (most recent call last):
+            symcnn.errors.LanguageError: unknown language 'de'; choose one of en (English), es (español), vi (Tiếng Việt), ru (русский), zh (中文), fr (français)
+        """
+        return sheet_tex(self, self._sheet_options(values, title, lang, detail, lr))
+
+    def pdf(
+        self,
+        values: Values | Mapping[str, Any] | int | None = None,
+        *,
+        title: str | None = None,
+        lang: str = "en",
+        detail: str = "short",
+        lr: float = 0.1,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> bytes:
+        """The derivation sheet compiled to PDF (the arguments of `sheet`), as bytes.
+
+        Needs the TeX engine of the language (`symcnn.errors.TexEngineMissing` names the
+        Debian packages otherwise); ``timeout`` stops the engine after so many seconds.
+
+        Example:
+            >>> from pathlib import Path
+            >>> from symcnn import preset
+            >>> pdf = preset("seed003").derive().pdf(values=3, lang="ru")  # doctest: +SKIP
+            >>> Path("seed003-ru.pdf").write_bytes(pdf) > 0  # doctest: +SKIP
+            True
+        """
+        tex = self.sheet(values, title=title, lang=lang, detail=detail, lr=lr)
+        return compile_pdf(tex, timeout=timeout)
+
+    def _sheet_options(
+        self,
+        values: Values | Mapping[str, Any] | int | None,
+        title: str | None,
+        lang: str,
+        detail: str,
+        lr: float,
+    ) -> SheetOptions:
+        """The options of a sheet, checked as the command line checks them."""
+        if detail not in ("short", "full"):
+            raise SpecError(f"detail must be 'short' or 'full', got {detail!r}")
+        if not (isinstance(lr, int | float) and 0 < lr < math.inf):
+            raise ValuesError(f"lr must be a positive number, got {lr!r}")
+        options = SheetOptions(title=title, lr=float(lr), lang=language(lang).code)
+        options.detail = detail  # type: ignore[assignment]
+        if isinstance(values, bool):
+            raise ValuesError("values must be Values, a dict of arrays or a seed, not a bool")
+        if isinstance(values, int):
+            options.values = random_values(self.network, values)
+            # TRANSLATORS: where a sheet's numbers come from; %(seed)s is a whole number
+            drawn = translations(options.lang).gettext("drawn at random with seed %(seed)s")
+            options.values_source = drawn % {"seed": values}
+        elif isinstance(values, Values):
+            options.values = values
+        elif values is not None:
+            options.values = check_values(self.network, values, "values")
+        return options
 
     def _repr_latex_(self) -> str:
         """Jupyter's view: a compact ``$$…$$`` block."""

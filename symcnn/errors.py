@@ -47,6 +47,10 @@ class ValuesError(SymcnnError):
     """Numbers given for a derivation are missing, misshapen or not finite."""
 
 
+class LanguageError(SymcnnError, ValueError):
+    """A sheet was asked for in a language symcnn has no catalogue for (the message lists them)."""
+
+
 class TexEngineMissing(SymcnnError):
     """No TeX engine is installed for the sheet's language."""
 

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from .api import Derivation, derive, load_network, preset
-from .errors import SymcnnError
+from .errors import LanguageError, SymcnnError
 from .fileio import write_atomic
 from .graph.network import Network
 from .kinds.registry import layer_from_table
 from .numeric.values import Values, check_values, load_values, random_values
 from .sheet.build import sheet_tex
 from .sheet.compile import compile_pdf
+from .sheet.i18n import language
 from .sheet.options import SheetOptions
 
 #: Regenerates the gallery (also quoted by the test that finds it out of date).
@@ -38,6 +39,11 @@ class Entry:
     name: str
     title: str
     table: dict[str, Any] = field(repr=False)
+
+    @property
+    def lang(self) -> str:
+        """The language of the sheet (``lang = "ru"``; English when the entry says none)."""
+        return str(self.table.get("lang", "en"))
 
     @property
     def preview(self) -> int | None:
@@ -67,14 +73,20 @@ class Entry:
 
 
 def entries(path: Path = OUTPUT / "gallery.toml") -> list[Entry]:
-    """The sheets of the gallery, in order.
+    """The sheets of the gallery, in order (an unknown ``lang`` is an error naming the sheet).
 
     Example:
         >>> [e.table.get("random") for e in entries()][:2]
         [3, None]
     """
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return [Entry(t["name"], t["title"], t) for t in data["sheet"]]
+    found = [Entry(t["name"], t["title"], t) for t in data["sheet"]]
+    for entry in found:
+        try:
+            language(entry.lang)
+        except SymcnnError as err:
+            raise LanguageError(f"{path.name}: sheet {entry.name!r}: {err}") from None
+    return found
 
 
 def render(entry: Entry) -> str:
@@ -88,7 +100,7 @@ def render(entry: Entry) -> str:
     d: Derivation = derive(network)
     values = entry.values(network)
     source = entry.table.get("source", "")
-    return sheet_tex(d, SheetOptions(entry.title, values, source))
+    return sheet_tex(d, SheetOptions(entry.title, values, source, lang=entry.lang))
 
 
 def preview_png(pdf: bytes, page: int, dpi: int = 80) -> bytes:

@@ -6,13 +6,16 @@ import argparse
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..api import derive
 from ..errors import SymcnnError, TexCompileError, TexEngineMissing
 from ..fileio import write_atomic
 from ..kinds.registry import LAYERS
+from ..numeric.values import hand_values, load_values
 from ..sheet.build import sheet_tex
 from ..sheet.compile import DEFAULT_TIMEOUT, compile_pdf
+from ..sheet.i18n import LANGUAGES, language
 from ..sheet.options import SheetOptions
 from . import help
 from .options import (
@@ -21,7 +24,6 @@ from .options import (
     layer_from_args,
     network_from_args,
     reject_layer_options,
-    values_from_args,
     wants_network,
 )
 
@@ -45,9 +47,12 @@ def _sheet(args: argparse.Namespace) -> int:
         layer, index_base=args.index_base, max_terms=args.max_terms, batch=args.batch
     )
     options = SheetOptions(
-        title=args.title, lr=0.1 if args.lr is None else args.lr, detail=args.detail
+        title=args.title,
+        lr=0.1 if args.lr is None else args.lr,
+        detail=args.detail,
+        lang=args.lang,
     )
-    options.values, options.values_source = values_from_args(args, derivation.network)
+    sheet_values(args, derivation.network, options)
     tex = sheet_tex(derivation, options)
     status = 0 if derivation.all_proven else 1
     stem = layer.slug() + ("-base0" if args.index_base == 0 else "")
@@ -60,12 +65,26 @@ def _network_sheet(args: argparse.Namespace) -> int:
     net = network_from_args(args)
     derivation = derive(net)
     options = SheetOptions(
-        title=args.title, lr=0.1 if args.lr is None else args.lr, detail=args.detail
+        title=args.title,
+        lr=0.1 if args.lr is None else args.lr,
+        detail=args.detail,
+        lang=args.lang,
     )
-    options.values, options.values_source = values_from_args(args, net)
+    sheet_values(args, net, options)
     tex = sheet_tex(derivation, options)
     name = Path(args.network).stem if args.network else args.preset
     return _write(args, tex, f"network-{name}", 0 if derivation.all_proven else 1)
+
+
+def sheet_values(args: argparse.Namespace, network: Any, options: SheetOptions) -> None:
+    """``--values FILE`` or ``--random SEED`` into the options: a sheet's random numbers have
+    one decimal, so that a student can check every line by hand."""
+    if args.values is not None:
+        options.values = load_values(args.values, network)
+        options.values_file = Path(args.values).name
+    elif args.random is not None:
+        options.values = hand_values(network, args.random)
+        options.values_seed = args.random
 
 
 def _write(args: argparse.Namespace, tex: str, stem: str, status: int) -> int:
@@ -87,6 +106,14 @@ def _write(args: argparse.Namespace, tex: str, stem: str, status: int) -> int:
         pdf_path = write_atomic(path.with_suffix(".pdf"), pdf)
         print(f"wrote {pdf_path}")
     return status
+
+
+def _lang(code: str) -> str:
+    """``--lang``: a language code of the table, else one line listing them."""
+    try:
+        return language(code).code
+    except SymcnnError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -112,7 +139,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="where to write the sheet (default: a name built from the layer or the network, "
         "in the current folder; - for standard output)",
     )
-    g.add_argument("--pdf", action="store_true", help="also compile FILE.pdf (latexmk/pdflatex)")
+    g.add_argument(
+        "--pdf",
+        action="store_true",
+        help="also compile FILE.pdf (latexmk with pdflatex, or xelatex for --lang other than en)",
+    )
     numbers = g.add_mutually_exclusive_group()
     numbers.add_argument(
         "--values", metavar="FILE", help="numbers for a worked example (JSON: input, weight, ...)"
@@ -130,6 +161,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="short",
         help="short: one entry of each tensor written out, the rest as matrices (default); "
         "full: every entry written out",
+    )
+    g.add_argument(
+        "--lang",
+        default="en",
+        type=_lang,
+        metavar="LANG",
+        help="the language of the sheet: "
+        + ", ".join(f"{lang.code} ({lang.native})" for lang in LANGUAGES.values())
+        + "; default en",
     )
     g.add_argument(
         "--timeout",

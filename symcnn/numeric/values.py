@@ -232,6 +232,29 @@ def random_values(network: Network, seed: int) -> Values:
     return Values(inputs, params, target=target)
 
 
+def hand_values(network: Network, seed: int) -> Values:
+    """Reproducible numbers a student can follow by hand: one decimal in [−1, 1] for the
+    input and the parameters, a target its loss can take (one decimal in [0, 1] for the
+    squared error, a one-hot class for cross-entropy). A lone layer's δ alike.
+
+    Example:
+        >>> from symcnn.graph.presets import preset
+        >>> v = hand_values(preset("seed003"), 1)
+        >>> bool(np.all(np.round(v.input * 10) == v.input * 10))
+        True
+    """
+    if network.lone:
+        return random_values(network, seed)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValuesError(f"--random needs a seed ≥ 0, got {seed}")
+    drawn = one_decimal({"input": network.input, **network.param_shapes()}, seed)
+    inputs = drawn.pop("input")
+    assert network.loss is not None
+    rng = np.random.default_rng(seed + 1)
+    target = np.round(network.loss.draw_target(rng, network.output_shape), 1)
+    return Values(inputs, drawn, target=target)
+
+
 def values_json(values: Values) -> dict[str, Any]:
     """`Values` as the JSON object ``--values`` reads.
 

@@ -79,7 +79,7 @@ def sheet_tex(d: Derivation, options: SheetOptions | None = None) -> str:
         ip = IndexedLatexPrinter(d.table)
         context: dict[str, Any] = {
             "title": options.title if options.title is not None else default_title(d),
-            "subtitle": escape_tex(d.spec.describe() if lone else d.network.describe()),
+            "subtitle": subtitle(d),
             "base": d.network.index_base,
             "lone": lone,
             "detail": options.detail,
@@ -95,7 +95,7 @@ def sheet_tex(d: Derivation, options: SheetOptions | None = None) -> str:
         }
     context["key"] = key_formulas(parts, context["loss"])
     context["max_matrix_cols"] = max(columns, default=0)
-    return render("sheet.tex.j2", **context)
+    return render("sheet.tex.j2", lang=options.lang, **context)
 
 
 def key_formulas(parts: list[dict[str, Any]], loss: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -120,6 +120,23 @@ def key_formulas(parts: list[dict[str, Any]], loss: dict[str, Any] | None) -> li
         row["count"] = len(row["layers"])
         row["layers"] = ", ".join(str(i) for i in sorted(i for i in row["layers"] if i is not None))
     return rows
+
+
+def subtitle(d: Derivation) -> Tex:
+    r"""The shapes through the layers, in no language: ``1 \times 3 \times 3 \to`` conv2d …
+
+    Example:
+        >>> from symcnn.graph.presets import preset
+        >>> from symcnn.derivation.derived import derive
+        >>> print(subtitle(derive(preset("seed003"))))
+        $1 \times 3 \times 3$ $\to$ \texttt{conv2d} $1 \times 2 \times 2$ $\to$ \texttt{sigmoid} $1 \times 2 \times 2$ $\to$ \texttt{mse}
+    """
+    parts = [f"${shape_tex(d.input_grid.shape)}$"]
+    for layer in d.layers:
+        parts.append(rf"\texttt{{{escape_tex(layer.kind)}}} ${shape_tex(layer.output_shape)}$")
+    if d.loss is not None:
+        parts.append(rf"\texttt{{{escape_tex(d.loss.kind)}}}")
+    return Tex(r" $\to$ ".join(parts))
 
 
 def _run(d: Derivation, options: SheetOptions) -> Run | None:

@@ -17,6 +17,7 @@ from ..numeric.values import one_decimal
 from ..render.matrices import tex_width
 from ..render.printers import SymcnnLatexPrinter, with_channels
 from ..render.tex import Tex
+from .i18n import translations
 from .printers import fmt_number
 
 Cell = tuple[int, int]
@@ -153,10 +154,11 @@ def _symbol_label(p: SymcnnLatexPrinter, grid: Any) -> Callable[[int, int], str]
     return lambda r, c: p.symbol(grid.symbols[0, r, c])
 
 
-def _title(words: str, grid: Any, base: int) -> str:
-    """A panel title, naming channel 1 when the tensor has several: ``input $a^{(1)}$``."""
+def _title(message: str, grid: Any, base: int) -> str:
+    """A panel title from a translated ``… %(name)s`` (channel 1 named when there are
+    several): ``input $a^{(1)}$``."""
     name = with_channels(grid.latex, str(base)) if grid.shape[0] > 1 else grid.latex
-    return f"{words} ${name}$"
+    return message % {"name": f"${name}$"}
 
 
 def _pair(
@@ -164,10 +166,12 @@ def _pair(
     p: SymcnnLatexPrinter,
     cells: set[Cell],
     right: Any,
-    words: str,
+    right_title: str,
     right_marks: dict[Cell, str],
+    lang: str = "en",
 ) -> Tex:
-    """The input (channel 1, padded as the layer pads) with ``cells`` marked, beside ``right``."""
+    """The input (channel 1, padded as the layer pads) with ``cells`` marked, beside ``right``
+    (titled by the translated ``right_title``, ``… %(name)s``)."""
     a = layer.grid(Role.INPUT)
     axes = layer.layer.facts().get("axes", [{"pad": 0}, {"pad": 0}])
     pad = (axes[0]["pad"], axes[1]["pad"])
@@ -176,7 +180,8 @@ def _pair(
         a.shape[1],
         a.shape[2],
         _symbol_label(p, a),
-        _title("input", a, base),
+        # TRANSLATORS: the title of a grid of a figure; %(name)s is its symbol, as $a$
+        _title(translations(lang).gettext("input %(name)s"), a, base),
         dict.fromkeys(cells, "field"),
         pad,
     )
@@ -184,24 +189,28 @@ def _pair(
         right.shape[1],
         right.shape[2],
         _symbol_label(p, right),
-        _title(words, right, base),
+        _title(right_title, right, base),
         right_marks,
     )
     return grids_figure([left, rpanel])
 
 
-def receptive_field(layer: DerivedLayer, p: SymcnnLatexPrinter) -> tuple[Tex, Tex]:
+def receptive_field(
+    layer: DerivedLayer, p: SymcnnLatexPrinter, lang: str = "en"
+) -> tuple[Tex, Tex]:
     """The input (channel 1) with the cells one output entry reads, beside the output."""
     z = layer.grid(Role.OUTPUT)
     target = _target(layer)
     cells: set[Cell] = set()
     for summand in layer.forward.terms[target]:
         cells.update((r, c) for ch, r, c in _input_cells(summand, p.table) if ch == 0)
-    fig = _pair(layer, p, cells, z, "output", {(target[1], target[2]): "target"})
+    # TRANSLATORS: the title of a grid of a figure; %(name)s is its symbol, as $z$
+    output = translations(lang).gettext("output %(name)s")
+    fig = _pair(layer, p, cells, z, output, {(target[1], target[2]): "target"}, lang)
     return fig, Tex(p.symbol(z.symbols[target]))
 
 
-def weight_cells(layer: DerivedLayer, p: SymcnnLatexPrinter) -> tuple[Tex, Tex]:
+def weight_cells(layer: DerivedLayer, p: SymcnnLatexPrinter, lang: str = "en") -> tuple[Tex, Tex]:
     """For the last weight of channel pair (1, 1): the input cells it multiplies, and its δs."""
     w = layer.grid(Role.WEIGHT)
     w_index = (0, 0, w.shape[2] - 1, w.shape[3] - 1)
@@ -212,11 +221,13 @@ def weight_cells(layer: DerivedLayer, p: SymcnnLatexPrinter) -> tuple[Tex, Tex]:
         _, i, j = term.source
         sources.add((i, j))
     delta = layer.grid(Role.DELTA)
-    fig = _pair(layer, p, cells, delta, "error", dict.fromkeys(sources, "target"))
+    # TRANSLATORS: the title of a grid of a figure; %(name)s is its symbol, as $\delta$
+    error = translations(lang).gettext("error %(name)s")
+    fig = _pair(layer, p, cells, delta, error, dict.fromkeys(sources, "target"), lang)
     return fig, Tex(p.symbol(w.symbols[w_index]))
 
 
-def readers(layer: DerivedLayer, p: SymcnnLatexPrinter) -> tuple[Tex, Tex]:
+def readers(layer: DerivedLayer, p: SymcnnLatexPrinter, lang: str = "en") -> tuple[Tex, Tex]:
     """For one input cell (channel 1, the one with the most terms): the outputs that read it,
     each showing the weight it used (the kernel appears rotated by 180°)."""
     a, delta = layer.grid(Role.INPUT), layer.grid(Role.DELTA)
@@ -234,20 +245,22 @@ def readers(layer: DerivedLayer, p: SymcnnLatexPrinter) -> tuple[Tex, Tex]:
         a.shape[1],
         a.shape[2],
         _symbol_label(p, a),
-        _title("input", a, a.index_base),
+        _title(translations(lang).gettext("input %(name)s"), a, a.index_base),
         {(cell[1], cell[2]): "target"},
     )
     d_panel = Panel(
         delta.shape[1],
         delta.shape[2],
         lambda r, c: weights.get((r, c), ""),
-        _title("error", delta, delta.index_base),
+        _title(translations(lang).gettext("error %(name)s"), delta, delta.index_base),
         dict.fromkeys(weights, "field"),
     )
     return grids_figure([a_panel, d_panel]), Tex(p.symbol(a.symbols[cell]))
 
 
-def routing(layer: DerivedLayer, p: SymcnnLatexPrinter, values: dict[str, np.ndarray]) -> Tex:
+def routing(
+    layer: DerivedLayer, p: SymcnnLatexPrinter, values: dict[str, np.ndarray], lang: str = "en"
+) -> Tex:
     """Max pooling, channel 1: the input with each window's winner shaded, δ, and ∂E/∂a.
 
     The winners are the cells whose bracket ``IsFirstMax`` (the engine's rule, ties to the
@@ -273,12 +286,16 @@ def routing(layer: DerivedLayer, p: SymcnnLatexPrinter, values: dict[str, np.nda
 
     (h, w), (oh, ow) = inp.shape, delta.shape
     base = a.index_base
+    tr = translations(lang)
+    delta_title = _title(tr.gettext("error %(name)s"), layer.grid(Role.DELTA), base)
     panels = [
-        Panel(h, w, numbers_of(inp), _title("input", a, base), marks),
-        Panel(oh, ow, numbers_of(delta), _title("error", layer.grid(Role.DELTA), base)),
+        Panel(h, w, numbers_of(inp), _title(tr.gettext("input %(name)s"), a, base), marks),
+        Panel(oh, ow, numbers_of(delta), delta_title),
         Panel(h, w, numbers_of(grad), rf"$\partial E/\partial {a.latex}$", marks),
     ]
-    return grids_figure(panels, [None, "backward"])
+    # TRANSLATORS: the label above a short arrow (from δ to ∂E/∂a): keep it about as short
+    # as the English, a single word
+    return grids_figure(panels, [None, tr.gettext("backward")])
 
 
 def figures(
@@ -286,20 +303,22 @@ def figures(
     p: SymcnnLatexPrinter,
     values: dict[str, np.ndarray] | None,
     illustrative_seed: int = 0,
+    lang: str = "en",
 ) -> dict[str, Any]:
     """Every figure the layer's kind asks for, with the names their captions mention.
 
     ``values`` (input and δ) are the numbers of the routing figure; without them it uses
-    illustrative numbers drawn from ``illustrative_seed``.
+    illustrative numbers drawn from ``illustrative_seed``. The words on the figures (the
+    panels' titles, an arrow's label) are in ``lang``.
     """
     out: dict[str, Any] = {}
     for figure in layer.layer.figures:
         if figure is Figure.RECEPTIVE_FIELD:
-            out["field"], out["target"] = receptive_field(layer, p)
+            out["field"], out["target"] = receptive_field(layer, p, lang)
         elif figure is Figure.WEIGHT_CELLS:
-            out["weight"], out["weight_name"] = weight_cells(layer, p)
+            out["weight"], out["weight_name"] = weight_cells(layer, p, lang)
         elif figure is Figure.READERS:
-            out["readers"], out["readers_cell"] = readers(layer, p)
+            out["readers"], out["readers_cell"] = readers(layer, p, lang)
         elif figure is Figure.ROUTING:
             out["illustrative"] = values is None
             if values is None:
@@ -308,5 +327,5 @@ def figures(
                     "delta": layer.grid(Role.DELTA).shape,
                 }
                 values = one_decimal(shapes, illustrative_seed)
-            out["routing"] = routing(layer, p, values)
+            out["routing"] = routing(layer, p, values, lang)
     return out

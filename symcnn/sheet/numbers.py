@@ -316,6 +316,8 @@ def worked(d: Derivation, run: Run, options: SheetOptions) -> dict[str, Any]:
             sgd.append({"name": name, "steps": [_sgd_line(*s, lr) for s in steps]})
     return {
         "source": options.values_source,
+        "seed": options.values_seed,
+        "file": options.values_file,
         "given": pack(given),
         "forward": forward,
         "loss": loss,

@@ -23,7 +23,11 @@ class SheetOptions:
 
     title: str | None = None
     values: Values | None = None
+    #: Where the numbers come from: ``values_seed`` (``--random``, one decimal, see
+    #: `symcnn.numeric.values.hand_values`), ``values_file`` (``--values``), or in words.
     values_source: str = ""
+    values_seed: int | None = None
+    values_file: str | None = None
     illustrative_seed: int = 0
     lr: float = 0.1
     detail: Detail = "short"

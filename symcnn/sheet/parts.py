@@ -103,7 +103,7 @@ def layer_part(
         "forward": forward(layer, p, ip, general, options.detail),
         "gradients": gradients,
         "grad": {g["role"]: g for g in gradients},
-        "figures": figures(layer, p, values, options.illustrative_seed),
+        "figures": figures(layer, p, values, options.illustrative_seed, options.lang),
         "delta_from": layer.delta_from,
     }
 
