@@ -18,11 +18,11 @@ from .errors import LanguageError, SymcnnError
 from .fileio import write_atomic
 from .graph.network import Network
 from .kinds.registry import layer_from_table
-from .numeric.values import Values, check_values, load_values, random_values
+from .numeric.values import Values, check_values, hand_values, load_values
 from .sheet.build import sheet_tex
 from .sheet.compile import compile_pdf
 from .sheet.i18n import language
-from .sheet.options import SheetOptions
+from .sheet.options import Detail, SheetOptions
 
 #: Regenerates the gallery (also quoted by the test that finds it out of date).
 COMMAND = "python3 -m symcnn.gallery"
@@ -64,7 +64,7 @@ class Entry:
         """The sheet's numbers (None: a sheet without a worked example)."""
         t = self.table
         if "random" in t:
-            return random_values(network, t["random"])
+            return hand_values(network, t["random"])  # as `symcnn sheet --random` draws them
         if "values" in t:
             return load_values(EXAMPLES / t["values"], network)
         if "numbers" in t:
@@ -89,8 +89,8 @@ def entries(path: Path = OUTPUT / "gallery.toml") -> list[Entry]:
     return found
 
 
-def render(entry: Entry) -> str:
-    """The .tex of one gallery sheet (deterministic).
+def render(entry: Entry, detail: Detail = "short") -> str:
+    """The .tex of one gallery sheet (deterministic); ``detail`` as ``symcnn sheet --detail``.
 
     Example:
         >>> render(entries()[0]).startswith("%")
@@ -99,8 +99,14 @@ def render(entry: Entry) -> str:
     network = entry.network()
     d: Derivation = derive(network)
     values = entry.values(network)
-    source = entry.table.get("source", "")
-    return sheet_tex(d, SheetOptions(entry.title, values, source, lang=entry.lang))
+    t = entry.table
+    options = SheetOptions(entry.title, values, t.get("source", ""), lang=entry.lang, detail=detail)
+    if "random" in t:
+        options.values_seed = t["random"]
+    elif "values" in t:
+        options.values_file = t["values"]
+        options.values_source = t.get("source", "")
+    return sheet_tex(d, options)
 
 
 def preview_png(pdf: bytes, page: int, dpi: int = 80) -> bytes:

@@ -54,7 +54,10 @@ LAYERS = [
         ["a depthwise convolution", "input channels per group"],
     ),
     (GlobalAvgPool2d(input=(2, 3, 3)), ["AdaptiveAvgPool2d(1)", "divided by HW = 9"]),
-    (LeakyReLU(0.2, input=(1, 2, 2)), ["negative slope 0.2", "lrelu(x) = x for x > 0, 0.2 x else"]),
+    (
+        LeakyReLU(0.2, input=(1, 2, 2)),
+        ["lrelu(x) = x for x > 0, 0.2 x else", "whose derivative is lrelu′"],
+    ),
 ]
 
 

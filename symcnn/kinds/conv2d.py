@@ -493,6 +493,21 @@ class Conv2d(Layer):
     def _oc(self) -> str:
         return ",".join(x for x in (self._o, self._c) if x)
 
+    def _unread(self) -> tuple[int, int]:
+        """Rows and columns at the end of the padded input that no output reads (a stride
+        that does not divide): their gradient is 0."""
+        return tuple(
+            n + 2 * p - ((o - 1) * s + d * (k - 1) + 1)
+            for n, p, o, s, d, k in zip(
+                self.spatial,
+                self.padding,
+                self.output_size,
+                self.stride,
+                self.dilation,
+                self.kernel,
+            )
+        )
+
     def _weight_cropped(self) -> bool:
         """Whether ``pad(a) ⋆ spread(δ)`` is larger than the (dilated) kernel and is cut to it."""
         return any(
@@ -523,7 +538,8 @@ class Conv2d(Layer):
         w = n.ch(n.w, self._oc)
         if self.dilation != (1, 1):
             w = rf"\operatorname{{dil}}_{{d}}({w})"
-        body = rf"\operatorname{{pad}}_{{k-1}}({d}) \star \operatorname{{rot180}}({w})"
+        pad = r"k-1" if not any(self._unread()) else r"k-1,\,k-1+r"
+        body = rf"\operatorname{{pad}}_{{{pad}}}({d}) \star \operatorname{{rot180}}({w})"
         if self.out_channels > 1:
             body = rf"\sum_{{o}} {body}"
         if self.padding != (0, 0):
@@ -567,24 +583,19 @@ class Conv2d(Layer):
                 k = zero_insert(weight[o, c], self.dilation)
                 kr, kc = k.shape
                 spread = zero_insert(delta[o], (sh, sw))
-                padded = zero_pad(spread, (kr - 1, kc - 1), (kr - 1, kc - 1))
+                # the outputs read padded-input rows 0 … (OH−1)s + kr − 1; the rows a stride
+                # leaves unread at the end get no gradient: zeros after δ, beyond the k − 1
+                g1, g2 = self._unread()
+                padded = zero_pad(spread, (kr - 1, kc - 1), (kr - 1 + g1, kc - 1 + g2))
                 full = correlate_valid(padded, rot180(k))
-                # full covers padded-input rows 0 … (OH−1)s + kr − 1; rows past it get no gradient
-                grow = (h + 2 * ph - full.shape[0], w + 2 * pw - full.shape[1])
-                full = zero_pad(full, (0, 0), (max(grow[0], 0), max(grow[1], 0)))
                 crop = (slice(ph, ph + h), slice(pw, pw + w))
                 acc = acc + full[crop]
                 if shown is None:
                     d_ops = (Op("spread", (sh, sw)),) if (sh, sw) != (1, 1) else ()
                     w_ops = (Op("dil", self.dilation),) if self.dilation != (1, 1) else ()
+                    pads = (kr - 1, kc - 1) + ((kr - 1 + g1, kc - 1 + g2) if g1 or g2 else ())
                     shown = Shown(
-                        Operand(
-                            Role.DELTA,
-                            (o,),
-                            delta[o],
-                            (*d_ops, Op("pad", (kr - 1, kc - 1))),
-                            padded,
-                        ),
+                        Operand(Role.DELTA, (o,), delta[o], (*d_ops, Op("pad", pads)), padded),
                         Operand(
                             Role.WEIGHT, (o, c), weight[o, c], (*w_ops, Op("rot180")), rot180(k)
                         ),
@@ -718,6 +729,8 @@ class Conv2d(Layer):
             ops.add("crop")
         if self.dilation != (1, 1) or self._weight_cropped():
             ops.add("keep")
+        if any(self._unread()):
+            ops.add("padends")
         return ops
 
     def numpy_code(self, role: Role) -> NumpyCode | None:

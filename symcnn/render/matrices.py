@@ -164,10 +164,27 @@ def short_sum(printer: SymcnnLatexPrinter, terms: Sequence[str], keep: int = 3) 
     return Tex(printer.total([*terms[: keep - 1], r"\cdots", terms[-1]]))
 
 
+#: amsmath's matrix environments hold at most this many columns unless told more.
+AMS_MAX_COLUMNS = 10
+
+
 def bmatrix(cells: np.ndarray) -> str:
-    """A 2-D array of LaTeX strings as a ``bmatrix``."""
-    rows = [" & ".join(row) for row in cells.tolist()]
-    return "\\begin{bmatrix}\n" + " \\\\\n".join(rows) + "\n\\end{bmatrix}"
+    r"""A 2-D array of LaTeX strings as a ``bmatrix``; wider than amsmath's 10 columns, as a
+    bracketed ``array``, which compiles in any document without ``MaxMatrixCols``.
+
+    Example:
+        >>> print(bmatrix(np.array([["a", "b"]], dtype=object)))
+        \begin{bmatrix}
+        a & b
+        \end{bmatrix}
+        >>> bmatrix(np.zeros((1, 12), dtype=int).astype(str)).splitlines()[0]
+        '\\left[\\begin{array}{cccccccccccc}'
+    """
+    rows = " \\\\\n".join(" & ".join(row) for row in cells.tolist())
+    if cells.shape[1] > AMS_MAX_COLUMNS:
+        spec = "c" * cells.shape[1]
+        return f"\\left[\\begin{{array}}{{{spec}}}\n{rows}\n\\end{{array}}\\right]"
+    return "\\begin{bmatrix}\n" + rows + "\n\\end{bmatrix}"
 
 
 def slices_2d(arr: np.ndarray) -> list[tuple[tuple[int, ...], np.ndarray]]:

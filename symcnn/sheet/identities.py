@@ -175,6 +175,8 @@ def written_numbers(
         res = mat(shown.result)
         if _fits(f_mat, res):
             out.append(_row(applied(shown.after, str(f_mat)), f"{named}{res}"))
+        elif _fits(f_mat) and _fits(res):  # the result on a line of its own
+            out.append(_row(applied(shown.after, str(f_mat)), f"{named}{res}") | {"split": True})
     return out
 
 

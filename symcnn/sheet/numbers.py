@@ -247,6 +247,7 @@ def worked(d: Derivation, run: Run, options: SheetOptions) -> dict[str, Any]:
         delta = layer.grid(Role.DELTA)
         planar = layer.input_shape[0] == layer.output_shape[0] == 1
         by_role: dict[Role | None, list[dict[str, Any]]] = {}
+        labels: dict[Role | None, str] = {}
         for proof in layer.proofs:
             if proof.form is None or proof.form.shown is None or proof.role is None:
                 continue
@@ -256,8 +257,14 @@ def worked(d: Derivation, run: Run, options: SheetOptions) -> dict[str, Any]:
             if proof.role is Role.INPUT and layer is not d.layers[0] and planar:
                 label = d.layers[layer.index - 1].grid(Role.DELTA).latex  # type: ignore[operator]
             by_role[proof.role] = written_numbers(layer, proof.form.shown, p, number, label)
-        # an identity written out whole (one channel) ends in the gradient: no second matrix
-        whole = {role for role, rows in by_role.items() if rows and planar}
+            if label:
+                labels[proof.role] = label
+        # an identity written out to its end names the gradient: no second matrix
+        whole = {
+            role
+            for role, rows in by_role.items()
+            if rows and planar and rows[-1]["rhs"].startswith(labels.get(role, "\0"))
+        }
         params = [
             {
                 "name": name,

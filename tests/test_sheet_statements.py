@@ -1,0 +1,302 @@
+"""Every statement a sheet displays is true as read (issue 10's list, and the general rule).
+
+The displayed matrix equations of the worked examples are read back from the .tex and
+evaluated here with independent NumPy/SciPy code (not symcnn's); the NumPy lines a sheet
+prints are run and compared with plain loops; the statements that were wrong are pinned.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import scipy.signal
+from reference import avgpool2d_backward, conv2d_backward, maxpool2d_backward
+
+from symcnn import AvgPool2d, Conv2d, ConvTranspose2d, Linear, MaxPool2d, Sigmoid, derive, preset
+from symcnn.numeric.values import Values, hand_values, random_values
+from symcnn.sheet.build import sheet_tex
+from symcnn.sheet.options import SheetOptions
+
+# --- reading LaTeX back --------------------------------------------------------------------
+
+_MATRIX = re.compile(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", re.S)
+
+
+def number(text: str) -> float:
+    text = text.strip().replace(r"\times 10^{", "e").rstrip("}").replace(" ", "")
+    return float(text)
+
+
+def matrix_of(tex: str) -> np.ndarray:
+    (body,) = _MATRIX.fullmatch(tex.strip()).groups()  # type: ignore[union-attr]
+    return np.array([[number(x) for x in row.split("&")] for row in body.split(r"\\")])
+
+
+def _closing(text: str, start: int) -> int:
+    """The index of the ``\\right)`` that closes the ``\\left(`` ending at ``start``."""
+    depth = 1
+    for m in re.finditer(r"\\left\(|\\right\)", text[start:]):
+        depth += 1 if m.group() == r"\left(" else -1
+        if depth == 0:
+            return start + m.start()
+    raise AssertionError(f"unbalanced brackets in {text!r}")
+
+
+def pad(x: np.ndarray, n: tuple[int, ...]) -> np.ndarray:
+    """pad_n, pad_{r,c} or pad_{top,left,bottom,right}."""
+    if len(n) == 4:
+        return np.pad(x, ((n[0], n[2]), (n[1], n[3])))
+    return np.pad(x, ((n[0], n[0]), (n[-1], n[-1])))
+
+
+def spread(x: np.ndarray, s: tuple[int, ...]) -> np.ndarray:
+    out = np.zeros(((x.shape[0] - 1) * s[0] + 1, (x.shape[1] - 1) * s[-1] + 1))
+    out[:: s[0], :: s[-1]] = x
+    return out
+
+
+def crop(x: np.ndarray, p: tuple[int, ...]) -> np.ndarray:
+    r, c = p[0], p[-1]
+    return x[r : x.shape[0] - r, c : x.shape[1] - c]
+
+
+def keep(x: np.ndarray, a: tuple[int, ...]) -> np.ndarray:
+    (k1, k2, d1, d2) = a if len(a) == 4 else (a[0], a[0], a[1], a[1])
+    return x[: (k1 - 1) * d1 + 1 : d1, : (k2 - 1) * d2 + 1 : d2]
+
+
+OPS = {
+    "pad": pad,
+    "spread": spread,
+    "dil": spread,
+    "crop": crop,
+    "keep": keep,
+    "rot180": lambda x, _: x[::-1, ::-1],
+}
+
+
+def evaluate(tex: str) -> np.ndarray:
+    r"""A displayed expression: a matrix, ``\operatorname{op}_{args}\left(…\right)`` or
+    ``[L] \star [R]`` (the valid cross-correlation, by SciPy)."""
+    tex = tex.strip()
+    m = re.match(r"\\operatorname\{(\w+)\}(?:_\{([\d,]+)\})?\\left\(", tex)
+    if m:
+        end = _closing(tex, m.end())
+        assert tex[end + len(r"\right)") :].strip() == "", tex
+        args = tuple(int(a) for a in m.group(2).split(",")) if m.group(2) else ()
+        return OPS[m.group(1)](evaluate(tex[m.end() : end]), args)
+    if r"\star" in tex:
+        left, right = tex.split(r"\star")
+        return scipy.signal.correlate2d(evaluate(left), evaluate(right), mode="valid")
+    return matrix_of(tex)
+
+
+def operation_rows(tex: str) -> list[tuple[str, str]]:
+    """The rows ``lhs &= rhs`` of the worked example's "one operation per line" blocks."""
+    rows = []
+    for block in re.findall(
+        r"one operation per line:\n\\begin\{align\*\}\n(.*?)\\end\{align\*\}", tex, re.S
+    ):
+        for row in re.split(r"\\\\\[0\.6ex\]", block):
+            lhs, rhs = re.split(r"(?:\\\\ )?&= ", row, maxsplit=1)
+            rows.append((lhs, rhs.split(" = ")[-1]))  # "∂E/∂w = [..]": the matrix
+    return rows
+
+
+def check_every_operation(tex: str) -> int:
+    rows = operation_rows(tex)
+    for lhs, rhs in rows:
+        assert evaluate(lhs) == pytest.approx(matrix_of(rhs), rel=2e-4, abs=2e-4), lhs
+    return len(rows)
+
+
+# --- the displayed matrix equations are true -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        Conv2d(kernel=2, bias="untied", input=(3, 3)),
+        Conv2d(kernel=3, stride=2, padding=1, input=(5, 5)),
+        Conv2d(kernel=2, dilation=2, input=(5, 5)),
+        Conv2d(kernel=3, stride=2, input=(6, 6)),
+        ConvTranspose2d(kernel=3, stride=2, padding=1, output_padding=1, input=(3, 3)),
+    ],
+    ids=["seed003", "stride2-pad1", "dilation2", "stride2-cut", "transposed"],
+)
+def test_every_displayed_operation_evaluates_to_its_displayed_result(layer) -> None:
+    d = derive(layer)
+    tex = sheet_tex(d, SheetOptions(values=random_values(d.network, 1)))
+    assert check_every_operation(tex) >= 2
+
+
+def test_seed000_network_operations_are_true() -> None:
+    net = preset("seed000")
+    tex = sheet_tex(net.derive(), SheetOptions(values=hand_values(net, 0)))
+    assert check_every_operation(tex) >= 3
+
+
+def test_a_wrong_displayed_result_is_caught() -> None:
+    """The checker itself fails on a false line (a rotated kernel left unrotated)."""
+    lhs = r"\operatorname{rot180}\left(\begin{bmatrix} 1 & 2 \\ 3 & 4 \end{bmatrix}\right)"
+    assert evaluate(lhs) == pytest.approx(
+        matrix_of(r"\begin{bmatrix} 4 & 3 \\ 2 & 1 \end{bmatrix}")
+    )
+    with pytest.raises(AssertionError):
+        assert evaluate(lhs) == pytest.approx(
+            matrix_of(r"\begin{bmatrix} 1 & 2 \\ 3 & 4 \end{bmatrix}")
+        )
+
+
+# --- issue 10's six statements ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("base", [0, 1])
+def test_the_star_definition_matches_scipy_in_either_index_base(base: int) -> None:
+    """1. (X ⋆ K)_{r,t} = Σ X_{r+p−1,t+q−1} K_{p,q} with indices from 1 (r+p with 0)."""
+    tex = sheet_tex(derive(Conv2d(kernel=2, input=(3, 3)), index_base=base))
+    m = re.search(r"\(X \\star K\)_\{r,t\} = \\sum_\{p,q\} X_\{r\+p(-1)?,\\,t\+q(-1)?\}", tex)
+    assert m, "no definition of the star"
+    shift = -1 if m.group(1) else 0
+    rng = np.random.default_rng(0)
+    x, k = rng.normal(size=(4, 5)), rng.normal(size=(2, 3))
+    rows, cols = x.shape[0] - k.shape[0] + 1, x.shape[1] - k.shape[1] + 1
+    idx = range(base, base + max(rows, cols))
+    out = np.zeros((rows, cols))
+    for r in idx[:rows]:
+        for t in idx[:cols]:
+            out[r - base, t - base] = sum(
+                x[r + p + shift - base, t + q + shift - base] * k[p - base, q - base]
+                for p in range(base, base + k.shape[0])
+                for q in range(base, base + k.shape[1])
+            )
+    assert out == pytest.approx(scipy.signal.correlate2d(x, k, mode="valid"))
+
+
+def test_overlapping_max_pool_states_the_sum_over_windows() -> None:
+    """2. Overlapping windows: ∂E/∂a_uv = Σ_ij δ_ij [a_uv = argmax W_ij], not up(δ) ⊙ mask; a
+    cell winning two windows receives the sum of their errors."""
+    layer = MaxPool2d(window=2, stride=1, input=(3, 3))
+    d = derive(layer)
+    x = np.array([[[0.1, 0.2, 0.3], [0.4, 0.9, 0.5], [0.6, 0.7, 0.8]]])  # 0.9 wins all four
+    delta = np.array([[[1.0, 2.0], [3.0, 4.0]]])
+    tex = sheet_tex(d, SheetOptions(values=Values(x, {}, delta=delta)))
+    assert r"\operatorname{up}" not in tex and r"\operatorname{argmax} \mathcal{W}_{ij}" in tex
+    grad = maxpool2d_backward(x, delta, (2, 2), (1, 1))
+    assert grad[0, 1, 1] == 10.0
+    shown = re.search(
+        r"\\frac\{\\partial E\}\{\\partial a\} = (\\begin\{bmatrix\}.*?\\end\{bmatrix\})", tex
+    )
+    assert shown and matrix_of(shown.group(1)) == pytest.approx(grad[0])
+
+
+def test_strided_padded_input_gradient_is_cropped_in_the_statement() -> None:
+    """3. pad(spread(δ)) ⋆ rot180(w) is 7×7 for a 5×5 input: the statement crops it."""
+    tex = sheet_tex(derive(Conv2d(kernel=3, stride=2, padding=1, input=(5, 5))))
+    assert (
+        r"\frac{\partial E}{\partial a} &= \operatorname{crop}_{p}\Big(\operatorname{pad}_{k-1}"
+        r"(\operatorname{spread}_{s}(\delta)) \star \operatorname{rot180}(w)\Big)" in tex
+    )
+
+
+def test_multichannel_identities_carry_their_channel_indices() -> None:
+    """4. ∂E/∂b_o = Σ_ij δ_o,ij and ∂E/∂a^(c) = Σ_o pad(δ^(o)) ⋆ rot180(w^(o,c))."""
+    tex = sheet_tex(derive(Conv2d(kernel=2, out_channels=2, input=(2, 4, 4))))
+    assert r"\frac{\partial E}{\partial b^{(o)}} = \sum_{i,j} \delta^{(o)}_{ij}" in tex
+    assert (
+        r"\frac{\partial E}{\partial a^{(c)}} = \sum_{o} \operatorname{pad}_{k-1}(\delta^{(o)})"
+        r" \star \operatorname{rot180}(w^{(o,c)})" in tex
+    )
+    assert r"\frac{\partial E}{\partial w^{(o,c)}} = a^{(c)} \star \delta^{(o)}" in tex
+
+
+def test_tied_max_pool_bracket_names_the_first_maximum() -> None:
+    """5. With ties the bracket is the first maximum's (argmax), and its value on the line is
+    NumPy's argmax (row-major, first on ties): the line is true as read."""
+    layer = MaxPool2d(window=2, input=(2, 2))
+    d = derive(layer)
+    x = np.array([[[1.0, 1.0], [0.0, 1.0]]])
+    tex = sheet_tex(
+        d, SheetOptions(values=Values(x, {}, delta=np.array([[[10.0]]])), detail="full")
+    )
+    worked = tex.split("Worked example with numbers", 1)[1]
+    winner = int(np.argmax(x[0].ravel()))  # NumPy's rule: row-major, the first on ties
+    for k, cell in enumerate(("11", "12", "21", "22")):
+        row = re.search(
+            r"\\frac\{\\partial E\}\{\\partial a_\{" + cell + r"\}\} &= (.*?) = (\S+)\n", worked
+        )
+        assert row, cell
+        assert r"\operatorname{argmax}" in row.group(1)
+        assert float(row.group(2)) == (10.0 if k == winner else 0.0), cell
+
+
+def test_the_loss_is_named_for_what_it_is() -> None:
+    """6. The loss is ½Σ(ŷ − t)², "squared error", not "mse" (a mean it is not)."""
+    tex = sheet_tex(preset("seed003").derive())
+    assert "squared error" in tex and "(mse)" not in tex and "loss mse" not in tex
+
+
+# --- the NumPy lines of a sheet compute the gradients --------------------------------------
+
+
+def _code_blocks(tex: str) -> list[str]:
+    return re.findall(r"\\begin\{verbatim\}\n(.*?)\\end\{verbatim\}", tex, re.S)
+
+
+@pytest.mark.parametrize(
+    ("layer", "expected"),
+    [
+        (Conv2d(kernel=2, bias="untied", input=(3, 3)), ["grad_w", "grad_b", "grad_a"]),
+        (Conv2d(kernel=3, stride=2, padding=1, dilation=2, out_channels=2, input=(2, 7, 7)),
+         ["grad_w", "grad_b", "grad_a"]),
+        (MaxPool2d(window=2, stride=1, input=(4, 4)), ["grad_a"]),
+        (AvgPool2d(window=2, input=(2, 4, 4)), ["grad_a"]),
+        (Linear(3, input=(4,)), ["grad_w", "grad_b", "grad_a"]),
+        (Sigmoid(input=(1, 2, 2)), ["grad_a"]),
+    ],
+    ids=["conv-seed003", "conv-s2-p1-d2-c2", "maxpool-overlap", "avgpool-c2", "dense", "sigmoid"],
+)  # fmt: skip
+def test_the_printed_numpy_code_computes_the_gradients(layer, expected: list[str]) -> None:
+    d = derive(layer)
+    tex = sheet_tex(d)
+    code = "\n".join(_code_blocks(tex))
+    sized = d.layers[0].layer
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=sized.input_shape)
+    delta = rng.normal(size=sized.output_shape)
+    params = {
+        role.value: rng.normal(size=shape) for role, (shape, _) in sized.param_shapes().items()
+    }
+    # the sheet's rule: 2-D arrays for a one-channel convolution or pooling layer
+    planar = isinstance(layer, (Conv2d, MaxPool2d, AvgPool2d)) and (
+        sized.input_shape[0] == sized.output_shape[0] == 1
+    )
+    ns = {"np": np, "correlate2d": scipy.signal.correlate2d, "convolve2d": scipy.signal.convolve2d}
+    squeeze = (lambda x: x.reshape(x.shape[-2:])) if planar else (lambda x: x)
+    ns |= {"a": squeeze(a), "delta": squeeze(delta)}
+    if "weight" in params:
+        ns["w"] = squeeze(params["weight"])
+    exec(compile(code, "<sheet>", "exec"), ns)
+    want = _plain(layer, sized, a, params, delta)
+    for name in expected:
+        assert np.ravel(ns[name]) == pytest.approx(np.ravel(want[name])), name
+
+
+def _plain(layer, sized, a, params, delta) -> dict[str, np.ndarray]:
+    """The gradients by the plain loops of tests/reference.py (or by hand for the rest)."""
+    if isinstance(layer, Conv2d):
+        g = conv2d_backward(
+            a, params["weight"], delta, sized.bias.value, sized.stride, sized.padding,
+            sized.dilation,
+        )  # fmt: skip
+        return {"grad_a": g["input"], "grad_w": g["weight"], "grad_b": g["bias"]}
+    if isinstance(layer, MaxPool2d):
+        return {"grad_a": maxpool2d_backward(a, delta, sized.window, sized.stride)}
+    if isinstance(layer, AvgPool2d):
+        return {"grad_a": avgpool2d_backward(a, delta, sized.window, sized.stride)}
+    if isinstance(layer, Linear):
+        return {"grad_a": params["weight"].T @ delta, "grad_w": np.outer(delta, a), "grad_b": delta}
+    s = 1 / (1 + np.exp(-a))
+    return {"grad_a": delta * s * (1 - s)}
