@@ -16,6 +16,9 @@ from .compat import deprecated
 from .core.symbols import Role
 from .errors import SpecError, SymcnnError, TooLargeError, ValuesError
 from .kinds.activation import Identity, LeakyReLU, ReLU, Sigmoid, Tanh
+from .kinds.add import Add
+from .kinds.batchnorm import BatchNorm1d, BatchNorm2d
+from .kinds.concat import Concat
 from .kinds.conv2d import Bias, Conv2d
 from .kinds.conv_transpose2d import ConvTranspose2d
 from .kinds.dense import Linear
@@ -25,14 +28,19 @@ from .kinds.loss import CrossEntropyLoss, MSELoss
 from .kinds.pool2d import AvgPool2d, MaxPool2d
 from .kinds.registry import LAYERS, LOSSES
 from .numeric.values import Values, load_values, random_values
+from .pytorch import from_torch
 
 __version__ = "0.2.0"
 
 __all__ = [
     "LAYERS",
     "LOSSES",
+    "Add",
     "AvgPool2d",
+    "BatchNorm1d",
+    "BatchNorm2d",
     "Bias",
+    "Concat",
     "Conv2d",
     "ConvTranspose2d",
     "CrossEntropyLoss",
@@ -55,6 +63,7 @@ __all__ = [
     "Values",
     "ValuesError",
     "derive",
+    "from_torch",
     "load_network",
     "load_values",
     "parse_network",

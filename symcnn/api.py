@@ -190,12 +190,14 @@ def derive(
     prove: bool = True,
     index_base: int | None = None,
     max_terms: int = DEFAULT_MAX_TERMS,
+    batch: int | None = None,
 ) -> Derivation:
     """Derive a lone layer (its δ given) or a network (its δ from the loss).
 
     Forward expressions → the chain rule, layer by layer → the closed matrix forms, proven
     exactly. ``index_base`` (0 or 1) is the first index of the symbol names; a network's own
-    applies when it is None.
+    applies when it is None. ``batch`` derives a lone layer on a mini-batch of that many
+    samples (a network has its own).
 
     Example:
         >>> from symcnn import Conv2d
@@ -205,12 +207,14 @@ def derive(
     """
     if isinstance(x, Layer):
         network = graph.Network.of(
-            x, check_index_base(1 if index_base is None else index_base), max_terms
+            x, check_index_base(1 if index_base is None else index_base), max_terms, batch
         )
     elif isinstance(x, graph.Network):
         network = x
+        if batch is not None:
+            raise SpecError("a network has its own batch: set batch in the network")
         if index_base is not None and check_index_base(index_base) != x.index_base:
-            network = graph.Network(x.layers, x.input, x.loss, index_base, x.max_terms)
+            network = x.replaced(index_base=index_base)
     else:
         raise SpecError(f"derive takes a layer or a Network, not {type(x).__name__}")
     return derived.derive(network, prove, cls=Derivation)

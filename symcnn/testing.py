@@ -6,6 +6,11 @@ The function under test follows the layer contract (NumPy arrays in, arrays out,
   b ``[O]`` (shared bias), ``[O, OH, OW]`` (untied) or ``None`` (no bias), delta ``[O, OH, OW]``;
   the gradients have the shapes of x, w and b, and ``gb`` is ``None`` without bias.
 - maxpool2d / avgpool2d: ``fn(x, delta) -> gx`` with x ``[C, H, W]``, delta ``[C, OH, OW]``.
+- batchnorm2d / batchnorm1d (training mode): ``fn(x, w, b, delta) -> (gx, gw, gb)`` with x and
+  delta ``[N, C, H, W]`` (``[N, C]``), w = γ and b = β ``[C]``: a mini-batch, whose samples it
+  couples. Any layer takes ``batch=N`` to be checked on a mini-batch (x, delta, gx get a leading
+  sample axis, the parameters' gradients sum over the samples).
+- a whole network (a residual block …): `check_network_backward`.
 
 Returned PyTorch tensors (also with ``requires_grad``) and JAX arrays are converted; a function
 written for torch tensors is wrapped with `torch_fn`. The expected values come from the
@@ -33,6 +38,7 @@ import numpy as np
 
 from .checking import terms
 from .checking.contract import Contract, Trial, contract, read_result, trial_inputs
+from .checking.network import NetworkCheck, compare_network_backward
 from .checking.report import Failure, header
 from .core.shapes import parse_size
 from .core.symbols import Role
@@ -40,6 +46,7 @@ from .derivation.derived import Derivation, derive
 from .errors import BackwardMismatch, ContractViolation, SpecError, SymcnnError
 from .graph.network import Network
 from .kinds.base import Arrays, Layer
+from .kinds.batchnorm import BatchNorm1d, BatchNorm2d
 from .kinds.conv2d import Conv2d
 from .kinds.pool2d import AvgPool2d, MaxPool2d
 from .kinds.registry import LAYERS
@@ -51,10 +58,14 @@ __all__ = [
     "CheckResult",
     "Trial",
     "check_avgpool2d_backward",
+    "check_batchnorm1d_backward",
+    "check_batchnorm2d_backward",
     "check_conv2d_backward",
     "check_layer_backward",
     "check_maxpool2d_backward",
+    "check_network_backward",
     "compare_layer_backward",
+    "compare_network_backward",
     "configurations",
     "fixture_arrays",
     "parametrize",
@@ -87,9 +98,11 @@ class CheckResult:
 
 
 @functools.lru_cache(maxsize=64)
-def compiled(layer: Layer, index_base: int = 1) -> tuple[Derivation, Gradients]:
+def compiled(
+    layer: Layer, index_base: int = 1, batch: int | None = None
+) -> tuple[Derivation, Gradients]:
     """The derivation (proofs skipped) and its compiled gradients, cached per configuration."""
-    d: Derivation = derive(Network.of(layer, index_base), prove_forms=False)
+    d: Derivation = derive(Network.of(layer, index_base, batch=batch), prove_forms=False)
     return d, Gradients(d)
 
 
@@ -110,29 +123,31 @@ def compare_layer_backward(
     max_entries: int = 5,
     probe: bool = True,
     index_base: int = 1,
+    batch: int | None = None,
 ) -> CheckResult:
     """Run ``fn`` on random inputs and compare with the formulas; never raises on a mismatch.
 
     ``ties`` adds a trial full of tied maxima for max pooling; ``max_entries`` caps the wrong
     entries shown; ``probe`` allows calling ``fn`` once per δ entry to name missing and extra
-    terms; ``index_base`` is the first index of the formulas in the report. Exceptions raised
-    by ``fn`` itself propagate unchanged.
+    terms; ``index_base`` is the first index of the formulas in the report; ``batch`` checks
+    on a mini-batch of that many samples. Exceptions raised by ``fn`` itself propagate
+    unchanged.
 
     Example:
         >>> r = compare_layer_backward(MaxPool2d(window=2, input=(2, 2)), lambda x, d: 0 * x)
         >>> r.ok, r.message.splitlines()[0]
         (False, "maxpool2d backward does not match symcnn's formulas (trial 1 of 3, seed 0)")
     """
-    con = contract(layer)
+    con = contract(layer, batch)
     if not callable(fn):
         raise SymcnnError(f"the function to check is not callable: {fn!r}")
     problem = _arity_problem(fn, con)
     if problem:
         text = "\n".join([*header(layer, con, "cannot be called", rtol, atol), "", f"  {problem}"])
         return CheckResult(False, text, layer)
-    derivation, num = compiled(layer, index_base)
+    derivation, num = compiled(layer, index_base, batch)
     worst = 0.0
-    runs = trial_inputs(layer, trials, seed, ties)
+    runs = trial_inputs(layer, trials, seed, ties, batch)
     for trial in runs:
         args = trial.args(con)
         result = fn(*args)
@@ -144,7 +159,8 @@ def compare_layer_backward(
             return CheckResult(False, text, layer, trial)
         expected = _expected(num, trial.arrays)
         if not _all_close(got, expected, rtol, atol):
-            prober = _prober(fn, con, trial, layer) if probe else lambda: None
+            shape = derivation.output_shape
+            prober = _prober(fn, con, trial, shape) if probe else lambda: None
             notes = _mutations(con, args, trial)
             fail = Failure(
                 derivation, con, trial, seed, expected, got, rtol, atol, prober, max_entries, notes
@@ -196,13 +212,13 @@ def _arity_problem(fn: Callable[..., Any], con: Contract) -> str:
 
 
 def _prober(
-    fn: Callable[..., Any], con: Contract, trial: Trial, layer: Layer
+    fn: Callable[..., Any], con: Contract, trial: Trial, delta_shape: tuple[int, ...]
 ) -> Callable[[], dict[Role, np.ndarray] | str]:
     def call(delta: np.ndarray) -> Arrays:
         arrays = {**trial.arrays, Role.DELTA: delta}
         return read_result(fn(*Trial(trial.label, arrays).args(con)), con)
 
-    return lambda: terms.probe(call, layer.output_shape)
+    return lambda: terms.probe(call, delta_shape)
 
 
 def check_layer_backward(layer: Layer, fn: Callable[..., Any], **options: Any) -> CheckResult:
@@ -344,6 +360,93 @@ def check_avgpool2d_backward(
     return _pool(AvgPool2d, fn, input_shape, window, stride, channels, index_base, options)
 
 
+def _batchnorm(
+    cls: Any, fn: Callable[..., Any], input_shape: Any, eps: float, affine: bool,
+    rank: int, index_base: int, options: dict[str, Any],
+) -> CheckResult:  # fmt: skip
+    __tracebackhide__ = True
+    shape = tuple(int(v) for v in input_shape)
+    if len(shape) not in (rank, rank + 1):
+        want = "(N, C, H, W) or (C, H, W)" if rank == 3 else "(N, C)"
+        raise SpecError(f"input_shape of {cls.kind} is {want}, got {input_shape!r}")
+    batch = shape[0] if len(shape) == rank + 1 else None
+    layer = cls(eps=eps, affine=affine, input=shape[-rank:])
+    return check_layer_backward(layer, fn, index_base=index_base, batch=batch, **options)
+
+
+def check_batchnorm2d_backward(
+    fn: Callable[..., Any],
+    input_shape: Any,
+    eps: float = 1e-5,
+    affine: bool = True,
+    *,
+    index_base: int = 1,
+    **options: Any,
+) -> CheckResult:
+    """Check ``fn(x, w, b, delta) -> (gx, gw, gb)`` for training-mode batch norm of a
+    mini-batch ``input_shape = (N, C, H, W)``; w = γ, b = β are ``[C]`` (None, with their
+    gradients, without ``affine``). The report names the classic mistakes: the path through
+    the batch mean dropped, the unbiased variance, γ forgotten in ∂E/∂x.
+
+    Example:
+        >>> import numpy as np
+        >>> def bn_backward(x, w, b, delta):
+        ...     axes = (0, 2, 3)
+        ...     mu = x.mean(axes, keepdims=True)
+        ...     xhat = (x - mu) / np.sqrt(x.var(axes, keepdims=True) + 1e-5)
+        ...     g = w.reshape(1, -1, 1, 1)
+        ...     gx = g / np.sqrt(x.var(axes, keepdims=True) + 1e-5) * (
+        ...         delta - delta.mean(axes, keepdims=True)
+        ...         - xhat * (delta * xhat).mean(axes, keepdims=True))
+        ...     return gx, (delta * xhat).sum(axes), delta.sum(axes)
+        >>> bool(check_batchnorm2d_backward(bn_backward, (2, 3, 2, 2)))
+        True
+    """
+    __tracebackhide__ = True
+    return _batchnorm(BatchNorm2d, fn, input_shape, eps, affine, 3, index_base, options)
+
+
+def check_batchnorm1d_backward(
+    fn: Callable[..., Any],
+    input_shape: Any,
+    eps: float = 1e-5,
+    affine: bool = True,
+    *,
+    index_base: int = 1,
+    **options: Any,
+) -> CheckResult:
+    """Check ``fn(x, w, b, delta) -> (gx, gw, gb)`` for training-mode batch norm of a
+    mini-batch of feature vectors, ``input_shape = (N, C)`` (see `check_batchnorm2d_backward`).
+    """
+    __tracebackhide__ = True
+    return _batchnorm(BatchNorm1d, fn, input_shape, eps, affine, 1, index_base, options)
+
+
+def check_network_backward(
+    network: Network, fn: Callable[..., Any], **options: Any
+) -> NetworkCheck:
+    """Check a whole network's backward pass ``fn(x, params, delta) -> {"input": gx,
+    "<l>.weight": gw, …}`` (δ at the network output); raise `BackwardMismatch` with the report
+    when it is wrong. Where paths merge (a residual block's input feeds the block and the
+    skip) the report names a δ left out of the sum.
+
+    Example:
+        >>> net = Network([{"type": "tanh", "id": "t"},
+        ...                {"type": "add", "inputs": ["input", "t"]}], input=(2,))
+        >>> def block_backward(x, params, delta):
+        ...     return {"input": delta * (1 - np.tanh(x) ** 2)}  # the skip's δ forgotten
+        >>> check_network_backward(net, block_backward)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        symcnn.errors.BackwardMismatch: network backward does not match ...
+    """
+    __tracebackhide__ = True
+    result = compare_network_backward(network, fn, **options)
+    if not result:
+        raise BackwardMismatch(result)
+    return result
+
+
 def torch_fn(fn: Callable[..., Any], dtype: Any = None, device: str = "cpu") -> Callable[..., Any]:
     """Wrap a backward written for PyTorch tensors: NumPy arguments become tensors (float64 by
     default; ``None`` stays ``None``); returned tensors are converted back by the check.
@@ -368,7 +471,12 @@ def torch_fn(fn: Callable[..., Any], dtype: Any = None, device: str = "cpu") -> 
 
 
 def fixture_arrays(
-    layer: Layer, trials: int = 3, seed: int = 0, ties: bool = True, index_base: int = 1
+    layer: Layer,
+    trials: int = 3,
+    seed: int = 0,
+    ties: bool = True,
+    index_base: int = 1,
+    batch: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Inputs and expected gradients for ``np.savez``: one leading trial axis per array.
 
@@ -381,10 +489,10 @@ def fixture_arrays(
         >>> f["x"].shape, f["gx"].shape, str(f["formula_gx"][0, 0, 0])
         ((2, 1, 4, 4), (2, 1, 4, 4), '∂E/∂a_11 = δ_11/4')
     """
-    derivation, num = compiled(layer, index_base)
-    con = contract(layer)
-    runs = trial_inputs(layer, trials, seed, ties)
-    config = {"layer": layer.kind, **layer.config(), "index_base": index_base}
+    derivation, num = compiled(layer, index_base, batch)
+    con = contract(layer, batch)
+    runs = trial_inputs(layer, trials, seed, ties, batch)
+    config = {"layer": layer.kind, **layer.config(), "index_base": index_base, "batch": batch}
     out: dict[str, np.ndarray] = {
         "config": np.array(json.dumps(config)),
         "contract": np.array(con.signature),

@@ -100,66 +100,123 @@ ACTIVATIONS = {
 }
 
 
-def forward(layers, x, params, loss, target):
-    """The loss E and the output of every layer (index 0: the input)."""
-    outs = [np.asarray(x, dtype=float)]
-    for index, layer in enumerate(layers):
-        a = outs[-1]
-        kind = layer["type"]
-        if kind == "conv2d":
-            bias = layer["bias"]
-            b = params.get(f"{index}.bias")
-            z = conv2d(
-                a,
-                params[f"{index}.weight"],
-                b,
-                layer["stride"],
-                layer["padding"],
-                layer["dilation"],
-                bias,
-                layer.get("groups", 1),  # absent: an ordinary (ungrouped) convolution
-            )
-        elif kind == "conv_transpose2d":
-            z = conv_transpose2d(
-                a,
-                params[f"{index}.weight"],
-                params.get(f"{index}.bias"),
-                layer["stride"],
-                layer["padding"],
-                layer["output_padding"],
-                layer["dilation"],
-                layer["bias"],
-            )
-        elif kind in ("maxpool2d", "avgpool2d"):
-            z, _ = pool(a, layer["window"], layer["stride"], kind)
-        elif kind == "global_avgpool2d":
-            z = np.zeros((a.shape[0], 1, 1))
-            for c in range(a.shape[0]):
-                z[c, 0, 0] = sum(a[c, r, t] for r in range(a.shape[1]) for t in range(a.shape[2]))
-                z[c, 0, 0] /= a.shape[1] * a.shape[2]
-        elif kind == "flatten":
-            z = np.array([a[idx] for idx in np.ndindex(*a.shape)])
-        elif kind == "dense":
-            w = params[f"{index}.weight"]
-            z = np.array([sum(w[i, j] * a[j] for j in range(a.size)) for i in range(w.shape[0])])
-            if layer["bias"]:
-                z = z + params[f"{index}.bias"]
-        elif kind == "leaky_relu":
-            z = np.where(a > 0, a, layer["negative_slope"] * a)
-        else:
-            z = ACTIVATIONS[kind](a)
-        outs.append(z)
-    y = outs[-1]
+def batchnorm(x, gamma, beta, eps):
+    """Training-mode batch norm of a batch [N, C, ...]: each channel's biased batch statistics."""
+    out = np.zeros_like(x)
+    for c in range(x.shape[1]):
+        values = [x[idx] for idx in np.ndindex(*x.shape) if idx[1] == c]
+        mean = sum(values) / len(values)
+        var = sum((v - mean) ** 2 for v in values) / len(values)
+        for idx in np.ndindex(*x.shape):
+            if idx[1] == c:
+                xhat = (x[idx] - mean) / np.sqrt(var + eps)
+                out[idx] = xhat if gamma is None else gamma[c] * xhat + beta[c]
+    return out
+
+
+def _sample_loss(loss, y, target):
     if loss == "mse":
-        e = 0.5 * float(np.sum((y - target) ** 2))
-    else:
-        shifted = y - np.max(y)
-        log_softmax = shifted - np.log(np.sum(np.exp(shifted)))
-        e = -float(np.sum(target * log_softmax))
-    return e, outs
+        return 0.5 * float(np.sum((y - target) ** 2))
+    shifted = y - np.max(y)
+    log_softmax = shifted - np.log(np.sum(np.exp(shifted)))
+    return -float(np.sum(target * log_softmax))
 
 
-def finite_differences(layers, x, params, loss, target, h=1e-6):
+def _layer(layer, index, reads, params):
+    """One layer on a batch: ``reads`` are the batched tensors it reads, [N, …] each."""
+    kind = layer["type"]
+    if kind == "add":
+        return sum(reads[1:], reads[0].copy())
+    if kind == "concat":
+        return np.concatenate(reads, axis=1)
+    (a,) = reads
+    if kind in ("batchnorm2d", "batchnorm1d"):
+        return batchnorm(
+            a, params.get(f"{index}.weight"), params.get(f"{index}.bias"), layer["eps"]
+        )
+    return np.stack([_sample(layer, index, sample, params) for sample in a])
+
+
+def _sample(layer, index, a, params):
+    """One layer on one sample."""
+    kind = layer["type"]
+    if kind == "conv2d":
+        return conv2d(
+            a,
+            params[f"{index}.weight"],
+            params.get(f"{index}.bias"),
+            layer["stride"],
+            layer["padding"],
+            layer["dilation"],
+            layer["bias"],
+            layer.get("groups", 1),  # absent: an ordinary (ungrouped) convolution
+        )
+    if kind == "conv_transpose2d":
+        return conv_transpose2d(
+            a,
+            params[f"{index}.weight"],
+            params.get(f"{index}.bias"),
+            layer["stride"],
+            layer["padding"],
+            layer["output_padding"],
+            layer["dilation"],
+            layer["bias"],
+        )
+    if kind in ("maxpool2d", "avgpool2d"):
+        return pool(a, layer["window"], layer["stride"], kind)[0]
+    if kind == "global_avgpool2d":
+        z = np.zeros((a.shape[0], 1, 1))
+        for c in range(a.shape[0]):
+            z[c, 0, 0] = sum(a[c, r, t] for r in range(a.shape[1]) for t in range(a.shape[2]))
+            z[c, 0, 0] /= a.shape[1] * a.shape[2]
+        return z
+    if kind == "flatten":
+        return np.array([a[idx] for idx in np.ndindex(*a.shape)])
+    if kind == "dense":
+        w = params[f"{index}.weight"]
+        z = np.array([sum(w[i, j] * a[j] for j in range(a.size)) for i in range(w.shape[0])])
+        return z + params[f"{index}.bias"] if layer["bias"] else z
+    if kind == "leaky_relu":
+        return np.where(a > 0, a, layer["negative_slope"] * a)
+    return ACTIVATIONS[kind](a)
+
+
+def reads_of(layers):
+    """For each layer, the indices it reads (-1: the network input), from id/from/inputs."""
+    ids = {layer["id"]: k for k, layer in enumerate(layers) if "id" in layer}
+    ids["input"] = -1
+    out = []
+    for k, layer in enumerate(layers):
+        if "inputs" in layer:
+            out.append([ids[name] for name in layer["inputs"]])
+        elif "from" in layer:
+            out.append([ids[layer["from"]]])
+        else:
+            out.append([k - 1])
+    return out
+
+
+def forward(layers, x, params, loss, target, batch=None, reduction="sum"):
+    """The loss E and the output of every layer (index 0: the input).
+
+    Layers may carry id/from/inputs (a graph); with ``batch`` the input, the target and every
+    output have a leading sample axis, and E sums (or, with reduction "mean", averages) the
+    samples' losses.
+    """
+    xb = np.asarray(x, dtype=float)
+    xb = xb if batch is not None else xb[None]
+    tb = np.asarray(target, dtype=float)
+    tb = tb if batch is not None else tb[None]
+    outs = [xb]
+    for index, (layer, reads) in enumerate(zip(layers, reads_of(layers))):
+        outs.append(_layer(layer, index, [outs[r + 1] for r in reads], params))
+    e = sum(_sample_loss(loss, y, t) for y, t in zip(outs[-1], tb))
+    if reduction == "mean":
+        e /= len(tb)
+    return e, outs if batch is not None else [o[0] for o in outs]
+
+
+def finite_differences(layers, x, params, loss, target, h=1e-6, batch=None, reduction="sum"):
     """Central differences of the reference loss for the input and every parameter."""
 
     def fd(arr, evaluate):
@@ -178,7 +235,7 @@ def finite_differences(layers, x, params, loss, target, h=1e-6):
     params = {k: np.array(v, dtype=float) for k, v in params.items()}
 
     def evaluate():
-        return forward(layers, x, params, loss, target)[0]
+        return forward(layers, x, params, loss, target, batch, reduction)[0]
 
     grads = {"input": fd(x, evaluate)}
     for name, arr in params.items():
@@ -300,3 +357,102 @@ def random_network(rng):
         if rng.random() < 0.4:
             loss = "cross_entropy"
     return layers, shape, loss
+
+
+def _conv(rng, channels, out_channels=None, same=False):
+    """A random conv2d table; ``same`` keeps the spatial size (3x3 or 1x1, stride 1, padded);
+    grouped when the channels allow it."""
+    k = int(rng.choice([1, 3])) if same else int(rng.integers(1, 3))
+    out = channels if out_channels is None else out_channels
+    shared = [g for g in (2, 3) if channels % g == 0 and out % g == 0]
+    return {
+        "type": "conv2d",
+        "kernel": [k, k],
+        "stride": [1, 1],
+        "padding": [k // 2, k // 2] if same else [0, 0],
+        "dilation": [1, 1],
+        "out_channels": out,
+        "bias": str(rng.choice(["none", "shared", "untied"])),
+        "groups": int(rng.choice([1, *shared])),
+    }
+
+
+def _graph_activation(rng, kinds=("relu", "tanh", "sigmoid", "leaky_relu")):
+    kind = str(rng.choice(list(kinds)))
+    return {"type": kind, "negative_slope": 0.1} if kind == "leaky_relu" else {"type": kind}
+
+
+def random_graph_network(rng):
+    """A random small network with branches and merges: residual additions, channel
+    concatenations, batch norms, a mini-batch (or none) and a reduction.
+
+    Returns (layers, input shape, loss, batch, reduction); layers carry id/from/inputs.
+    """
+    batch = [None, 2, 3][int(rng.integers(0, 3))]
+    shape = (int(rng.integers(1, 3)), int(rng.integers(3, 5)), int(rng.integers(3, 5)))
+    layers = []
+    current = "input"
+    channels, h, w = shape
+
+    def push(table, keep_id=True):
+        nonlocal current
+        if current != f"t{len(layers) - 1}" or not layers:
+            table["from"] = current
+        table["id"] = f"t{len(layers)}"
+        layers.append(table)
+        current = table["id"] if keep_id else current
+
+    for _ in range(int(rng.integers(1, 3))):
+        choice = rng.random()
+        if choice < 0.4:  # residual: x + f(x), f keeping the shape
+            start = current
+            push(_conv(rng, channels, same=True))
+            push(_graph_activation(rng, ("relu", "tanh", "sigmoid", "identity", "leaky_relu")))
+            layers.append({"type": "add", "inputs": [start, current], "id": f"t{len(layers)}"})
+            current = layers[-1]["id"]
+        elif choice < 0.7:  # two branches from one tensor, concatenated along channels
+            start = current
+            c1, c2 = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+            push(_conv(rng, channels, c1, same=True))
+            first = current
+            current = start
+            push(_conv(rng, channels, c2, same=True))
+            layers.append({"type": "concat", "inputs": [first, current], "id": f"t{len(layers)}"})
+            current = layers[-1]["id"]
+            channels = c1 + c2
+        elif choice < 0.85:  # a plain conv, maybe shrinking
+            table = _conv(rng, channels, int(rng.integers(1, 3)))
+            push(table)
+            k = table["kernel"][0]
+            channels, h, w = table["out_channels"], h - k + 1, w - k + 1
+        else:  # a transposed conv doubling the size
+            out = int(rng.integers(1, 3))
+            push(
+                {
+                    "type": "conv_transpose2d",
+                    "kernel": [2, 2],
+                    "stride": [2, 2],
+                    "padding": [0, 0],
+                    "output_padding": [0, 0],
+                    "dilation": [1, 1],
+                    "out_channels": out,
+                    "bias": str(rng.choice(["none", "shared", "untied"])),
+                }
+            )
+            channels, h, w = out, 2 * h, 2 * w
+        if (batch or 1) * h * w > 1 and rng.random() < 0.5:
+            eps = float(rng.choice([1e-5, 0.1]))
+            push({"type": "batchnorm2d", "eps": eps, "affine": bool(rng.random() < 0.8)})
+        push(_graph_activation(rng))
+    if rng.random() < 0.3:
+        push({"type": "global_avgpool2d"})
+    push({"type": "flatten"})
+    push({"type": "dense", "out_features": int(rng.integers(2, 4)), "bias": True})
+    if batch is not None and rng.random() < 0.6:
+        push({"type": "batchnorm1d", "eps": 1e-5, "affine": bool(rng.random() < 0.8)})
+        push({"type": "tanh"})
+    loss = "cross_entropy" if rng.random() < 0.4 else "mse"
+    if loss == "cross_entropy":
+        push({"type": "dense", "out_features": 3, "bias": True})
+    reduction = "mean" if rng.random() < 0.5 else "sum"
+    return layers, shape, loss, batch, reduction

@@ -42,12 +42,34 @@ def test_product_terms_evaluate_like_python(terms: list, value: float) -> None:
     [
         pytest.param([[se.sin(X)], [Y]], math.sin(1.5) - 2.0, id="function"),
         pytest.param([[X ** se.Rational(1, 2)]], math.sqrt(1.5), id="root"),
+        pytest.param(
+            [[(X - Y) ** 2, Y], [(Y - X) ** 2, 3], [(X - Y) ** 2, X]],
+            3.5**2 * (-2.0 + 3 + 1.5),
+            id="one pattern, three occurrences",
+        ),
     ],
 )
-def test_non_products_fall_back_to_lambdify(terms: list, want: float) -> None:
+def test_symengine_factors_are_evaluated_as_patterns(terms: list, want: float) -> None:
+    plan = Monomials.build([X, Y], [terms])
+    assert plan is not None
+    assert float(plan(np.array([1.5, -2.0]))[0]) == pytest.approx(want, rel=1e-14)
+
+
+def test_sympy_functions_are_patterns_when_their_numpy_code_is_vectorised() -> None:
+    x = sympy.Symbol("x")
+    terms = [[sympy.sin(x)], [Y], [sympy.tanh(x), 2]]
+    plan = Monomials.build([X, Y], [terms])
+    assert plan is not None
+    want = math.sin(1.5) - 2.0 + 2 * math.tanh(1.5)
+    assert float(plan(np.array([1.5, -2.0]))[0]) == pytest.approx(want, rel=1e-14)
+
+
+def test_brackets_of_one_window_fall_back_to_lambdify() -> None:
+    x, y = sympy.symbols("x y")
+    terms = [[IsFirstMax(0, x, y)], [IsFirstMax(1, x, y), 3]]
     assert Monomials.build([X, Y], [terms]) is None
     got = compile_terms([X, Y], [terms])(np.array([1.5, -2.0]))
-    assert float(np.asarray(got).ravel()[0]) == pytest.approx(want, rel=1e-14)
+    assert float(np.asarray(got).ravel()[0]) == 1.0
 
 
 def test_symbol_outside_the_arguments_is_not_a_plan() -> None:

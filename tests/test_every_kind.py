@@ -19,7 +19,8 @@ from netref import finite_differences
 import symcnn
 from symcnn.cli import main
 
-#: One configuration of every kind, every option spelled out (netref reads them), and its input.
+#: One configuration of every kind, every option spelled out (netref reads them), its input and
+#: (optionally) a mini-batch; a kind that reads several tensors is given as a small network.
 ALONE = {
     "conv2d": (
         {"type": "conv2d", "kernel": [2, 2], "out_channels": 2, "stride": [1, 2],
@@ -41,18 +42,39 @@ ALONE = {
     "identity": ({"type": "identity"}, [4]),
     "flatten": ({"type": "flatten"}, [2, 2, 2]),
     "dense": ({"type": "dense", "out_features": 3, "bias": True}, [4]),
+    "batchnorm2d": ({"type": "batchnorm2d", "eps": 1e-5, "affine": True}, [2, 2, 2]),
+    "batchnorm1d": ({"type": "batchnorm1d", "eps": 0.001, "affine": True}, [3], 2),
+    "add": (
+        [{"type": "tanh", "id": "t"}, {"type": "add", "inputs": ["input", "t", "t"]}],
+        [2, 2, 2],
+        2,
+    ),
+    "concat": (
+        [{"type": "sigmoid", "id": "s"}, {"type": "concat", "inputs": ["s", "input"]}],
+        [1, 2, 2],
+    ),
 }  # fmt: skip
+
+
+def _case(kind: str) -> tuple[list[dict], list[int], int | None]:
+    """The layers, input shape and batch (None: one sample) of a kind's configuration."""
+    layers, shape, *batch = ALONE[kind]
+    return (layers if isinstance(layers, list) else [layers]), shape, (batch or [None])[0]
 
 
 def test_every_registered_kind_is_checked_here() -> None:
     assert set(ALONE) == set(symcnn.LAYERS)
 
 
-def _toml(layer: dict, shape: list[int]) -> str:
-    lines = [f"input = {shape}", 'loss = "mse"', "[[layer]]"]
-    for key, value in layer.items():
-        text = json.dumps(value).lower() if isinstance(value, bool) else json.dumps(value)
-        lines.append(f"{key} = {text}")
+def _toml(layers: list[dict], shape: list[int], batch: int | None = None) -> str:
+    lines = [f"input = {shape}", 'loss = "mse"']
+    if batch is not None:
+        lines.append(f"batch = {batch}")
+    for layer in layers:
+        lines.append("[[layer]]")
+        for key, value in layer.items():
+            text = json.dumps(value).lower() if isinstance(value, bool) else json.dumps(value)
+            lines.append(f"{key} = {text}")
     return "\n".join(lines) + "\n"
 
 
@@ -68,11 +90,12 @@ def _cli(capsys: pytest.CaptureFixture, *args: str) -> str:
 def test_one_layer_network_of_each_kind_prints_and_its_formulas_are_right(
     kind: str, tmp_path, capsys
 ) -> None:
-    layer, shape = ALONE[kind]
+    layers, shape, batch = _case(kind)
     path = tmp_path / "net.toml"
-    path.write_text(_toml(layer, shape))
+    path.write_text(_toml(layers, shape, batch))
     text = _cli(capsys, "grad", "--network", str(path))
-    assert f"layer 0 {kind}" in text and "backward, from the loss to the input:" in text
+    assert f"layer {len(layers) - 1} {kind}" in text
+    assert "backward, from the loss to the input:" in text
     latex = _cli(capsys, "grad", "--network", str(path), "--format", "latex")
     assert r"\begin{align*}" in latex and r"\frac{\partial E}{\partial x" in latex
     out = json.loads(
@@ -81,18 +104,19 @@ def test_one_layer_network_of_each_kind_prints_and_its_formulas_are_right(
     # the fully substituted formulas, in x, the parameters and t only, at random numbers
     rng = np.random.default_rng(sum(map(ord, kind)))
     net = symcnn.parse_network(path.read_text())
-    x = rng.uniform(-1, 1, net.input)
+    x = rng.uniform(-1, 1, net.batched(net.input))
     if kind == "maxpool2d":  # distinct numbers: no window has a near-tie
-        x = rng.permutation(x.size).reshape(net.input) / x.size
+        x = rng.permutation(x.size).reshape(x.shape) / x.size
     params = {name: rng.uniform(-1, 1, s) for name, s in net.param_shapes().items()}
-    target = rng.uniform(-1, 1, net.output_shape)
+    target = rng.uniform(-1, 1, net.batched(net.output_shape))
     numbers = dict(zip(np.ravel(out["symbols"]["input"]), x.ravel(), strict=True))
     numbers |= dict(zip(np.ravel(out["symbols"]["target"]), target.ravel(), strict=True))
-    for role, name in out["layers"][0]["params"].items():
-        grid = np.ravel(out["layers"][0]["symbols"][role])
-        numbers |= dict(zip(grid, params[name].ravel(), strict=True))
+    for entry in out["layers"]:
+        for role, name in entry["params"].items():
+            grid = np.ravel(entry["symbols"][role])
+            numbers |= dict(zip(grid, params[name].ravel(), strict=True))
     local = {n: sympy.Symbol(n) for n in numbers}
-    expected = finite_differences([layer], x, params, "mse", target)
+    expected = finite_differences(layers, x, params, "mse", target, batch=batch)
     for key, reference in expected.items():
         formulas = np.ravel(out["substituted"]["formulas"][key])
         got = [
@@ -114,10 +138,12 @@ def test_every_kind_derives_and_prints_after_a_plain_import() -> None:
     import side effect)."""
     code = (
         "import symcnn, json\n"
-        "for kind, (table, shape) in ALONE.items():\n"
+        "for kind, (table, shape, *batch) in ALONE.items():\n"
+        "    if isinstance(table, list):\n"
+        "        continue  # a kind that reads several tensors lives in a network\n"
         "    options = {k: v for k, v in table.items() if k != 'type'}\n"
         "    layer = symcnn.LAYERS[kind](**options, input=tuple(shape))\n"
-        "    d = symcnn.derive(layer)\n"
+        "    d = symcnn.derive(layer, batch=(batch or [None])[0])\n"
         "    assert d.all_proven, kind\n"
         "    assert d.text() and d.latex() and json.dumps(d.to_json()), kind\n"
         "print('ok')\n"

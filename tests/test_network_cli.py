@@ -205,7 +205,9 @@ def test_run_with_a_values_file_and_a_given_delta(capsys, tmp_path):
 
 def test_presets_command(capsys):
     code, out, _ = _cli(capsys, "presets")
-    assert code == 0 and out.split()[0] == "seed000" and "seed003" in out
+    names = [line.split()[0] for line in out.splitlines()]
+    assert code == 0 and names == sorted(names)
+    assert {"seed000", "seed003", "lenet5-bn", "residual", "upsampler"} <= set(names)
     code, out, _ = _cli(capsys, "presets", "--show", "seed003")
     assert out == (EXAMPLES / "seed003.toml").read_text(encoding="utf-8")
 

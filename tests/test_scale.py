@@ -343,7 +343,7 @@ def test_the_help_examples_of_issue_13_run(capsys, tmp_path, monkeypatch):
         line.split("symcnn ", 1)[1]
         for text in (examples.GRAD, examples.SHEET, examples.RUN)
         for line in text.splitlines()
-        if "--general" in line or "lenet5" in line
+        if "--general" in line or "--preset lenet5 " in line
     ]
     assert len(lines) == 4
     for line in lines:

@@ -65,27 +65,39 @@ class Contract:
         return next(s for s in self.slots if s.role is role)
 
 
-def contract(layer: Layer) -> Contract:
+def contract(layer: Layer, batch: int | None = None) -> Contract:
     """The contract of a sized layer: ``fn(x, w, b, delta) -> (gx, gw, gb)`` when it has
-    weights, ``fn(x, delta) -> gx`` otherwise.
+    weights, ``fn(x, delta) -> gx`` otherwise; with a mini-batch of ``batch`` samples x, δ
+    and gx have a leading sample axis N (the parameters are shared).
 
     Example:
         >>> from symcnn import ReLU
         >>> contract(ReLU(input=(4,))).signature
         'fn(x, delta) -> gx'
+        >>> contract(ReLU(input=(1, 2, 2)), batch=3).slots[0].describe_shape()
+        '(3, 1, 2, 2) = [N, C, H, W]'
     """
     if not isinstance(layer, Layer):
         kinds = ", ".join(cls.__name__ for cls in LAYERS.values())
         raise SymcnnError(f"expected a sized layer ({kinds}), got {type(layer).__name__}")
+    if layer.arity != 1:
+        raise SymcnnError(
+            f"{layer.kind} reads several tensors: check it inside a network "
+            "(symcnn.testing.check_network_backward)"
+        )
     params = layer.param_shapes()
     roles = (Role.INPUT, Role.WEIGHT, Role.BIAS) if params else (Role.INPUT,)
     slots = []
     for role in roles:
         if role is Role.INPUT:
             shape: tuple[int, ...] | None = layer.input_shape
+            if batch is not None:
+                shape = (batch, *layer.input_shape)
         else:
             shape = params[role][0] if role in params else None
         axes = layer.axes(role) if shape is not None else "None"
+        if role is Role.INPUT and batch is not None:  # a vector's own N becomes F
+            axes = "[N, F]" if axes == "[N]" else "[N, " + axes[1:]
         slots.append(Slot(role, "g" + ARG_NAMES[role], axes, shape))
     args = (*roles, Role.DELTA)
     return Contract(tuple(ARG_NAMES[r] for r in args), args, tuple(slots))
@@ -110,11 +122,14 @@ def _copy(arr: np.ndarray | None) -> np.ndarray | None:
     return None if arr is None else arr.copy()
 
 
-def trial_inputs(layer: Layer, trials: int = 3, seed: int = 0, ties: bool = True) -> list[Trial]:
+def trial_inputs(
+    layer: Layer, trials: int = 3, seed: int = 0, ties: bool = True, batch: int | None = None
+) -> list[Trial]:
     """The test inputs of a check: ``trials`` random sets, plus a tie trial for max pooling.
 
     Reproducible from ``seed``; random max-pool inputs have no near-ties, the tie trial has
     many (every window's gradient must then go to its first maximum in row-major order).
+    With a mini-batch, x and δ stack ``batch`` samples drawn alike.
 
     Example:
         >>> from symcnn import ReLU
@@ -124,13 +139,26 @@ def trial_inputs(layer: Layer, trials: int = 3, seed: int = 0, ties: bool = True
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise SymcnnError(f"trials must be a whole number ≥ 1, got {trials!r}")
     rng = np.random.default_rng(seed)
+
+    def draw(tied: bool) -> Arrays | None:
+        if batch is None:
+            return layer.test_inputs(rng, tied)
+        samples = [layer.test_inputs(rng, tied) for _ in range(batch)]
+        first = samples[0]
+        if first is None:
+            return None
+        arrays = dict(first)
+        for role in (Role.INPUT, Role.DELTA):
+            arrays[role] = np.stack([s[role] for s in samples if s is not None])  # type: ignore[misc]
+        return arrays
+
     out = []
     for k in range(trials):
-        arrays = layer.test_inputs(rng)
+        arrays = draw(False)
         assert arrays is not None
         out.append(Trial(f"trial {k + 1} of {trials}", arrays))
     if ties:
-        tie = layer.test_inputs(rng, ties=True)
+        tie = draw(True)
         if tie is not None:
             out.append(Trial("tie trial", tie))
     return out

@@ -51,6 +51,49 @@ def _generic(
             )
 
 
+def _samples(layer: Layer, arrays: Arrays) -> list[Arrays] | None:
+    """A mini-batch's arrays as one set per sample (None: one sample, or a kind that couples
+    the samples and models the whole batch itself)."""
+    x = arrays.get(Role.INPUT)
+    if x is None or layer.couples_samples or x.ndim == len(layer.input_shape):
+        return None
+    per_sample = (Role.INPUT, Role.DELTA)
+    return [
+        {r: (a[n] if r in per_sample and a is not None else a) for r, a in arrays.items()}
+        for n in range(x.shape[0])
+    ]
+
+
+def _combine(role: Role, parts: list[np.ndarray | None]) -> np.ndarray | None:
+    """Per-sample results over the batch: stacked for the input, summed for a parameter."""
+    if any(p is None for p in parts):
+        return None
+    arrays = [p for p in parts if p is not None]
+    if len({a.shape for a in arrays}) != 1:
+        return None
+    return np.stack(arrays) if role is Role.INPUT else np.sum(arrays, axis=0)
+
+
+def _buggy(layer: Layer, role: Role, arrays: Arrays, options: dict) -> np.ndarray | None:
+    samples = _samples(layer, arrays)
+    if samples is None:
+        return layer.buggy(role, arrays, options)
+    return _combine(role, [layer.buggy(role, s, options) for s in samples])
+
+
+def _wrong_results(layer: Layer, role: Role, arrays: Arrays) -> list[tuple[str, np.ndarray]]:
+    samples = _samples(layer, arrays)
+    if samples is None:
+        return layer.wrong_results(role, arrays)
+    per_sample = [layer.wrong_results(role, s) for s in samples]
+    out = []
+    for k, (name, _) in enumerate(per_sample[0]):
+        combined = _combine(role, [results[k][1] for results in per_sample])
+        if combined is not None:
+            out.append((name, combined))
+    return out
+
+
 def explain(
     layer: Layer,
     role: Role,
@@ -78,18 +121,18 @@ def explain(
             and not close(values, exp, rtol, atol)
         )
 
-    wrong = layer.wrong_results(role, arrays)
+    wrong = _wrong_results(layer, role, arrays)
     if wrong:
         found = [name for name, values in wrong if fits(values)]
     else:
         singles = [m for m in layer.mistakes() if m.role is role]
-        found = [m.name for m in singles if fits(layer.buggy(role, arrays, dict(m.options)))]
+        found = [m.name for m in singles if fits(_buggy(layer, role, arrays, dict(m.options)))]
         if not found:
             for a, b in itertools.combinations(singles, 2):
                 oa, ob = dict(a.options), dict(b.options)
                 if oa.keys() & ob.keys():
                     continue
-                if fits(layer.buggy(role, arrays, {**oa, **ob})):
+                if fits(_buggy(layer, role, arrays, {**oa, **ob})):
                     found.append(f"{a.name}, and {b.name}")
     if not found:
         found = [name for name, values in _generic(role, expected, got) if fits(values)]

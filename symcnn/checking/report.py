@@ -20,9 +20,15 @@ Prober = Callable[[], "dict[Role, np.ndarray] | str | None"]
 
 def header(spec: Any, con: Contract, what: str, rtol: float, atol: float) -> list[str]:
     """The first lines of every report: what failed, the layer, the contract, the tolerance."""
+    first = con.slots[0]
+    batch = (
+        f", a mini-batch of {first.shape[0]} samples"
+        if first.shape is not None and first.axes.startswith("[N, ")
+        else ""
+    )
     return [
         f"{spec.kind} backward {what}",
-        f"  layer:    {spec.describe().replace('->', '→')}",
+        f"  layer:    {spec.describe().replace('->', '→')}{batch}",
         f"  contract: {con.signature}; tolerance rtol={rtol:g}, atol={atol:g}",
     ]
 

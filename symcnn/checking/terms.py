@@ -202,6 +202,8 @@ class TermAnalysis:
         p = self.printer
         rhs = clip_sum([term_string(p, t) for t in cs.terms])
         result = EntryTerms(f"{p.gradient_name(cs.wrt)} = {rhs}")
+        if any(str(t.delta) not in self.delta_pos for t in cs.terms):
+            return result  # terms in the δ of named quantities (batch norm): the formula only
         by_delta: dict[int, list[Term]] = {}
         for t in cs.terms:
             by_delta.setdefault(self.delta_pos[str(t.delta)], []).append(t)

@@ -129,6 +129,7 @@ def _check(args: argparse.Namespace) -> int:
             max_entries=args.max_entries,
             probe=not args.no_probe,
             index_base=args.index_base,
+            batch=args.batch,
         )
     except SymcnnError:
         raise

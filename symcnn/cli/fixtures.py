@@ -17,7 +17,12 @@ from .check import add_layer_option, add_trial_arguments, layer_from_args
 def _fixtures(args: argparse.Namespace) -> int:
     layer = layer_from_args(args)
     arrays = fixture_arrays(
-        layer, trials=args.trials, seed=args.seed, ties=not args.no_ties, index_base=args.index_base
+        layer,
+        trials=args.trials,
+        seed=args.seed,
+        ties=not args.no_ties,
+        index_base=args.index_base,
+        batch=args.batch,
     )
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]

@@ -84,7 +84,9 @@ def _grad(args: argparse.Namespace) -> int:
                 "or a network: --preset seed003"
             )
         layer = layer_from_args(args)
-        derivation = derive(layer, index_base=args.index_base, max_terms=args.max_terms)
+        derivation = derive(
+            layer, index_base=args.index_base, max_terms=args.max_terms, batch=args.batch
+        )
     if args.format == "json":
         text = json.dumps(derivation.to_json(args.substitute), ensure_ascii=False) + "\n"
     elif args.format == "latex":

@@ -14,6 +14,8 @@ GRAD = """examples:
   symcnn grad conv_transpose2d --input 3x3 --kernel 3x3 --stride 2 --padding 1 --output-padding 1
   symcnn grad --preset seed003
   symcnn grad --network examples/seed000.toml --format json
+  symcnn grad --preset residual          (a skip connection: the input's δ is a sum)
+  symcnn grad batchnorm2d --input 2x3x3 --batch 2
   symcnn grad conv2d --input 224x224 --in-channels 3 --out-channels 64 --kernel 7 --stride 2 --padding 3 --general
   symcnn grad --preset lenet5 --general --format latex
 """
@@ -34,8 +36,10 @@ RUN = """examples:
   symcnn run --preset lenet5 --random 0 --format json
   symcnn run --network net.toml --values values.json --format json --lr 0.1
   symcnn run --preset seed000 --random 0 --delta '4=[0.25, -0.15]'
+  symcnn run --preset lenet5-bn --random 0 --format json
 
 values.json: {"input": [C][H][W], "target": [...], "params": {"0.weight": ..., "0.bias": ...}}
+(a network with batch = N: "input" [N][C][H][W] and "target" [N][...])
 """
 
 CHECK = """examples:

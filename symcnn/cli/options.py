@@ -50,9 +50,19 @@ def _options() -> dict[str, tuple[str, list[str]]]:
 
 
 def _value(text: str) -> Any:
-    """A command-line value as the layer would read it from a network file."""
+    """A command-line value as the layer would read it from a network file: a whole number,
+    a decimal number (``1e-3``), or the text itself (``2x2``, ``true``).
+
+    Example:
+        >>> _value("3"), _value("1e-3"), _value("2x2")
+        (3, 0.001, '2x2')
+    """
     try:
         return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
     except ValueError:
         return text
 
@@ -74,6 +84,13 @@ def add_layer_arguments(parser: argparse.ArgumentParser, required: bool = True) 
     for name, (help_text, kinds) in _options().items():
         flag = "--" + name.replace("_", "-")
         g.add_argument(flag, metavar=name.upper(), help=f"{help_text} [{', '.join(kinds)}]")
+    g.add_argument(
+        "--batch",
+        type=positive_int,
+        metavar="N",
+        help="a mini-batch of N samples: every tensor but the parameters gets a leading "
+        "sample axis (a network sets batch in its file)",
+    )
     g.add_argument(
         "--index-base",
         type=_int,
@@ -161,7 +178,7 @@ def network_from_args(args: argparse.Namespace) -> Network:
         raise SymcnnError("name a network: --network FILE.toml or --preset NAME")
     base = 0 if getattr(args, "index_base", 1) == 0 else net.index_base
     if (base, max_terms) != (net.index_base, net.max_terms):  # a preset has the default limit
-        net = Network(net.layers, net.input, net.loss, base, max_terms)
+        net = net.replaced(index_base=base, max_terms=max_terms)
     assert isinstance(net, Network)
     return net
 
@@ -170,7 +187,7 @@ def reject_layer_options(args: argparse.Namespace) -> None:
     """A layer kind or layer option next to ``--network``/``--preset`` is a usage error."""
     if args.layer is not None:
         raise SymcnnError(f"give either a layer ({args.layer}) or --network/--preset, not both")
-    for name in ("input", *_options()):
+    for name in ("input", "batch", *_options()):
         if getattr(args, name, None) is not None:
             raise SymcnnError(
                 f"--{name.replace('_', '-')} does not apply with --network/--preset; "

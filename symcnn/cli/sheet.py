@@ -47,7 +47,9 @@ def _sheet(args: argparse.Namespace) -> int:
             "or a network: symcnn sheet --preset seed000 --random 0 --pdf"
         )
     layer = layer_from_args(args)
-    derivation = derive(layer, index_base=args.index_base, max_terms=args.max_terms)
+    derivation = derive(
+        layer, index_base=args.index_base, max_terms=args.max_terms, batch=args.batch
+    )
     options = SheetOptions(
         title=args.title,
         lr=0.1 if args.lr is None else args.lr,

@@ -135,6 +135,9 @@ class IsFirstMax(sympy.Function):
         0
     """
 
+    #: Its NumPy code takes one window's numbers, not whole arrays.
+    vectorized: ClassVar[bool] = False
+
     @classmethod
     def eval(cls, k: sympy.Basic, *args: sympy.Basic) -> sympy.Basic | None:
         if not args:
@@ -220,6 +223,9 @@ class SoftMax(sympy.Function):
         -SoftMax(0, y1, y2)*SoftMax(1, y1, y2)
     """
 
+    #: Its NumPy code takes one vector's numbers, not whole arrays.
+    vectorized: ClassVar[bool] = False
+
     @property
     def position(self) -> int:
         """The 0-based entry k."""
@@ -257,6 +263,9 @@ class LogSumExp(sympy.Function):
         >>> LogSumExp(y1, y2).diff(y1)
         SoftMax(0, y1, y2)
     """
+
+    #: Its NumPy code takes one vector's numbers, not whole arrays.
+    vectorized: ClassVar[bool] = False
 
     def fdiff(self, argindex: int = 1) -> sympy.Basic:
         return SoftMax(argindex - 1, *self.args)

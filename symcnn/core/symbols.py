@@ -65,12 +65,14 @@ class SymbolInfo:
 
     @property
     def shown_index(self) -> tuple[int, ...]:
-        """The index as printed: shifted by the index base, channel axes of size 1 dropped."""
-        return tuple(
-            i + self.grid.index_base
-            for i, size, is_channel in zip(self.index, self.grid.shape, self.grid.channel_axes)
-            if not (is_channel and size == 1)
-        )
+        """The index as printed: shifted by the index base, channel axes of size 1 dropped
+        (the sample, on a grid with a batch axis, comes first)."""
+        return self.sample_part + self.channel_part + self.spatial_part
+
+    @property
+    def sample_part(self) -> tuple[int, ...]:
+        """The printed sample index ``(n,)`` on a grid with a batch axis, else ``()``."""
+        return (self.index[0] + self.grid.index_base,) if self.grid.batch else ()
 
     @property
     def channel_part(self) -> tuple[int, ...]:
@@ -86,7 +88,9 @@ class SymbolInfo:
     def spatial_part(self) -> tuple[int, ...]:
         """The printed spatial indices (row, column), shifted by the index base."""
         g = self.grid
-        return tuple(i + g.index_base for i, ch in zip(self.index, g.channel_axes) if not ch)
+        skip = 1 if g.batch else 0
+        pairs = list(zip(self.index, g.channel_axes))[skip:]
+        return tuple(i + g.index_base for i, ch in pairs if not ch)
 
 
 @dataclass(frozen=True)
@@ -95,12 +99,17 @@ class Grid:
 
     ``name`` is the identifier stem (``"a"``), ``latex`` the LaTeX stem (``"a"`` or
     ``"\\delta"``), ``text`` the Unicode stem (``"δ"``). Axes flagged in ``channel_axes`` are
-    shown only when their size is above 1.
+    shown only when their size is above 1. With ``batch`` the first axis is the sample
+    (mini-batch) axis: its index comes first, as ``n<k>`` in names (``x_n2_11`` is entry 11 of
+    sample 2) and before a semicolon in LaTeX (``x_{2;11}``).
 
     Example:
         >>> g = Grid("a", Role.INPUT, (1, 2, 2), (True, False, False))
         >>> [str(s) for s in g.symbols.ravel()]
         ['a_11', 'a_12', 'a_21', 'a_22']
+        >>> str(Grid("x", Role.INPUT, (2, 3, 2, 2), (False, True, False, False), batch=True)
+        ...     .symbols[1, 2, 0, 1])
+        'x_n2_3_12'
     """
 
     name: str
@@ -110,6 +119,7 @@ class Grid:
     index_base: int = 1
     latex: str = ""
     text: str = ""
+    batch: bool = False
     symbols: np.ndarray = field(init=False, compare=False, repr=False)
     names: list[str] = field(init=False, compare=False, repr=False)
 
@@ -120,8 +130,8 @@ class Grid:
             object.__setattr__(self, "text", self.name)
         shown_max = [
             size - 1 + self.index_base
-            for size, ch in zip(self.shape, self.channel_axes)
-            if not (ch and size == 1)
+            for k, (size, ch) in enumerate(zip(self.shape, self.channel_axes))
+            if not (ch and size == 1) and not (self.batch and k == 0)
         ]
         compact = all(m < 10 for m in shown_max)
         object.__setattr__(self, "_compact", compact)
@@ -136,37 +146,42 @@ class Grid:
         if not self.shape:
             return [self.symbol_name(())]
         sep = "" if getattr(self, "_compact", True) else "_"
+        first = 1 if self.batch else 0  # the sample axis is written n<k>, right after the stem
         shown = [not (ch and n == 1) for n, ch in zip(self.shape, self.channel_axes)]
         labels = [
             [str(i + self.index_base) for i in range(n)] if keep else [""] * n
             for n, keep in zip(self.shape, shown)
         ]
-        chan = [k for k, ch in enumerate(self.channel_axes) if ch and shown[k]]
-        spat = [k for k, ch in enumerate(self.channel_axes) if not ch]
+        if self.batch:
+            labels[0] = [f"_n{i + self.index_base}" for i in range(self.shape[0])]
+        chan = [k for k, ch in enumerate(self.channel_axes) if ch and shown[k] and k >= first]
+        spat = [k for k, ch in enumerate(self.channel_axes) if not ch and k >= first]
         out = []
         for combo in itertools.product(*labels):
+            stem = self.name + (combo[0] if self.batch else "")
             if chan and spat:
                 head = "_".join(combo[k] for k in chan)
-                out.append(f"{self.name}_{head}_{sep.join(combo[k] for k in spat)}")
+                out.append(f"{stem}_{head}_{sep.join(combo[k] for k in spat)}")
             elif chan or spat:
-                out.append(f"{self.name}_{sep.join(combo[k] for k in chan or spat)}")
+                out.append(f"{stem}_{sep.join(combo[k] for k in chan or spat)}")
             else:
-                out.append(self.name)
+                out.append(stem)
         return out
 
     def symbol_name(self, index: tuple[int, ...]) -> str:
         """The Python identifier of the entry at a 0-based ``index``: ``a_11``, ``a_10_3``."""
         info = SymbolInfo(self, tuple(index))
-        parts = info.shown_index
+        sample = "".join(f"_n{n}" for n in info.sample_part)
+        parts = info.channel_part + info.spatial_part
         if not parts:
-            return self.name
+            return self.name + sample
         sep = "" if getattr(self, "_compact", True) else "_"
         channels = info.channel_part
         spatial = info.spatial_part
         if channels and spatial:
             head = "_".join(str(c) for c in channels)
-            return f"{self.name}_{head}_{sep.join(str(i) for i in spatial)}"
-        return f"{self.name}_{sep.join(str(i) for i in parts)}"
+            return f"{self.name}{sample}_{head}_{sep.join(str(i) for i in spatial)}"
+        return f"{self.name}{sample}_{sep.join(str(i) for i in parts)}"
 
     def infos(self) -> Iterator[tuple[se.Symbol, SymbolInfo]]:
         """Every symbol with its position, in row-major order."""

@@ -24,14 +24,28 @@ from ..core.symbols import Grid, Role, SymbolTable
 from .structure import NO_OPAQUE, Opaque, Structure, analyse
 
 
+@dataclass(frozen=True)
+class Stage:
+    """A named intermediate quantity of a layer (batch norm's μ, σ², x̂): its grid of symbols,
+    the grid of its δ = ∂E/∂(quantity), and its terms (``grid[idx] = Σ terms[idx]``)."""
+
+    grid: Grid
+    delta: Grid
+    terms: np.ndarray
+    meaning: str = ""
+
+
 class Forward:
     """A layer's forward pass: ``z[index] = Σ terms[index]``, plus the grids the terms use.
 
     ``terms`` is an object array shaped like the output whose entries are tuples of summands,
     kept in the order the layer's index formula visits them (so printed sums read naturally);
     given ``parts`` instead, it is built from them when first read. ``grids`` holds the
-    tensors by role (INPUT is what the layer reads); ``wrt`` lists the roles whose gradients
-    are wanted (input first, then parameters).
+    tensors by role (INPUT is the first tensor the layer reads); ``wrt`` lists the roles whose
+    gradients are wanted (input first, then parameters). ``reads`` are all the tensors it
+    reads, in order (one for most kinds; a merging kind reads several); ``stages`` its named
+    intermediate quantities, in the order they are computed: their symbols may appear in
+    later stages' terms and in ``terms``.
     """
 
     def __init__(
@@ -39,6 +53,8 @@ class Forward:
         grids: dict[Role, Grid],
         terms: np.ndarray | None,
         wrt: tuple[Role, ...],
+        reads: tuple[Grid, ...] = (),
+        stages: tuple[Stage, ...] = (),
         parts: tuple[Part, ...] | None = None,
         shape: tuple[int, ...] | None = None,
     ) -> None:
@@ -46,10 +62,25 @@ class Forward:
             raise ValueError("a Forward needs its terms, or its parts and output shape")
         self.grids = grids
         self.wrt = tuple(wrt)
+        if not reads and Role.INPUT in grids:
+            reads = (grids[Role.INPUT],)
+        self.reads = tuple(reads)
+        self.stages = tuple(stages)
         self.parts = parts
         self.shape: tuple[int, ...] = tuple(terms.shape if terms is not None else shape or ())
         self._terms = terms
         self.structure: Structure | None = None
+
+    @property
+    def structural(self) -> bool:
+        """True when the chain rule can be read off index arrays: one tensor read, no named
+        quantities, the input's gradient wanted (graph layers go term by term)."""
+        return (
+            not self.stages
+            and len(self.reads) == 1
+            and Role.INPUT in self.wrt
+            and self.reads[0] is self.grids.get(Role.INPUT)
+        )
 
     @property
     def terms(self) -> np.ndarray:
@@ -327,6 +358,98 @@ def _opaque_terms(
             out[role].opaque.append((entry, int(ranks[k]), int(op.rows[k]), partial))
 
 
+@dataclass(frozen=True)
+class Gradients:
+    """What the chain rule gives for one layer, every entry a `ChainSum` in the layer's δ.
+
+    ``roles``: by role (INPUT is the first tensor read); ``reads``: ∂E/∂(each tensor read),
+    aligned with `Forward.reads` (a tensor read twice gets one array holding both paths);
+    ``stages``: the δ of each named quantity, aligned with `Forward.stages`.
+    """
+
+    roles: dict[Role, np.ndarray]
+    reads: tuple[np.ndarray, ...]
+    stages: tuple[np.ndarray, ...]
+
+
+def backprop_all(
+    forward: Forward, table: SymbolTable, deltas: np.ndarray | None = None
+) -> Gradients:
+    """`backprop` for every tensor the layer reads and through its named quantities.
+
+    A layer reading one tensor without named quantities goes through the index arrays
+    (`backprop`); otherwise the output's terms are differentiated first, then each
+    quantity, last computed first: its δ is by then complete (only later quantities and the
+    output use it), and its own terms pass it on, ``δ_q · ∂q/∂x``, to what it was computed
+    from.
+
+    Example:
+        >>> from symcnn.derivation.naming import grid, plain
+        >>> a = grid(plain("a"), Role.INPUT, (1,), 0, 1)
+        >>> s = grid(plain("s"), Role.OUTPUT, (1,), 0, 1)
+        >>> ds = grid(plain("ds"), Role.DELTA, (1,), 0, 1)
+        >>> z = grid(plain("z"), Role.OUTPUT, (1,), 0, 1)
+        >>> d = grid(plain("d"), Role.DELTA, (1,), 0, 1)
+        >>> sq = np.empty((1,), dtype=object); sq[0] = (a.symbols[0] ** 2,)
+        >>> out = np.empty((1,), dtype=object); out[0] = (3 * s.symbols[0],)
+        >>> fwd = Forward({Role.INPUT: a, Role.OUTPUT: z, Role.DELTA: d}, out, (Role.INPUT,),
+        ...               stages=(Stage(s, ds, sq),))
+        >>> g = backprop_all(fwd, SymbolTable([a, s, ds, z, d]))
+        >>> g.stages[0][0].sympy(), g.roles[Role.INPUT][0].sympy()
+        (3*d_1, 2*a_1*ds_1)
+    """
+    if forward.structural:
+        roles = backprop(forward, table, deltas)
+        return Gradients(roles, (roles[Role.INPUT],), ())
+    return _backprop_terms(forward, table, deltas)
+
+
+def _backprop_terms(
+    forward: Forward, table: SymbolTable, deltas: np.ndarray | None = None
+) -> Gradients:
+    """The chain rule term object by term object (graph layers: several reads, quantities)."""
+    targets = [forward.grids[role] for role in forward.wrt if role is not Role.INPUT]
+    targets += [*forward.reads, *(stage.grid for stage in forward.stages)]
+    wanted = {grid.name for grid in targets}
+    acc: dict[str, list[Term]] = {}
+    memo: dict[tuple[Any, int, int], tuple[tuple[sympy.Dummy, ...], sympy.Basic]] = {}
+    position = table.position
+
+    def visit(terms: np.ndarray, deltas: np.ndarray) -> None:
+        for idx in np.ndindex(*terms.shape):
+            delta = deltas[idx]
+            for summand in terms[idx]:
+                for sym in sorted(summand.free_symbols, key=position):
+                    name = str(sym)
+                    if table.info(name).grid.name not in wanted:
+                        continue
+                    acc.setdefault(name, []).append(Term(delta, _partial(summand, sym, memo), idx))
+
+    def sums(grid: Grid) -> np.ndarray:
+        out = np.empty(grid.shape, dtype=object)
+        for index in np.ndindex(*grid.shape):
+            sym = grid.symbols[index]
+            out[index] = ChainSum(sym, tuple(acc.get(str(sym), ())))
+        return out
+
+    visit(forward.terms, forward.grids[Role.DELTA].symbols if deltas is None else deltas)
+    stages: list[np.ndarray] = []
+    for stage in reversed(forward.stages):
+        stages.append(sums(stage.grid))
+        visit(stage.terms, stage.delta.symbols)
+    stages.reverse()
+    by_grid: dict[str, np.ndarray] = {}
+    for grid in forward.reads:
+        if grid.name not in by_grid:
+            by_grid[grid.name] = sums(grid)
+    reads = tuple(by_grid[grid.name] for grid in forward.reads)
+    roles: dict[Role, np.ndarray] = {}
+    for role in forward.wrt:
+        grid = forward.grids[role]
+        roles[role] = by_grid[grid.name] if role is Role.INPUT else sums(grid)
+    return Gradients(roles, reads, tuple(stages))
+
+
 def backprop(
     forward: Forward, table: SymbolTable, deltas: np.ndarray | None = None
 ) -> dict[Role, np.ndarray]:
@@ -353,6 +476,8 @@ def backprop(
         >>> [str(t.partial) for t in g[Role.INPUT][1].terms], g[Role.WEIGHT][0, 0].sympy()
         (['w_12'], a_1*d_1)
     """
+    if not forward.structural:
+        return _backprop_terms(forward, table, deltas).roles
     grads: dict[Role, np.ndarray] = {}
     for role, chains in chain_rule(forward, table, deltas).items():
         grid = forward.grids[role]

@@ -77,8 +77,17 @@ def prove_equal(
     return Proof(name, statement, latex, bad == 0, derived.size, bad, role)
 
 
-def prove(form: ClosedForm, derived: np.ndarray) -> Proof:
+def prove(
+    form: ClosedForm,
+    derived: np.ndarray,
+    quantities: tuple[tuple[np.ndarray, np.ndarray], ...] = (),
+) -> Proof:
     """Prove one closed form of a layer against the gradients it states.
+
+    A staged form proves its lemmas first, each against the derived δ of a named quantity
+    (``quantities``: its δ symbols and their `ChainSum` array), substituting the lemmas
+    already proven; then the form itself, in the lemmas' terms. Every step compares small
+    expressions, so a batch norm's proof stays linear in its number of entries.
 
     Example:
         >>> x = se.Symbol("x")
@@ -86,17 +95,52 @@ def prove(form: ClosedForm, derived: np.ndarray) -> Proof:
         >>> prove(form, np.array([x + x])).proven
         True
     """
-    proof = prove_equal(form.name, form.statement, form.latex, form.value, derived, form.role)
+    known: dict[Any, Any] = {}
+    bad = 0
+    for lemma in form.lemmas:
+        symbols, sums = quantities[lemma.quantity]
+        expand, define = lemma.expand, lemma.define
+        value = _map(lemma.value, lambda e, x=expand: _subs(engine_form(e), x))
+        steps = _map(sums, lambda cs, d=define: _subs(_subs(_engine(cs), known), d))
+        bad += prove_equal("", "", "", value, steps).mismatches
+        for index in np.ndindex(*symbols.shape):
+            known[symbols[index]] = lemma.value[index]
+    closed = form.value
+    if form.expand:
+        closed = _map(closed, lambda e: _subs(engine_form(e), form.expand))
+    target: np.ndarray = derived
+    if known:
+        target = _map(derived, lambda cs: _subs(_engine(cs), known))
+    proof = prove_equal(form.name, form.statement, form.latex, closed, target, form.role)
+    mismatches = proof.mismatches + bad
     return Proof(
         proof.name,
         proof.statement,
         proof.latex,
-        proof.proven,
+        mismatches == 0,
         proof.entries,
-        proof.mismatches,
+        mismatches,
         proof.role,
         form,
     )
+
+
+def _subs(expr: Any, mapping: dict[Any, Any]) -> Any:
+    """``expr.xreplace`` with only the entries of ``mapping`` it uses (symengine converts the
+    whole dictionary on every call)."""
+    used = {s: mapping[s] for s in expr.free_symbols if s in mapping}
+    return expr.xreplace(used) if used else expr
+
+
+def _engine(entry: Any) -> Any:
+    return engine_form(entry.engine() if hasattr(entry, "engine") else entry)
+
+
+def _map(arr: np.ndarray, fn: Any) -> np.ndarray:
+    out = np.empty(arr.shape, dtype=object)
+    for index in np.ndindex(*arr.shape):
+        out[index] = fn(arr[index])
+    return out
 
 
 #: The order in which a layer's tensors get their ids in a proof by monomials.
@@ -160,6 +204,8 @@ def prove_by_monomials(
         forms = layer.closed_forms(arrays[Role.INPUT], params, arrays[Role.DELTA])
     except (TypeError, se.SympifyError):  # an operation a polynomial does not have (a
         return None  # comparison, a symengine function of the entries …): expansion decides
+    if any(getattr(f, "lemmas", ()) or getattr(f, "expand", None) for f in forms):
+        return None  # a staged form: proven lemma by lemma (`prove`)
     closed = [monomials(f.value) for f in forms]
     if any(c is None for c in closed) or any(f.role not in derived for f in forms):
         return None

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import symengine as se
 import sympy
 
+from ..core.functions import engine_form
 from ..core.symbols import Role
 from ..errors import TooLargeError
 from .backprop import ChainSum
@@ -76,6 +78,12 @@ def substituted(
     fwd: dict[sympy.Symbol, sympy.Basic] = {}
     if forward:
         for layer in d.layers:
+            for stage in layer.stages:  # batch norm's μ, σ², x̂ before its output
+                for idx in np.ndindex(*stage.grid.shape):
+                    expr = sympy.sympify(se.Add(*[engine_form(t) for t in stage.terms[idx]]))
+                    fwd[sympy.Symbol(str(stage.grid.symbols[idx]))] = budget.check(
+                        expr.xreplace(fwd)
+                    )
             out = layer.grid(Role.OUTPUT).symbols
             for idx in np.ndindex(*layer.output_shape):
                 expr = sympy.sympify(layer.forward.expr(idx)).xreplace(fwd)
@@ -94,6 +102,10 @@ def substituted(
         dsyms = layer.grid(Role.DELTA).symbols
         for idx in np.ndindex(*dsyms.shape):
             known[sympy.Symbol(str(dsyms[idx]))] = values[idx]
+        for stage, sums in reversed(list(zip(layer.stages, layer.stage_deltas))):
+            inner = _map(sums, sub)
+            for idx in np.ndindex(*sums.shape):
+                known[sympy.Symbol(str(stage.delta.symbols[idx]))] = inner[idx]
     for layer in d.layers:
         for role, name in layer.params.items():
             result[name] = _map(layer.grads[role], sub)

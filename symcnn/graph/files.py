@@ -12,9 +12,9 @@ from typing import Any
 from ..core.shapes import DEFAULT_MAX_TERMS, suggest
 from ..errors import LayerKeyError, NetworkShapeError, SpecError, SymcnnError, TooLargeError
 from ..kinds.registry import LAYERS, layer_from_table
-from .network import Network
+from .network import WIRING_KEYS, Network, Wiring
 
-TOP_KEYS = ("input", "loss", "index_base", "description", "layer")
+TOP_KEYS = ("input", "batch", "loss", "reduction", "index_base", "description", "layer")
 _HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?\s*(#.*)?$")
 
 
@@ -116,6 +116,7 @@ def parse_network(
             None, f'no layers: add [[layer]] tables, e.g. [[layer]] type = "{example}"'
         )
     layers = []
+    wiring = []
     for index, table in enumerate(raw_layers):
         if not isinstance(table, Mapping):
             raise where.error(where.lines.key(None, "layer"), "layer must be [[layer]] tables")
@@ -126,7 +127,10 @@ def parse_network(
                 f"keys after a [[layer]] header belong to that layer, here layer {index})",
             )
         try:
-            layers.append(layer_from_table(table))
+            wiring.append(Wiring.of(table))
+            layers.append(
+                layer_from_table({k: v for k, v in table.items() if k not in WIRING_KEYS})
+            )
         except LayerKeyError as err:
             raise where.error(where.lines.key(index, err.key), f"layer {index}: {err}") from None
     loss = data.get("loss", "mse")
@@ -138,14 +142,16 @@ def parse_network(
                     f"unknown key {key!r} in [loss]; valid: type",
                 )
         loss = loss.get("type", "")
+    batch = data.get("batch")
+    checked = {  # the TOML types first (errors with their line, not wrapped twice below)
+        "input": _value(where, "input", data["input"]),
+        "loss": _value(where, "loss", loss),
+        "index_base": _value(where, "index_base", data.get("index_base", 1)),
+        "batch": None if batch is None else _value(where, "batch", batch),
+        "reduction": _value(where, "reduction", data.get("reduction", "sum")),
+    }
     try:
-        return cls(
-            tuple(layers),
-            input=_value(where, "input", data["input"]),
-            loss=_value(where, "loss", loss),
-            index_base=_value(where, "index_base", data.get("index_base", 1)),
-            max_terms=max_terms,
-        )
+        return cls(tuple(layers), max_terms=max_terms, wiring=tuple(wiring), **checked)
     except NetworkShapeError as err:
         if err.layer is not None and err.layer < len(layers):
             line = where.lines.key(err.layer, err.key)
@@ -160,7 +166,7 @@ def parse_network(
 
 def _value(where: _Where, key: str, value: Any) -> Any:
     """Reject values of the wrong TOML type before the spec sees them."""
-    expected = {"input": list, "loss": str, "index_base": int}[key]
+    expected = {"input": list, "loss": str, "index_base": int, "batch": int, "reduction": str}[key]
     if not isinstance(value, expected) or isinstance(value, bool):
         kind = {list: "an array", str: "a string", int: "an integer"}[expected]
         raise where.error(where.lines.key(None, key), f"{key} must be {kind}, got {value!r}")
@@ -168,7 +174,7 @@ def _value(where: _Where, key: str, value: Any) -> Any:
 
 
 def _line_of_top(where: _Where, message: str) -> int | None:
-    for key in ("input", "loss", "index_base"):
+    for key in ("input", "batch", "reduction", "loss", "index_base"):
         words = key.replace("_", " ")
         if message.startswith((key, words)) or f" {key} " in message:
             return where.lines.key(None, key)

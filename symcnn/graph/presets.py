@@ -10,13 +10,12 @@ from ..errors import SymcnnError
 from .files import parse_network
 from .network import Network
 
-#: Preset name → TOML text, read from the network files shipped in ``symcnn/graph/networks``:
-#: the seeds' networks first (the questions symcnn answers), then the others, by name.
+#: Preset name → TOML text, read from the network files shipped in ``symcnn/graph/networks``.
 PRESETS: dict[str, str] = {
     entry.name.removesuffix(".toml"): entry.read_text(encoding="utf-8")
     for entry in sorted(
         importlib.resources.files(__package__).joinpath("networks").iterdir(),
-        key=lambda e: (not e.name.startswith("seed"), e.name),
+        key=lambda e: e.name.removesuffix(".toml"),  # by preset name: lenet5 before lenet5-bn
     )
     if entry.name.endswith(".toml")
 }

@@ -303,6 +303,7 @@ class Sigmoid(_Elementwise):
     """
 
     kind = "sigmoid"
+    torch_modules = ("Sigmoid",)
     title = "sigmoid"
     numpy_grad = "s = 1 / (1 + np.exp(-a))\ngrad_a = delta * s * (1 - s)"
     function_tex = r"\sigma(x) = 1/(1 + e^{-x})"
@@ -319,6 +320,7 @@ class Tanh(_Elementwise):
     """The hyperbolic tangent; tanh' = 1 − tanh²."""
 
     kind = "tanh"
+    torch_modules = ("Tanh",)
     title = "tanh"
     numpy_grad = "grad_a = delta * (1 - np.tanh(a) ** 2)"
     function_tex = r"\tanh(x)"
@@ -335,6 +337,7 @@ class ReLU(_Elementwise):
     """The rectifier relu(x) = max(0, x); relu'(x) = [x > 0], 0 at x = 0 (PyTorch's choice)."""
 
     kind = "relu"
+    torch_modules = ("ReLU",)
     title = "ReLU"
     numpy_grad = "grad_a = delta * (a > 0)"
     function_tex = r"\operatorname{relu}(x) = \max(0, x)"
@@ -352,6 +355,7 @@ class Identity(_Elementwise):
     """The identity: its output is its input (derivative 1)."""
 
     kind = "identity"
+    torch_modules = ("Identity",)
     title = "identity"
 
     def apply(self, x: Any) -> Any:
@@ -380,6 +384,12 @@ class LeakyReLU(_Elementwise):
 
     kind = "leaky_relu"
     title = "leaky ReLU"
+    torch_modules = ("LeakyReLU",)
+
+    @classmethod
+    def from_torch(cls, module: Any) -> tuple[Layer, dict[Role, np.ndarray]]:
+        return cls(float(module.negative_slope)), {}
+
     prime_tex = r"\operatorname{lrelu}'"
     note = (
         "leaky_relu(z, s) = z for z > 0, else s·z; its derivative is [z > 0] + s·[z ≤ 0]: "

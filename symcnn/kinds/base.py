@@ -116,6 +116,24 @@ class NumpyCode:
 
 
 @dataclass(frozen=True)
+class Lemma:
+    """One step of a staged proof: the δ of the layer's named quantity number ``quantity``
+    equals ``value`` (entry by entry), stated in the δ of the output and named batch sums.
+
+    Before the comparison the atoms of ``value`` are expanded with ``expand`` (a batch sum by
+    its terms), and ``define`` is substituted into the derived side (a quantity by its
+    definition, e.g. μ by the mean it names, where the derivation needs that μ is the mean).
+    Proven lemmas are substituted into later steps, so that each step stays linear.
+    """
+
+    quantity: int
+    statement: str
+    value: np.ndarray
+    expand: dict[Any, Any] = dataclasses.field(default_factory=dict)
+    define: dict[Any, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ClosedForm:
     """A matrix identity of a layer: the gradient of one tensor in closed form.
 
@@ -123,7 +141,10 @@ class ClosedForm:
     whole-array operations, independently of the chain rule; the derivation proves it equal
     to the per-entry gradients. ``shown`` is the same computation for the first channel pair,
     from the same operands, for a sheet to write out. ``tex`` writes the statement in LaTeX
-    with the given names (a sheet passes a network layer's own), as its two sides.
+    with the given names (a sheet passes a network layer's own), as its two sides. A form of a
+    layer with named quantities may be proven in ``lemmas`` (each quantity's δ first), its
+    ``value`` then stated with the lemmas' atoms, which ``expand`` expands for the final
+    comparison.
     """
 
     role: Role
@@ -132,11 +153,34 @@ class ClosedForm:
     tex: Callable[[TexNames], tuple[str, str]]
     value: np.ndarray
     shown: Shown | None = None
+    lemmas: tuple[Lemma, ...] = ()
+    expand: dict[Any, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def latex(self) -> str:
         """The statement in a single layer's names (``a``, ``w``, ``δ``)."""
         return " = ".join(self.tex(SINGLE))
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A named intermediate quantity a layer computes on the way to its output (batch norm's
+    batch mean μ, variance σ² and normalised input x̂).
+
+    The derivation gives it a grid of symbols and a δ of its own, so that formulas go
+    through it instead of expanding it: each of its entries is a sum of terms, and a later
+    quantity or the output refers to its symbols. ``name`` is the identifier stem (``mu``),
+    ``latex`` and ``text`` its printed stems; ``channels`` counts the leading channel axes
+    after the batch axis, which it has when ``batch``; ``meaning`` says what it is.
+    """
+
+    name: str
+    latex: str
+    text: str
+    shape: Shape
+    channels: int
+    batch: bool = False
+    meaning: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,6 +233,20 @@ def spatial_axes(
     ]
 
 
+def torch_array(tensor: Any) -> np.ndarray:
+    """A torch tensor (a module's weight …) as a float64 NumPy array."""
+    return np.asarray(tensor.detach().cpu().double().numpy(), dtype=float)
+
+
+def torch_pair(value: Any, what: str) -> tuple[int, int]:
+    """A torch size option (an int or a pair) as a pair; a string option is refused."""
+    if isinstance(value, str):
+        raise SpecError(f"{what} = {value!r}: give it as numbers")
+    if isinstance(value, int):
+        return (value, value)
+    return (int(value[0]), int(value[1]))
+
+
 def signed(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Random values of magnitude 0.5–1.5 and random sign: never near 0, all distinct.
 
@@ -229,10 +287,26 @@ class Layer:
     #: What its tensors and operation mean where frameworks differ, for the JSON contract:
     #: ``shapes`` (its parameters' axes), ``convolution``, or a key of its own.
     conventions: ClassVar[dict[str, str]] = {}
+    #: How many tensors it reads: 1, or None for two or more (named by ``inputs``).
+    arity: ClassVar[int | None] = 1
+    #: True when its output mixes the samples of a mini-batch (batch norm): `batch_terms`
+    #: then builds the whole batch; any other kind's `terms` is applied to each sample.
+    couples_samples: ClassVar[bool] = False
+    #: Stems (identifier, LaTeX, text) of its parameters where they are not w and b.
+    param_stems: ClassVar[dict[Role, tuple[str, str, str]]] = {}
+    #: The names of the torch.nn modules it stands for (`symcnn.pytorch.from_torch`).
+    torch_modules: ClassVar[tuple[str, ...]] = ()
 
     input: Any
 
     # --- options and shapes ------------------------------------------------------------
+
+    @classmethod
+    def from_torch(cls, module: Any) -> tuple[Layer, dict[Role, np.ndarray]]:
+        """The layer (not sized) and its parameters from a torch.nn module of one of its
+        `torch_modules`; a `SpecError` names a setting it does not derive. (Kinds without
+        options or parameters: the layer itself.)"""
+        return cls(), {}
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:
@@ -276,6 +350,27 @@ class Layer:
             (2, 3, 3)
         """
         return dataclasses.replace(self, input=shape_of(shape, "input"))  # type: ignore[type-var]
+
+    def sized_reads(self, shapes: tuple[Shape, ...]) -> Self:
+        """This layer reading tensors of these shapes (one for most kinds).
+
+        Example:
+            >>> from symcnn.kinds.activation import Tanh
+            >>> Tanh().sized_reads(((3,),)).output_shape
+            (3,)
+        """
+        if len(shapes) != 1:
+            raise SpecError(f"{self.kind} reads one tensor, not {len(shapes)}")
+        return self.sized(shapes[0])
+
+    @property
+    def read_shapes(self) -> tuple[Shape, ...]:
+        """The shapes of every tensor the layer reads, in order."""
+        return (self.input_shape,)
+
+    def check_batch(self, batch: int | None) -> None:
+        """A `SpecError` when the layer cannot work on a mini-batch of this size (None: one
+        sample without a batch axis)."""
 
     @property
     def input_shape(self) -> Shape:
@@ -363,10 +458,42 @@ class Layer:
             raise NotImplementedError
         return summand_array(parts, self.output_shape, {Role.INPUT: x, **params})
 
+    def read_terms(self, xs: tuple[np.ndarray, ...], params: dict[Role, np.ndarray]) -> np.ndarray:
+        """The forward rule over every tensor the layer reads (`terms` of the one it reads)."""
+        return self.terms(xs[0], params)
+
+    def quantities(self, batch: int | None) -> tuple[Quantity, ...]:
+        """The named intermediate quantities of a layer that couples samples (none here)."""
+        return ()
+
+    def batch_terms(
+        self,
+        xs: tuple[np.ndarray, ...],
+        params: dict[Role, np.ndarray],
+        named: tuple[np.ndarray, ...],
+        batch: int | None,
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        """A kind that couples samples: the terms of each of its `quantities` (whose symbols
+        are ``named``) and of its output, over the whole batch (``xs`` have a leading batch
+        axis when ``batch`` is not None)."""
+        raise NotImplementedError
+
     def closed_forms(
         self, x: np.ndarray, params: dict[Role, np.ndarray], delta: np.ndarray
     ) -> list[ClosedForm]:
         """The matrix identities of the layer's gradients (none by default)."""
+        return []
+
+    def staged_forms(
+        self,
+        x: np.ndarray,
+        params: dict[Role, np.ndarray],
+        delta: np.ndarray,
+        named: tuple[np.ndarray, ...],
+        named_deltas: tuple[np.ndarray, ...],
+    ) -> list[ClosedForm]:
+        """The closed forms of a layer with named quantities, whose symbols (and the symbols
+        of their δ) are ``named`` and ``named_deltas`` (none by default)."""
         return []
 
     def index_formula(self, base: int) -> General:
@@ -416,3 +543,34 @@ class Layer:
         """The operators its formulas use, for the sheet to define: ``star`` (⋆), ``pad``,
         ``spread``, ``dil``, ``rot180``, ``crop``, ``keep``, ``argmax``, ``up``, ``odot`` (⊙)."""
         return set()
+
+
+def forward_terms(
+    layer: Layer,
+    xs: tuple[np.ndarray, ...],
+    params: dict[Role, np.ndarray],
+    named: tuple[np.ndarray, ...],
+    batch: int | None,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """The terms of a layer's quantities and output over a mini-batch of ``batch`` samples.
+
+    A kind that couples samples builds the whole batch itself; any other kind's per-sample
+    rule is applied to each sample (the parameters are shared), so kinds need no batch code.
+
+    Example:
+        >>> from symcnn.kinds.activation import Tanh
+        >>> from symcnn.core.symbols import Grid
+        >>> x = Grid("x", Role.INPUT, (2, 3), (False, False), batch=True).symbols
+        >>> forward_terms(Tanh(input=(3,)), (x,), {}, (), 2)[1][1, 0]
+        (tanh(x_n2_1),)
+    """
+    if layer.couples_samples:
+        return layer.batch_terms(xs, params, named, batch)
+    if batch is None:
+        return [], layer.read_terms(xs, params)
+    out = np.empty((batch, *layer.output_shape), dtype=object)
+    for n in range(batch):
+        per_sample = layer.read_terms(tuple(x[n] for x in xs), params)
+        for idx in np.ndindex(*per_sample.shape):
+            out[(n, *idx)] = per_sample[idx]
+    return [], out

@@ -42,6 +42,8 @@ from .base import (
     TexNames,
     pair_tag,
     spatial_axes,
+    torch_array,
+    torch_pair,
 )
 
 
@@ -113,6 +115,42 @@ class Conv2d(Layer):
         "shapes": "conv2d weight [O, C, KH, KW], bias [O] (shared) or [O, OH, OW] (untied)",
         "convolution": "cross-correlation, as in PyTorch",
     }
+
+    torch_modules = ("Conv2d",)
+
+    @classmethod
+    def from_torch(cls, module: Any) -> tuple[Layer, dict[Role, np.ndarray]]:
+        if getattr(module, "groups", 1) != 1 and "groups" not in set(cls.keys()):
+            raise SpecError(f"groups = {module.groups}: symcnn derives groups = 1 only")
+        if module.padding_mode != "zeros":
+            raise SpecError(f"padding_mode = {module.padding_mode!r}: symcnn pads with zeros")
+        kernel = torch_pair(module.kernel_size, "kernel_size")
+        dilation = torch_pair(module.dilation, "dilation")
+        padding: Any = module.padding
+        if padding == "valid":
+            padding = (0, 0)
+        elif padding == "same":
+            spans = [d * (k - 1) for d, k in zip(dilation, kernel)]
+            if any(s % 2 for s in spans):
+                raise SpecError("padding = 'same' pads unevenly for this kernel; give numbers")
+            padding = tuple(s // 2 for s in spans)
+        options: dict[str, Any] = {}
+        if getattr(module, "groups", 1) != 1:
+            options["groups"] = module.groups
+        layer = cls(
+            kernel=kernel,
+            out_channels=module.out_channels,
+            stride=torch_pair(module.stride, "stride"),
+            padding=torch_pair(padding, "padding"),
+            dilation=dilation,
+            bias=Bias.SHARED if module.bias is not None else Bias.NONE,
+            in_channels=module.in_channels,
+            **options,
+        )
+        params = {Role.WEIGHT: torch_array(module.weight)}
+        if module.bias is not None:
+            params[Role.BIAS] = torch_array(module.bias)
+        return layer, params
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__

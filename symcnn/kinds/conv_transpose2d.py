@@ -30,6 +30,8 @@ from .base import (
     Shown,
     TexNames,
     pair_tag,
+    torch_array,
+    torch_pair,
 )
 from .conv2d import Bias, bias_variants, spatial_input
 
@@ -90,6 +92,29 @@ class ConvTranspose2d(Layer):
         "(shared) or [O, OH, OW] (untied)",
         "transposed": "z[o, i·s − p + m·d, j·s − p + n·d] += a[c,i,j]·w[c,o,m,n], as PyTorch",
     }
+
+    torch_modules = ("ConvTranspose2d",)
+
+    @classmethod
+    def from_torch(cls, module: Any) -> tuple[Layer, dict[Role, np.ndarray]]:
+        if module.groups != 1:
+            raise SpecError(f"groups = {module.groups}: symcnn derives groups = 1 only")
+        if module.padding_mode != "zeros":
+            raise SpecError(f"padding_mode = {module.padding_mode!r}: symcnn pads with zeros")
+        layer = cls(
+            kernel=torch_pair(module.kernel_size, "kernel_size"),
+            out_channels=module.out_channels,
+            stride=torch_pair(module.stride, "stride"),
+            padding=torch_pair(module.padding, "padding"),
+            output_padding=torch_pair(module.output_padding, "output_padding"),
+            dilation=torch_pair(module.dilation, "dilation"),
+            bias=Bias.SHARED if module.bias is not None else Bias.NONE,
+            in_channels=module.in_channels,
+        )
+        params = {Role.WEIGHT: torch_array(module.weight)}
+        if module.bias is not None:
+            params[Role.BIAS] = torch_array(module.bias)
+        return layer, params
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__

@@ -15,7 +15,7 @@ from ..core.shapes import Shape, positive, shape_of
 from ..core.summands import Part
 from ..core.symbols import Role
 from ..errors import SpecError
-from .base import Layer, NumpyCode
+from .base import Layer, NumpyCode, torch_array
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,17 @@ class Linear(Layer):
     template = "layer_dense.tex.j2"
     required = ("out_features", "out_features = 2")
     conventions: ClassVar[dict[str, str]] = {"shapes": "dense weight [out, in], dense bias [out]"}
+    torch_modules = ("Linear",)
+
+    @classmethod
+    def from_torch(cls, module: Any) -> tuple[Layer, dict[Role, np.ndarray]]:
+        params = {Role.WEIGHT: torch_array(module.weight)}
+        if module.bias is not None:
+            params[Role.BIAS] = torch_array(module.bias)
+        layer = cls(
+            module.out_features, bias=module.bias is not None, in_features=module.in_features
+        )
+        return layer, params
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out_features", positive(self.out_features, "out_features"))

@@ -13,6 +13,7 @@ from ..core.indexed import General
 from ..core.shapes import Shape, shape_of
 from ..core.summands import Part
 from ..core.symbols import Role
+from ..errors import SpecError
 from .base import Layer, NumpyCode
 
 
@@ -34,6 +35,16 @@ class Flatten(Layer):
     lone = ("a", "v")
     nabla = True
     conventions: ClassVar[dict[str, str]] = {"flatten": "row-major over (C, H, W)"}
+    torch_modules = ("Flatten",)
+
+    @classmethod
+    def from_torch(cls, module: Any) -> tuple[Layer, dict[Role, np.ndarray]]:
+        if (module.start_dim, module.end_dim) != (1, -1):
+            raise SpecError(
+                f"Flatten(start_dim={module.start_dim}, end_dim={module.end_dim}): symcnn "
+                "flattens each sample whole (start_dim=1, end_dim=-1)"
+            )
+        return cls(), {}
 
     def __post_init__(self) -> None:
         if self.input is not None:

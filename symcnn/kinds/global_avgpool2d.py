@@ -41,6 +41,15 @@ class GlobalAvgPool2d(Layer):
         "global_avgpool": "output [C, 1, 1], the mean of each channel (AdaptiveAvgPool2d(1))"
     }
 
+    torch_modules = ("AdaptiveAvgPool2d",)
+
+    @classmethod
+    def from_torch(cls, module: Any) -> tuple[Layer, dict[Role, np.ndarray]]:
+        size = module.output_size
+        if size not in (1, (1, 1), [1, 1]):
+            raise SpecError(f"output_size = {size!r}: symcnn derives the global one, 1")
+        return cls(), {}
+
     def __post_init__(self) -> None:
         if self.input is not None:
             shape = shape_of(self.input, "input")

@@ -32,6 +32,7 @@ from .base import (
     pair_tag,
     signed,
     spatial_axes,
+    torch_pair,
 )
 
 
@@ -49,6 +50,22 @@ class _Pool2d(Layer):
 
     letter = "p"
     required = ("window", "window = [2, 2]")
+
+    @classmethod
+    def from_torch(cls, module: Any) -> tuple[Layer, dict[Role, np.ndarray]]:
+        checks = {
+            "padding": (getattr(module, "padding", 0), (0, (0, 0))),
+            "dilation": (getattr(module, "dilation", 1), (1, (1, 1))),
+            "ceil_mode": (getattr(module, "ceil_mode", False), (False,)),
+            "return_indices": (getattr(module, "return_indices", False), (False,)),
+            "divisor_override": (getattr(module, "divisor_override", None), (None,)),
+        }
+        for name, (value, fine) in checks.items():
+            if value not in fine:
+                raise SpecError(f"{name} = {value!r}: symcnn pools without it")
+        window = torch_pair(module.kernel_size, "kernel_size")
+        stride = window if module.stride is None else torch_pair(module.stride, "stride")
+        return cls(window=window, stride=stride), {}
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -326,6 +343,7 @@ class MaxPool2d(_Pool2d):
     """
 
     kind = "maxpool2d"
+    torch_modules = ("MaxPool2d",)
     _own_operators = frozenset({"argmax"})
 
     def operators(self) -> set[str]:
@@ -445,6 +463,7 @@ class AvgPool2d(_Pool2d):
     """
 
     kind = "avgpool2d"
+    torch_modules = ("AvgPool2d",)
     title = "average pooling"
     template = "layer_avgpool2d.tex.j2"
     figures = (Figure.RECEPTIVE_FIELD,)

@@ -8,7 +8,10 @@ from typing import Any
 from ..core.shapes import suggest
 from ..errors import LayerKeyError, SpecError
 from .activation import Identity, LeakyReLU, ReLU, Sigmoid, Tanh
+from .add import Add
 from .base import Layer
+from .batchnorm import BatchNorm1d, BatchNorm2d
+from .concat import Concat
 from .conv2d import Conv2d
 from .conv_transpose2d import ConvTranspose2d
 from .dense import Linear
@@ -33,6 +36,10 @@ LAYERS: dict[str, type[Layer]] = {
         ConvTranspose2d,
         GlobalAvgPool2d,
         LeakyReLU,
+        BatchNorm2d,
+        BatchNorm1d,
+        Add,
+        Concat,
     )
 }
 #: Losses by their name in a network file.

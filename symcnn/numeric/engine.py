@@ -28,9 +28,13 @@ def _flat(grids: list[Grid]) -> list[Any]:
 class LayerValues:
     """The numbers of one layer: its input, output, δ (∂E/∂output) and gradients.
 
-    ``grads`` maps ``"input"`` (∂E/∂ the layer input, i.e. δ of the layer before) and each
-    parameter name (``"0.weight"``) to an array. ``winners`` (max-pool only) holds, for every
-    output entry, the 0-based input index ``(c, r, s)`` of the cell that won its window.
+    ``grads`` maps ``"input"`` (∂E/∂ the first tensor it reads, i.e. what it sends back to
+    the layer before) and each parameter name (``"0.weight"``) to an array; ``read_grads``
+    holds ∂E/∂(each tensor it reads), in order (several for a merging layer). ``winners``
+    (max-pool only) holds, for every output entry, the 0-based input index ``(c, r, s)`` of
+    the cell that won its window. ``delta_sources`` are the layers whose δ added up to this
+    layer's (None: the loss); ``stages`` and ``stage_deltas`` the values and δ of its named
+    quantities (batch norm's μ, σ², x̂).
     """
 
     index: int
@@ -41,6 +45,10 @@ class LayerValues:
     delta_from: int | None
     grads: dict[str, np.ndarray]
     winners: np.ndarray | None = None
+    delta_sources: tuple[int | None, ...] = ()
+    read_grads: list[np.ndarray] = field(default_factory=list)
+    stages: list[np.ndarray] = field(default_factory=list)
+    stage_deltas: list[np.ndarray] = field(default_factory=list)
 
 
 @dataclass
@@ -70,51 +78,62 @@ class Run:
     sgd: SGDStep | None = field(default=None)
 
 
+def _sums(arrays: list[np.ndarray]) -> list[list[list[Any]]]:
+    return [[[t.delta, t.partial] for t in cs.terms] for arr in arrays for cs in arr.ravel()]
+
+
+def _outputs(terms: np.ndarray) -> list[list[list[Any]]]:
+    return [[[s] for s in terms[i]] for i in np.ndindex(*terms.shape)]
+
+
 class LayerEngine:
-    """The compiled forward and backward passes of one layer (and its max-pool winners)."""
+    """The compiled forward and backward passes of one layer (and its max-pool winners).
+
+    Arguments are, in order: the distinct tensors it reads, its parameters (the loss: the
+    target), its named quantities; the backward pass adds its δ and its quantities' δ.
+    """
 
     def __init__(self, layer: DerivedLayer) -> None:
         g = layer.forward.grids
+        fwd = layer.forward
         self.layer = layer
+        distinct = {grid.name: grid for grid in fwd.reads}
+        self.reads = list(distinct.values())
         self.param_roles = [r for r in (Role.WEIGHT, Role.BIAS, Role.TARGET) if r in g]
         self.back_roles = [r for r in (Role.INPUT, Role.WEIGHT, Role.BIAS) if r in layer.grads]
+        self.has_delta = Role.DELTA in g  # the loss has none: its δ is ∂E/∂E = 1
+        self.read_grads = [layer.grads[Role.INPUT]] if Role.INPUT in layer.grads else []
+        self.param_grads = [layer.grads[r] for r in (Role.WEIGHT, Role.BIAS) if r in layer.grads]
+        self.stage_grids = [s.grid for s in fwd.stages]
         chains = {r: chains_of(layer.grads[r]) for r in self.back_roles}
-        structure = layer.forward.structure
-        if structure is None or any(c is None for c in chains.values()):
-            self._compile_objects(layer)
+        self.plan: LayerPlan | None = None
+        if fwd.structural and fwd.structure is not None and None not in chains.values():
+            roles = [Role.INPUT, *self.param_roles]
+            sizes = {r: int(np.prod(g[r].shape)) for r in [*roles, Role.DELTA] if r in g}
+            self.plan = LayerPlan(
+                fwd.structure,
+                {r: c for r, c in chains.items() if c is not None},
+                roles,
+                sizes,
+                int(np.prod(layer.output_shape)),
+                _flat([g[r] for r in roles]),
+            )
+            self.forward: Any = self.plan.forward
+            self.backward: Any = self.plan.backward
+            self.winner_fn: Any = self.plan.winners if self.plan.has_winners else None
             return
-        roles = [Role.INPUT, *self.param_roles]
-        sizes = {r: int(np.prod(g[r].shape)) for r in [*roles, Role.DELTA] if r in g}
-        symbols = _flat([g[r] for r in roles])
-        self.plan: LayerPlan | None = LayerPlan(
-            structure,
-            {r: c for r, c in chains.items() if c is not None},
-            roles,
-            sizes,
-            int(np.prod(layer.output_shape)),
-            symbols,
-        )
-        self.forward: Any = self.plan.forward
-        self.backward: Any = self.plan.backward
-        self.winner_fn: Any = self.plan.winners if self.plan.has_winners else None
-
-    def _compile_objects(self, layer: DerivedLayer) -> None:
-        """Formula by formula, from the term objects (chain sums built by hand)."""
-        g = layer.forward.grids
-        self.plan = None
-        fwd_args = _flat([g[Role.INPUT]] + [g[r] for r in self.param_roles])
-        terms: Any = layer.forward.terms
-        outputs = [[[s] for s in terms[i]] for i in np.ndindex(*layer.output_shape)]
-        self.forward = compile_terms(fwd_args, outputs)
-        sums = [
-            [[t.delta, t.partial] for t in cs.terms]
-            for r in self.back_roles
-            for cs in layer.grads[r].ravel()
-        ]
-        delta = [g[Role.DELTA]] if Role.DELTA in g else []
-        self.backward = compile_terms(fwd_args + _flat(delta), sums)
+        args = _flat(self.reads + [g[r] for r in self.param_roles] + self.stage_grids)
+        self.stage_fns = [compile_terms(args, _outputs(st.terms)) for st in fwd.stages]
+        self.forward = compile_terms(args, _outputs(fwd.terms))
+        deltas = ([g[Role.DELTA]] if self.has_delta else []) + [s.delta for s in fwd.stages]
+        back_args = args + _flat(deltas)
+        self.stage_delta_fns = [compile_terms(back_args, _sums([d])) for d in layer.stage_deltas]
+        firsts = {grid.name: k for k, grid in reversed(list(enumerate(fwd.reads)))}
+        self.read_grads = [layer.read_grads[firsts[grid.name]] for grid in self.reads]
+        self.backward = compile_terms(back_args, _sums(self.read_grads + self.param_grads))
         self.cells: list[tuple[Any, Any]] = []
         self.winner_fn = None
+        terms: Any = fwd.terms
         if any(isinstance(s, WindowMax) for t in terms.ravel() for s in t):
             input_sums: Any = layer.grads[Role.INPUT]
             found = [
@@ -124,6 +143,56 @@ class LayerEngine:
             ]
             self.cells = [(source, index) for source, index, _ in found]
             self.winner_fn = compile_exprs(_flat([g[Role.INPUT]]), [p for *_, p in found])
+
+    def run_forward(
+        self, reads: list[np.ndarray], params: list[np.ndarray]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The output and the named quantities' values, from the distinct reads and params."""
+        stages = [np.zeros(g.shape) for g in self.stage_grids]
+        if self.plan is not None:  # one read, no named quantities: the vectorised plan
+            args = np.concatenate([a.ravel() for a in (*reads, *params)])
+            return self.plan.forward(args).reshape(self.layer.output_shape), stages
+
+        def flat() -> np.ndarray:
+            return np.concatenate([a.ravel() for a in (*reads, *params, *stages)])
+
+        for k, fn in enumerate(self.stage_fns):
+            stages[k] = fn(flat()).reshape(self.stage_grids[k].shape)
+        return self.forward(flat()).reshape(self.layer.output_shape), stages
+
+    def run_backward(
+        self,
+        reads: list[np.ndarray],
+        params: list[np.ndarray],
+        stages: list[np.ndarray],
+        delta: np.ndarray,
+    ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """∂E/∂(each distinct read), ∂E/∂(each parameter), and the quantities' δ."""
+        stage_deltas = [np.zeros(g.shape) for g in self.stage_grids]
+        if self.plan is not None:
+            own = [delta] if self.has_delta else []
+            out = self.plan.backward(np.concatenate([a.ravel() for a in (*reads, *params, *own)]))
+            pieces, pos = [], 0
+            for arr in self.read_grads + self.param_grads:
+                pieces.append(out[pos : pos + arr.size].reshape(arr.shape))
+                pos += arr.size
+            n = len(self.read_grads)
+            return pieces[:n], pieces[n:], stage_deltas
+
+        def flat() -> np.ndarray:
+            own = [delta] if self.has_delta else []
+            parts = (*reads, *params, *stages, *own, *stage_deltas)
+            return np.concatenate([a.ravel() for a in parts])
+
+        for k in reversed(range(len(self.stage_delta_fns))):
+            stage_deltas[k] = self.stage_delta_fns[k](flat()).reshape(self.stage_grids[k].shape)
+        out = self.backward(flat())
+        pieces, pos = [], 0
+        for arr in self.read_grads + self.param_grads:
+            pieces.append(out[pos : pos + arr.size].reshape(arr.shape))
+            pos += arr.size
+        n = len(self.read_grads)
+        return pieces[:n], pieces[n:], stage_deltas
 
     def winners(self, inputs: np.ndarray) -> np.ndarray:
         """For each window, the input index of the cell whose max bracket evaluates to 1."""
@@ -166,32 +235,54 @@ class Engine:
         for role in comp.param_roles:
             if role is Role.TARGET:
                 assert values.target is not None
-                out.append(values.target.ravel())
+                out.append(values.target)
             else:
-                out.append(values.params[comp.layer.params[role]].ravel())
+                out.append(values.params[comp.layer.params[role]])
         return out
+
+    def _reads(self, comp: LayerEngine, outputs: list[np.ndarray]) -> list[np.ndarray]:
+        node = comp.layer.node
+        assert node is not None
+        distinct = dict.fromkeys(node.reads)
+        return [outputs[0 if r is None else r + 1] for r in distinct]
+
+    def _forward(
+        self, values: Values
+    ) -> tuple[list[np.ndarray], list[list[np.ndarray]], float | None]:
+        outputs = [values.input]
+        stages = []
+        for comp in self.layers:
+            out, named = comp.run_forward(self._reads(comp, outputs), self._params(comp, values))
+            outputs.append(out)
+            stages.append(named)
+        if self.loss is None:
+            return outputs, stages, None
+        loss, _ = self.loss.run_forward([outputs[-1]], self._params(self.loss, values))
+        return outputs, stages, float(loss.ravel()[0])
 
     def forward(self, values: Values) -> tuple[list[np.ndarray], float | None]:
         """Every layer's output (index 0 is the network input) and the loss E (None alone)."""
-        outputs = [values.input]
-        for comp in self.layers:
-            flat = np.concatenate([outputs[-1].ravel(), *self._params(comp, values)])
-            outputs.append(comp.forward(flat).reshape(comp.layer.output_shape))
-        if self.loss is None:
-            return outputs, None
-        flat = np.concatenate([outputs[-1].ravel(), *self._params(self.loss, values)])
-        return outputs, float(self.loss.forward(flat)[0])
+        outputs, _, loss = self._forward(values)
+        return outputs, loss
 
-    def run(self, values: Values | dict[str, Any], delta_at: tuple[int, Any] | None = None) -> Run:
+    def run(
+        self,
+        values: Values | dict[str, Any],
+        delta_at: tuple[int, Any] | None = None,
+        ignore: frozenset[tuple[int, int | None]] = frozenset(),
+    ) -> Run:
         """Forward, then backward from the loss (a lone layer: from its given δ).
 
         ``delta_at = (l, δ)`` starts the backward pass at layer l with the given δ (seed 000:
-        "suppose I already have δH1, δH2"); later layers are then left out.
+        "suppose I already have δH1, δH2"); later layers are then left out. ``ignore`` lists
+        (reader, tensor) pairs whose δ is *not* added to the tensor's (None: the network
+        input): the numbers of a backward pass that forgot to sum δ where paths merge.
         """
         if not isinstance(values, Values):
             values = check_values(self.network, values)
-        outputs, loss = self.forward(values)
+        outputs, stages, loss = self._forward(values)
         start = len(self.layers) - 1
+        received: dict[int | None, list[tuple[int | None, np.ndarray]]] = {}
         if delta_at is not None:
             start, raw = delta_at
             if not 0 <= start < len(self.layers):
@@ -202,45 +293,58 @@ class Engine:
                 raise ValuesError(
                     f"δ of layer {start} has shape {list(delta.shape)}, expected {list(shape)}"
                 )
+            received[start] = [(None, delta)]
         elif self.loss is None:
             assert values.delta is not None, "a lone layer needs its δ"
-            delta = values.delta
+            received[start] = [(None, values.delta)]
         else:
-            flat = np.concatenate([outputs[-1].ravel(), *self._params(self.loss, values)])
-            delta = self.loss.backward(flat).reshape(self.network.output_shape)
+            ([delta], _, _) = self.loss.run_backward(
+                [outputs[-1]], self._params(self.loss, values), [], np.ones(())
+            )
+            received[start] = [(None, delta)]
         grads: dict[str, np.ndarray] = {}
         per_layer: list[LayerValues] = []
         for index in range(start, -1, -1):
             comp = self.layers[index]
             layer = comp.layer
-            inputs = outputs[index]
-            flat = np.concatenate([inputs.ravel(), *self._params(comp, values), delta.ravel()])
-            out = comp.backward(flat)
-            pieces: dict[str, np.ndarray] = {}
-            pos = 0
-            for role in comp.back_roles:
-                grid = layer.forward.grids[role]
-                size = int(np.prod(grid.shape))
-                name = "input" if role is Role.INPUT else layer.params[role]
-                pieces[name] = out[pos : pos + size].reshape(grid.shape)
-                pos += size
+            assert layer.node is not None
+            got = sorted(received.pop(index, []), key=lambda rg: -1 if rg[0] is None else rg[0])
+            shape = layer.output_shape
+            delta = sum((g for _, g in got), np.zeros(shape))
+            reads = self._reads(comp, outputs)
+            params = self._params(comp, values)
+            read_grads, param_grads, stage_deltas = comp.run_backward(
+                reads, params, stages[index], delta
+            )
+            by_source = dict(zip(dict.fromkeys(layer.node.reads), read_grads))
+            for source, g in by_source.items():
+                if (index, source) not in ignore:
+                    received.setdefault(source, []).append((index, g))
+            pieces = {"input": read_grads[0]}
+            pieces.update(zip(layer.params.values(), param_grads))
             given = delta_at is not None and index == start
+            sources = () if given else tuple(r for r, _ in got)
             per_layer.append(
                 LayerValues(
                     index,
                     layer.kind,
-                    inputs,
+                    outputs[0 if layer.node.reads[0] is None else layer.node.reads[0] + 1],
                     outputs[index + 1],
                     delta,
-                    None if given else layer.delta_from,
+                    sources[0] if sources else None,
                     pieces,
-                    comp.winners(inputs) if comp.winner_fn is not None else None,
+                    comp.winners(reads[0]) if comp.winner_fn is not None else None,
+                    sources,
+                    [by_source[r] for r in layer.node.reads],
+                    list(stages[index]),
+                    stage_deltas,
                 )
             )
             grads.update({k: v for k, v in pieces.items() if k != "input"})
-            delta = pieces["input"]
         per_layer.reverse()
-        ordered = {"input": delta}
+        into_input = received.pop(None, [])
+        total = sum((g for _, g in into_input), np.zeros(values.input.shape))
+        ordered = {"input": total}
         ordered.update({k: grads[k] for k in self.network.param_shapes() if k in grads})
         return Run(values, loss, outputs[-1], per_layer, ordered, start if delta_at else None)
 
@@ -282,7 +386,7 @@ class Gradients:
     def _values(self, arrays: dict[str, Any], with_delta: bool) -> Values:
         data = {k: v for k, v in arrays.items() if v is not None}
         if not with_delta:
-            data["delta"] = np.zeros(self.network.output_shape)
+            data["delta"] = np.zeros(self.network.batched(self.network.output_shape))
         return check_values(self.network, data, "arrays")
 
     def __call__(self, **arrays: Any) -> dict[str, np.ndarray]:

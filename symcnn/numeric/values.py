@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..core.shapes import Shape, suggest
+from ..core.symbols import Role
 from ..errors import ValuesError
 
 if TYPE_CHECKING:
@@ -62,11 +63,11 @@ def needed(network: Network) -> dict[str, Shape]:
         >>> needed(Network.of(Linear(2, input=(3,))))
         {'input': (3,), 'weight': (2, 3), 'bias': (2,), 'delta': (2,)}
     """
-    out: dict[str, Shape] = {"input": network.input, **network.param_shapes()}
+    out: dict[str, Shape] = {"input": network.batched(network.input), **network.param_shapes()}
     if network.lone:
-        out["delta"] = network.output_shape
+        out["delta"] = network.batched(network.output_shape)
     else:
-        out["target"] = network.output_shape
+        out["target"] = network.batched(network.output_shape)
     return out
 
 
@@ -141,13 +142,16 @@ def check_values(network: Network, data: Any, source: str = "values") -> Values:
     if network.lone:
         _no_unknown(data, list(needed(network)), source)
         params = {name: _array(data, name, shape, source) for name, shape in shapes.items()}
-        delta = _array(data, "delta", network.output_shape, source)
-        return Values(_array(data, "input", network.input, source), params, delta=delta)
+        delta = _array(data, "delta", network.batched(network.output_shape), source)
+        inputs = _array(data, "input", network.batched(network.input), source)
+        return Values(inputs, params, delta=delta)
     _no_unknown(data, ["input", "target", "params"], source)
-    inputs = _array(data, "input", network.input, source)
-    target = _array(data, "target", network.output_shape, source)
+    inputs = _array(data, "input", network.batched(network.input), source)
+    target = _array(data, "target", network.batched(network.output_shape), source)
     assert network.loss is not None
-    network.loss.check_target(target, source)
+    for n, sample in enumerate(target if network.batch is not None else [target]):
+        where = source if network.batch is None else f"{source} (sample {n + network.index_base})"
+        network.loss.check_target(sample, where)
     raw = data.get("params", {})
     if not isinstance(raw, Mapping):
         raise ValuesError(f'{source}: "params" must be an object like {{"0.weight": [...]}}')
@@ -223,14 +227,21 @@ def random_values(network: Network, seed: int) -> Values:
         delta = drawn.pop("delta")
         return Values(drawn.pop("input"), drawn, delta=delta)
     rng = np.random.default_rng(seed)
-    inputs = rng.standard_normal(network.input)
+    inputs = rng.standard_normal(network.batched(network.input))
     params = {}
     for node in network.nodes:
-        bound = 1.0 / math.sqrt(node.layer.fan_in)
+        # PyTorch's default for a weight of two axes or more (conv, dense): uniform in
+        # ±1/√fan_in, its bias alike; a per-channel scale (batch norm) keeps ±1
+        weight = node.layer.param_shapes().get(Role.WEIGHT)
+        bound = 1.0 / math.sqrt(node.layer.fan_in) if weight and len(weight[0]) > 1 else 1.0
         for role, name in node.param_names(network.lone).items():
             params[name] = rng.uniform(-bound, bound, node.layer.param_shapes()[role][0])
     assert network.loss is not None
-    return Values(inputs, params, target=network.loss.draw_target(rng, network.output_shape))
+    shape = network.output_shape
+    if network.batch is None:
+        return Values(inputs, params, target=network.loss.draw_target(rng, shape))
+    target = np.stack([network.loss.draw_target(rng, shape) for _ in range(network.batch)])
+    return Values(inputs, params, target=target)
 
 
 def hand_values(network: Network, seed: int) -> Values:

@@ -10,9 +10,10 @@ from ..core.progress import report
 from ..core.symbols import Role
 from ..derivation.derived import DerivedLayer
 from ..document.model import Document, GradientBlock
+from ..graph.network import INPUT
 from ..kinds.registry import conventions, letters
 from .bulk import chain_strings, forward_strings
-from .printers import JsonPrinter
+from .printers import JsonPrinter, chain_sum_string, forward_string
 
 if TYPE_CHECKING:
     from ..derivation.derived import Derivation
@@ -68,6 +69,7 @@ def lone_json(doc: Document) -> dict[str, Any]:
             for b in doc.backward
             if isinstance(b, GradientBlock)
         },
+        **({"quantities": _quantities(layer, p)} if layer.stages else {}),
         "identities": _identities(layer),
         "conventions": {
             "index_base": base,
@@ -85,7 +87,14 @@ CONVENTIONS = {
     + "; d<l> is δ of layer l = dE/d(its output); parameters w<l>, b<l> are '<l>.weight', "
     "'<l>.bias'",
     "delta": "layers[l].delta.formula gives d<l> in the δ symbols of layer delta.from "
-    "(or of the loss); layers[l].grad.input is the δ of layer l - 1, in d<l>",
+    "(or of the loss); when several layers read the output of layer l, delta.sources lists "
+    "them all and the formula is the sum of what each sends back (delta.from is the first); "
+    "layers[l].grad.input is the gradient of the first tensor layer l reads, "
+    "layers[l].grad.inputs of each tensor it reads (layers[l].reads), in d<l>",
+    "batch": "with a mini-batch every tensor but the parameters has a leading sample axis, "
+    "and its symbols carry the sample as _n<k> (x_n2_11: entry 11 of sample 2)",
+    "quantities": "a layer's named intermediate quantities (batch norm's mu<l>, var<l>, xh<l>) "
+    "with their forward terms and their δ (dmu<l> …), in layers[l].quantities",
 }
 
 
@@ -93,6 +102,22 @@ def _symbols(layer: DerivedLayer) -> dict[str, Any]:
     roles = (Role.INPUT, Role.OUTPUT, Role.WEIGHT, Role.BIAS, Role.DELTA, Role.TARGET)
     grids = layer.forward.grids
     return {r.value: nested(grids[r].symbols, str) for r in roles if r in grids}
+
+
+def _quantities(layer: DerivedLayer, p: JsonPrinter) -> list[dict[str, Any]]:
+    """A layer's named quantities (batch norm's μ, σ², x̂): symbols, forward terms, δ."""
+    return [
+        {
+            "name": stage.grid.name,
+            "symbols": nested(stage.grid.symbols, str),
+            "forward": nested(stage.terms, lambda terms: forward_string(p, terms)),
+            "delta": {
+                "symbols": nested(stage.delta.symbols, str),
+                "formula": nested(sums, lambda cs: chain_sum_string(p, cs)),
+            },
+        }
+        for stage, sums in zip(layer.stages, layer.stage_deltas)
+    ]
 
 
 def layer_json(
@@ -130,6 +155,13 @@ def layer_json(
         "forward": forward_strings(p, layer.forward).tolist(),
         "grad": {role.value: strings(grads) for role, grads in layer.grads.items()},
     }
+    if layer.node is not None:
+        reads = [INPUT if r is None else r for r in layer.node.reads]
+        entry["reads"] = reads
+        if len(reads) > 1:
+            entry["grad"]["inputs"] = [strings(g) for g in layer.read_grads]
+    if layer.stages:
+        entry["quantities"] = _quantities(layer, p)
     if layer.index is None:
         return entry
     assert layer.delta is not None
@@ -138,6 +170,7 @@ def layer_json(
         "symbols": nested(layer.grid(Role.DELTA).symbols, str),
         "wrt": nested(layer.grid(Role.OUTPUT).symbols, str),
         "from": "loss" if layer.delta_from is None else layer.delta_from,
+        "sources": ["loss" if s is None else s for s in layer.delta_sources],
         "formula": strings(layer.delta),
     }
     entry["identities"] = _identities(layer)
@@ -177,7 +210,8 @@ def network_json(doc: Document, substitute: str | None = None) -> dict[str, Any]
         },
         "layers": layers,
         "loss": loss,
-        "grad": {"input": layers[0]["grad"]["input"]},
+        "grad": {"input": _printed(d.input_grad(), p, printed)},
+        "input_sources": list(d.input_sources),
         "all_proven": doc.all_proven,
         "conventions": CONVENTIONS,
     }
@@ -191,6 +225,13 @@ def network_json(doc: Document, substitute: str | None = None) -> dict[str, Any]
             "formulas": {k: nested(v, p.doprint) for k, v in subs.items()},
         }
     return out
+
+
+def _printed(sums: np.ndarray, p: JsonPrinter, cache: dict[int, Any]) -> Any:
+    """Printed chain sums, from the cache when a layer's entry printed the same array."""
+    if id(sums) not in cache:
+        cache[id(sums)] = chain_strings(p, sums).tolist()
+    return cache[id(sums)]
 
 
 def _cells(arr: np.ndarray, fn: Any) -> Any:
@@ -228,8 +269,16 @@ def run_json(d: Derivation, run: Run) -> dict[str, Any]:
             "delta_from": "loss"
             if values.delta_from is None and run.delta_at is None
             else ("given" if values.delta_from is None else values.delta_from),
+            "delta_sources": ["loss" if s is None else s for s in values.delta_sources],
             "grad": {k: _list(v) for k, v in values.grads.items()},
         }
+        if len(values.read_grads) > 1:
+            entry["grad"]["inputs"] = [_list(g) for g in values.read_grads]
+        if values.stages:
+            entry["quantities"] = {
+                stage.grid.name: {"value": _list(v), "delta": _list(dv)}
+                for stage, v, dv in zip(layer.stages, values.stages, values.stage_deltas)
+            }
         if values.winners is not None:
             names = layer.grid(Role.INPUT).symbols
             entry["winners"] = _cells(values.winners, lambda cell, g=names: str(g[cell]))

@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 
 from ..core.symbols import Role
-from ..document.model import DeltaBlock, Document, ForwardBlock, GradientBlock
+from ..document.model import DeltaBlock, Document, ForwardBlock, GradientBlock, QuantityBlock
 from .bulk import chain_strings, forward_strings
 from .matrices import bmatrix, slice_labels, slices_2d
-from .printers import SymcnnLatexPrinter
+from .printers import SymcnnLatexPrinter, chain_sum_string, forward_string
 
 
 def _align(rows: list[str], comment: str = "") -> str:
@@ -20,9 +20,22 @@ def _align(rows: list[str], comment: str = "") -> str:
 
 def _forward_rows(block: ForwardBlock, p: SymcnnLatexPrinter) -> list[str]:
     layer = block.layer
+    rows = [
+        f"{p.symbol(stage.grid.symbols[idx])} &= {forward_string(p, stage.terms[idx])}"
+        for stage in layer.stages
+        for idx in np.ndindex(*stage.grid.shape)
+    ]
     z = layer.grid(Role.OUTPUT).symbols.reshape(-1)
     rhs = forward_strings(p, layer.forward).reshape(-1)
-    return [f"{p.symbol(s)} &= {text}" for s, text in zip(z, rhs)]
+    return rows + [f"{p.symbol(s)} &= {text}" for s, text in zip(z, rhs)]
+
+
+def _quantity_rows(block: QuantityBlock, p: SymcnnLatexPrinter) -> list[str]:
+    names = block.layer.stages[block.stage].delta.symbols.ravel()
+    return [
+        f"{p.symbol(names[k])} = {p.gradient_name(cs.wrt)} &= {chain_sum_string(p, cs)}"
+        for k, cs in enumerate(block.sums.ravel())
+    ]
 
 
 def _printed(sums: np.ndarray, p: SymcnnLatexPrinter) -> np.ndarray:
@@ -45,6 +58,7 @@ def lone_latex(doc: Document) -> str:
     p = SymcnnLatexPrinter(d.table)
     out: list[str] = [f"% symcnn {d.spec.describe()}"]
     out += [_align([row for b in doc.forward for row in _forward_rows(b, p)])]
+    out += [_align(_quantity_rows(b, p)) for b in doc.backward if isinstance(b, QuantityBlock)]
     blocks = [b for b in doc.backward if isinstance(b, GradientBlock)]
     # each entry is printed once and used in both its align* row and its bmatrix cell
     printed = [_printed(b.sums, p) for b in blocks]
@@ -87,8 +101,17 @@ def network_latex(doc: Document) -> str:
                 f"{p.symbol(dsyms[idx])} = {p.gradient_name(sums[idx].wrt)} &= {texts[idx]}"
                 for idx in np.ndindex(*layer.output_shape)
             ]
-            origin = "the loss" if block.source is None else f"layer {block.source}"
-            out.append(_align(rows, f"{layer.name}: delta from {origin}"))
+            origins = [
+                "the loss" if source is None else f"layer {source}"
+                for source in block.sources or (block.source,)
+            ]
+            merge = " (their deltas add up)" if len(origins) > 1 else ""
+            out.append(_align(rows, f"{layer.name}: delta from {' and '.join(origins)}{merge}"))
+        elif isinstance(block, QuantityBlock):
+            stage = layer.stages[block.stage]
+            out.append(
+                _align(_quantity_rows(block, p), f"{layer.name}: delta of {stage.grid.name}")
+            )
         elif block.role is Role.INPUT:
             for _lead, sl in slices_2d(block.sums):
                 cells = _printed(sl, p)

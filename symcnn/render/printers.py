@@ -34,7 +34,12 @@ def _vector(printer: Any, ys: tuple[sympy.Basic, ...], latex: bool) -> tuple[str
         grid = known[0].grid
         unicode = getattr(printer, "unicode", True)
         stem = grid.latex if latex else (grid.text if unicode else grid.name)
-        return stem, [",".join(str(k) for k in info.shown_index) for info in known]
+        if grid.batch and len({i.sample_part for i in known}) == 1:  # one sample's vector
+            n = known[0].sample_part[0]
+            stem += f"_{{{n};}}" if latex else f"_n{n}"
+        return stem, [
+            ",".join(str(k) for k in info.channel_part + info.spatial_part) for info in known
+        ]
     return ", ".join(printer._print(y) for y in ys), [str(k + 1) for k in range(len(ys))]
 
 
@@ -44,16 +49,18 @@ def _power(body: str, exp: Any) -> str:
 
 
 def index_text(info: SymbolInfo, sep: str = "") -> str:
-    """Printed index of a symbol: ``11`` (compact) or ``10,3``; channels first: ``2,11``."""
+    """Printed index of a symbol: ``11`` (compact) or ``10,3``; channels first: ``2,11``; the
+    sample of a mini-batch before a semicolon: ``2;11``."""
     grid = info.grid
     compact = all(i < 10 for i in info.spatial_part + info.channel_part) and getattr(
         grid, "_compact", True
     )
     spatial = ("" if compact else ",").join(str(i) for i in info.spatial_part)
     channels = ",".join(str(c) for c in info.channel_part)
-    if channels and spatial:
-        return f"{channels}{sep or ','}{spatial}"
-    return channels or spatial
+    rest = f"{channels}{sep or ','}{spatial}" if channels and spatial else channels or spatial
+    if info.sample_part:
+        return f"{info.sample_part[0]};{rest}"
+    return rest
 
 
 _ASCII = str.maketrans(
@@ -66,6 +73,10 @@ _ASCII = str.maketrans(
         "·": "*",
         "→": "->",
         "ŷ": "y",
+        "\u0302": "h",
+        "μ": "mu",
+        "⁽": "(",
+        "⁾": ")",
         "½": "1/2",
         "Σ": "sum",
         "−": "-",
@@ -131,6 +142,12 @@ class TextPrinter(StrPrinter):
 
     def _print_Pow(self, expr: sympy.Pow, rational: bool = False) -> str:
         exp = expr.exp
+        if exp.is_Rational and exp.q == 2 and exp.p > 0:  # √(b), √(b)³
+            inner = self._print(expr.base)
+            root = f"√({inner})" if self.unicode else f"sqrt({inner})"
+            if exp.p == 1:
+                return root
+            return root + ("⁰¹²³⁴⁵⁶⁷⁸⁹"[exp.p] if self.unicode and exp.p <= 9 else f"**{exp.p}")
         if self.unicode and exp.is_Integer and 2 <= int(exp) <= 9:
             base = self.parenthesize(expr.base, PRECEDENCE["Pow"])
             return base + "⁰¹²³⁴⁵⁶⁷⁸⁹"[int(exp)]
@@ -160,6 +177,14 @@ class TextPrinter(StrPrinter):
         if fast is not None:
             return self.times.join(self.symbol(f) for f in fast)
         coeff, rest = _split_factors(factors, self.table)
+        rest, below = _over(rest)
+        if below:  # a quotient: (x − μ)/√(σ² + ε), −δ·(x − μ)/(2·√(σ² + ε)³)
+            den = [str(coeff.q)] if coeff.q != 1 else []
+            den += [self._item(f) for f in below]
+            under = den[0] if len(den) == 1 else "(" + self.times.join(den) + ")"
+            top = [str(abs(coeff.p))] if abs(coeff.p) != 1 else []
+            top += [self._item(f) for f in rest]
+            return f"{'-' if coeff.p < 0 else ''}{self.times.join(top) or '1'}/{under}"
         alone = len(rest) == 1 and coeff == 1
         body = self.times.join(self._item(f, alone) for f in rest) or "1"
         if coeff == 1:
@@ -320,6 +345,24 @@ def _order_key(g: Any, table: SymbolTable) -> tuple[int, int]:
         return (2, 0) if isinstance(g, (sympy.Add, se.Add)) else (1, 0)
     # δ first, then the grids in table order
     return (0, -1 if info.grid.role is Role.DELTA else table.position(g))
+
+
+def _over(rest: list[Any]) -> tuple[list[Any], list[sympy.Basic]]:
+    """Split factors into those above and those below a fraction bar (negative powers of a
+    sum or a function: ``1/√(σ² + ε)``), the latter with the sign of their exponent flipped."""
+    above, below = [], []
+    for f in rest:
+        expr = _sympy(f)
+        if (
+            isinstance(expr, sympy.Pow)
+            and expr.exp.is_negative
+            and expr.exp.is_Rational
+            and not isinstance(expr.base, sympy.Symbol)
+        ):
+            below.append(sympy.Pow(expr.base, -expr.exp))
+        else:
+            above.append(f)
+    return above, below
 
 
 def _split_factors(factors: list[Any], table: SymbolTable) -> tuple[sympy.Rational, list[Any]]:

@@ -10,10 +10,10 @@ from ..core.progress import report
 from ..core.shapes import shape_text
 from ..core.symbols import Role
 from ..derivation.derived import DerivedLayer
-from ..document.model import DeltaBlock, Document, ForwardBlock, GradientBlock
+from ..document.model import DeltaBlock, Document, ForwardBlock, GradientBlock, QuantityBlock
 from ..kinds.registry import letters
 from .bulk import chain_strings, forward_strings
-from .printers import TextPrinter, ascii_text
+from .printers import TextPrinter, ascii_text, forward_string
 
 if TYPE_CHECKING:
     from ..derivation.derived import Derivation
@@ -23,6 +23,11 @@ NAMES_NOTE = (
     f"x is the input and t the target; the output of layer l is {letters()}; the error at "
     "an output is δˡ = ∂E/∂zˡ (or ∂E/∂pˡ), and ∇aˡ = ∂E/∂aˡ, ∇vˡ = ∂E/∂vˡ after an activation "
     "or a flatten; the parameters of layer l are wˡ (l.weight) and bˡ (l.bias)"
+)
+#: Added to the names note when the network has a mini-batch.
+BATCH_NOTE = (
+    "with a mini-batch, _n<k> in a name is sample k (x_n2_11: entry 11 of sample 2); the "
+    "parameters are shared by the samples, so their gradients sum over them"
 )
 
 
@@ -45,14 +50,17 @@ def layer_summary(layer: DerivedLayer) -> str:
         for k, v in layer.layer.config().items()
         if k not in hidden and k not in ("loss", "function")
     }
+    if layer.node is not None and not layer.node.chained:
+        cfg = {"reads": ", ".join(g.text for g in layer.forward.reads), **cfg}
     opts = ", ".join(f"{k} {v}" for k, v in cfg.items())
     head = f"loss {layer.kind}" if layer.index is None else f"layer {layer.index} {layer.kind}"
     out = "E" if layer.index is None else shape_text(layer.output_shape)
     return f"{head}{f' ({opts})' if opts else ''}: {shape_text(layer.input_shape)} → {out}"
 
 
-def delta_origin(d: Derivation, source: int | None) -> str:
-    """Where the error symbols of a formula come from: ``∇a¹ of layer 1`` or ``the loss``.
+def delta_origin(d: Derivation, source: int | None, sources: tuple[int | None, ...] = ()) -> str:
+    """Where the error symbols of a formula come from: ``∇a¹ of layer 1`` or ``the loss``; for
+    an output several layers read, all of them (their errors add up).
 
     Example:
         >>> from symcnn.graph.presets import preset
@@ -60,7 +68,12 @@ def delta_origin(d: Derivation, source: int | None) -> str:
         >>> d = derive(preset("seed003"))
         >>> delta_origin(d, 1), delta_origin(d, None)
         ('∇a¹ of layer 1', 'the loss')
+        >>> delta_origin(d, 0, (0, 1))
+        'δ⁰ of layer 0 and ∇a¹ of layer 1 (paths merge: their errors add up)'
     """
+    if len(sources) > 1:
+        parts = [delta_origin(d, s) for s in sources]
+        return ", ".join(parts[:-1]) + f" and {parts[-1]} (paths merge: their errors add up)"
     if source is None:
         return "the loss"
     return f"{d.layers[source].grid(Role.DELTA).text} of layer {source}"
@@ -68,9 +81,22 @@ def delta_origin(d: Derivation, source: int | None) -> str:
 
 def _forward_lines(block: ForwardBlock, p: TextPrinter, indent: str) -> list[str]:
     layer = block.layer
+    lines = []
+    for stage in layer.stages:
+        lines += [
+            f"{indent}{p.symbol(stage.grid.symbols[idx])} = {forward_string(p, stage.terms[idx])}"
+            for idx in np.ndindex(*stage.grid.shape)
+        ]
     out = layer.grid(Role.OUTPUT).symbols.reshape(-1)
     rhs = forward_strings(p, layer.forward).reshape(-1)
-    return [f"{indent}{p.symbol(z)} = {text}" for z, text in zip(out, rhs)]
+    return lines + [f"{indent}{p.symbol(z)} = {text}" for z, text in zip(out, rhs)]
+
+
+def _quantity_lines(block: QuantityBlock, p: TextPrinter) -> list[str]:
+    stage = block.layer.stages[block.stage]
+    meaning = f" ({stage.meaning})" if stage.meaning else ""
+    head = f"  {stage.delta.text} = ∂E/∂{stage.grid.text}{meaning}, in the errors of what it feeds:"
+    return [head, *_gradient_lines(block.sums, p, stage.delta.symbols)]
 
 
 def _gradient_lines(sums: np.ndarray, p: TextPrinter, names: np.ndarray | None = None) -> list[str]:
@@ -104,6 +130,9 @@ def lone_text(doc: Document, unicode: bool = True) -> str:
         lines += _forward_lines(block, p, "  ")
     for done, grad in enumerate(doc.backward):
         report("printing", done, len(doc.backward))
+        if isinstance(grad, QuantityBlock):
+            lines += ["", *[line[2:] for line in _quantity_lines(grad, p)]]
+            continue
         assert isinstance(grad, GradientBlock)
         lines += ["", f"gradient of the {grad.role.value}:"]
         lines += [line[2:] for line in _gradient_lines(grad.sums, p)]
@@ -138,8 +167,9 @@ def network_text(doc: Document, unicode: bool = True, substitute: str | None = N
     d = doc.derivation
     assert d.network.loss is not None
     p = TextPrinter(d.table, unicode=unicode)
-    lines = [f"network: {d.network.describe()}", f"loss: {d.network.loss.definition}"]
-    lines += [f"names: {NAMES_NOTE}", "", "forward:"]
+    lines = [f"network: {d.network.describe()}", f"loss: {d.network.loss_definition}"]
+    note = NAMES_NOTE + ("; " + BATCH_NOTE if d.network.batch is not None else "")
+    lines += [f"names: {note}", "", "forward:"]
     for fwd in doc.forward:
         lines.append(f"  {layer_summary(fwd.layer)}")
         lines += _forward_lines(fwd, p, "    ")
@@ -150,11 +180,14 @@ def network_text(doc: Document, unicode: bool = True, substitute: str | None = N
         error = layer.grid(Role.DELTA).text
         if isinstance(block, DeltaBlock):
             out = layer.grid(Role.OUTPUT).text
-            origin = delta_origin(d, block.source)
+            origin = delta_origin(d, block.source, block.sources)
             lines.append(f"  {error} = ∂E/∂{out}, at the output of {layer.name}, from {origin}:")
             lines += _gradient_lines(block.sums, p, layer.grid(Role.DELTA).symbols)
+        elif isinstance(block, QuantityBlock):
+            lines += _quantity_lines(block, p)
         elif block.role is Role.INPUT:
-            lines.append(f"  gradient of the input {layer.grid(Role.INPUT).text}, in {error}:")
+            errors = " and ".join(d.layers[s].grid(Role.DELTA).text for s in block.sources or (0,))
+            lines.append(f"  gradient of the input {layer.grid(Role.INPUT).text}, in {errors}:")
             lines += _gradient_lines(block.sums, p)
         else:
             lines.append(f"  gradient of {block.name} ({layer.grid(block.role).text}), in {error}:")
@@ -215,10 +248,17 @@ def run_text(d: Derivation, run: Run, unicode: bool = True) -> str:
                 f"    {p.symbol(out.symbols[idx])} ← {p.symbol(cells[lv.winners[idx]])}"
                 for idx in np.ndindex(*layer.output_shape)
             ]
-        if lv.delta_from is not None:
-            origin = f"from {delta_origin(d, lv.delta_from)}"
+        for stage, value in zip(layer.stages, lv.stages):
+            if not stage.grid.batch:  # the batch statistics (x̂ is as large as the input)
+                lines += [f"  {stage.grid.text}:", *_array(value)]
+        if lv.delta_from is not None or len(lv.delta_sources) > 1:
+            origin = "from " + delta_origin(d, lv.delta_from, lv.delta_sources)
+        elif run.delta_at is None:
+            origin = "from the loss"
+        elif lv.index == run.delta_at:
+            origin = "given"
         else:
-            origin = "from the loss" if run.delta_at is None else "given"
+            origin = f"0: no layer up to layer {run.delta_at} reads this output"
         lines.append(f"  {layer.grid(Role.DELTA).text} = ∂E/∂{out.text}, {origin}:")
         lines += _array(lv.delta)
         for name in layer.params.values():

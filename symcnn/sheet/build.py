@@ -7,6 +7,7 @@ from typing import Any
 from ..core.symbols import Role
 from ..derivation import index
 from ..derivation.derived import Derivation
+from ..errors import SpecError
 from ..numeric.engine import Engine, Run
 from ..render.matrices import shape_tex, track_matrix_columns
 from ..render.printers import SymcnnLatexPrinter
@@ -16,7 +17,31 @@ from .numbers import worked
 from .options import SheetOptions
 from .parts import layer_part, names_matrices, step_context
 from .printers import IndexedLatexPrinter
-from .tex import render
+from .tex import has_template, render
+
+
+def check_sheet(d: Derivation) -> None:
+    """A one-line `SpecError` for what sheets do not cover yet: mini-batches, branches and
+    merges, and the kinds without a sheet template (grad and run derive them all).
+
+    Example:
+        >>> from symcnn.graph.presets import preset
+        >>> from symcnn.derivation.derived import derive
+        >>> check_sheet(derive(preset("residual")))
+        Traceback (most recent call last):
+        symcnn.errors.SpecError: sheets do not cover mini-batches yet (batch = 2); symcnn grad and symcnn run derive it
+    """
+    net = d.network
+    where = "symcnn grad and symcnn run derive it"
+    if net.batch is not None:
+        raise SpecError(f"sheets do not cover mini-batches yet (batch = {net.batch}); {where}")
+    if not net.chained:
+        raise SpecError(
+            f"sheets do not cover networks with branches or merges yet (from, inputs); {where}"
+        )
+    for layer in d.layers:
+        if not has_template(layer.layer.template):
+            raise SpecError(f"sheets do not cover {layer.kind} layers yet; {where}")
 
 
 def sheet_tex(d: Derivation, options: SheetOptions | None = None) -> str:
@@ -34,6 +59,7 @@ def sheet_tex(d: Derivation, options: SheetOptions | None = None) -> str:
         >>> r"\documentclass" in tex and tex.rstrip().endswith(r"\end{document}")
         True
     """
+    check_sheet(d)
     options = options or SheetOptions()
     run = _run(d, options)
     lone = d.network.lone

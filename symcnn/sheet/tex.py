@@ -193,3 +193,13 @@ def render(template: str, **context: Any) -> str:
     """
     lang = language(context.pop("lang", "en"))
     return environment(lang.code).get_template(template).render(lang=lang, **context)
+
+
+def has_template(name: str) -> bool:
+    """True when the package ships a template of this name (``layer_conv2d.tex.j2`` …).
+
+    Example:
+        >>> has_template("sheet.tex.j2"), has_template("no-such.tex.j2")
+        (True, False)
+    """
+    return importlib.resources.files(__package__).joinpath("templates", name).is_file()
