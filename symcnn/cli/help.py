@@ -13,7 +13,7 @@ GRAD = """examples:
   symcnn grad conv2d --input 3x4x4 --kernel 3x3 --out-channels 3 --groups 3
   symcnn grad conv_transpose2d --input 3x3 --kernel 3x3 --stride 2 --padding 1 --output-padding 1
   symcnn grad --preset seed003
-  symcnn grad --network examples/seed000.toml --format json
+  symcnn grad --network examples/conv-pool-dense.toml --format json
   symcnn grad --preset residual          (a skip connection: the input's δ is a sum)
   symcnn grad batchnorm2d --input 2x3x3 --batch 2
   symcnn grad conv2d --input 224x224 --in-channels 3 --out-channels 64 --kernel 7 --stride 2 --padding 3 --general
