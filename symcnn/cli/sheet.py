@@ -67,10 +67,8 @@ def _general_sheet(args: argparse.Namespace) -> int:
     """``symcnn sheet … --general``: the size-independent derivation only, any size."""
     if args.values is not None or args.random is not None:
         raise SymcnnError("--general writes no entries, so no numbers: leave out --values/--random")
-    if args.lang != "en":
-        raise SymcnnError("--general sheets are written in English only, for now: leave out --lang")
     layers, _, _ = general_layers(args)
-    tex = general_sheet_tex(layers, args.title)
+    tex = general_sheet_tex(layers, args.title, args.lang)
     if wants_network(args):
         stem = f"network-{Path(args.network).stem if args.network else args.preset}-general"
     else:

@@ -13,7 +13,9 @@ from typing import Any
 
 from ..core.symbols import SymbolTable
 from ..derivation.general import GeneralGradient, GeneralLayer
+from ..render.matrices import shape_tex
 from ..render.tex import Tex, escape_tex
+from .i18n import translations
 from .parts import rule_context
 from .printers import IndexedLatexPrinter
 from .tex import render
@@ -40,9 +42,14 @@ def general_context(heading: str, g: GeneralLayer) -> dict[str, Any]:
     """What ``general.tex.j2`` (and the ``rule.tex.j2`` it includes) needs of a layer."""
     ip = IndexedLatexPrinter(SymbolTable([]))
     rules = {r.role: r for r in g.rules}
+    index = heading.split(":")[0].strip() if heading else ""
     return {
-        "heading": heading or g.layer.title,
-        "describe": g.layer.describe(),
+        "index": int(index) if index.isdigit() else None,
+        "title": g.layer.title,
+        "shapes": Tex(
+            rf"\texttt{{{escape_tex(g.layer.kind)}}}: ${shape_tex(g.layer.input_shape)} \to "
+            rf"{shape_tex(g.layer.output_shape)}$"
+        ),
         "d": Tex(r"\delta"),
         "z": Tex("z"),
         "forward": _formula(ip, g.forward),
@@ -53,7 +60,9 @@ def general_context(heading: str, g: GeneralLayer) -> dict[str, Any]:
     }
 
 
-def general_sheet_tex(layers: list[tuple[str, GeneralLayer]], title: str | None = None) -> str:
+def general_sheet_tex(
+    layers: list[tuple[str, GeneralLayer]], title: str | None = None, lang: str = "en"
+) -> str:
     r"""The LaTeX document of the size-independent derivation of one layer or of a network.
 
     Example:
@@ -63,11 +72,14 @@ def general_sheet_tex(layers: list[tuple[str, GeneralLayer]], title: str | None 
         >>> r"\partial w_{i',\,j'}" in tex and tex.rstrip().endswith(r"\end{document}")
         True
     """
-    kinds = ", ".join(dict.fromkeys(g.layer.title for _, g in layers))
+    tr = translations(lang)
+    if title is None:
+        kinds = ", ".join(tr.gettext(t) for t in dict.fromkeys(g.layer.title for _, g in layers))
+        title = tr.gettext("Backpropagation for any size: %(kinds)s") % {"kinds": kinds}
     return render(
         "general.tex.j2",
-        title=title if title is not None else f"Backpropagation for any size: {kinds}",
-        subtitle=escape_tex("; ".join(g.layer.describe() for _, g in layers[:3])),
+        lang=lang,
+        title=title,
         layers=[general_context(head.rstrip(": "), g) for head, g in layers],
         max_matrix_cols=0,
     )
