@@ -300,3 +300,18 @@ def _plain(layer, sized, a, params, delta) -> dict[str, np.ndarray]:
         return {"grad_a": params["weight"].T @ delta, "grad_w": np.outer(delta, a), "grad_b": delta}
     s = 1 / (1 + np.exp(-a))
     return {"grad_a": delta * s * (1 - s)}
+
+
+def test_every_plural_message_counts_with_its_count() -> None:
+    """Jinja2 counts a plural message with its first variable: every trans block that
+    pluralizes starts with ``count=`` (otherwise a catalogue's plural rule gets a string)."""
+    from pathlib import Path
+
+    templates = Path(__file__).resolve().parent.parent / "symcnn" / "sheet" / "templates"
+    for path in templates.glob("*.j2"):
+        for block in re.findall(
+            r"\\BLOCK\{trans ([^}]*)\}(?:(?!\\BLOCK\{endtrans).)*\\BLOCK\{pluralize",
+            path.read_text(),
+            re.S,
+        ):
+            assert block.startswith("count="), (path.name, block)
