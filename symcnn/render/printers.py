@@ -226,17 +226,19 @@ class SymcnnLatexPrinter(LatexPrinter):
 
     def spell(self, name: str, info: SymbolInfo | None) -> str:
         """A symbol of the table as LaTeX, channels as a superscript: ``w^{(2,1)}_{11}``,
-        ``z^{(0)(2)}_{11}`` in layer 0 (any other name as SymPy prints it)."""
+        ``z^{(0)(2)}_{11}`` in layer 0; the sample of a mini-batch first, before a semicolon:
+        ``x^{(2)}_{1;34}`` (any other name as SymPy prints it)."""
         if info is None:
             return str(super()._print_Symbol(sympy.Symbol(name)))
         stem = info.grid.latex
         if info.channel_part:
             stem = with_channels(stem, ",".join(map(str, info.channel_part)))
         spatial = info.spatial_part
+        sample = f"{info.sample_part[0]};" if info.sample_part else ""
         if not spatial:
-            return stem
+            return f"{stem}_{{{sample}}}" if sample else stem
         compact = all(i < 10 for i in spatial) and getattr(info.grid, "_compact", True)
-        return f"{stem}_{{{('' if compact else ',').join(map(str, spatial))}}}"
+        return f"{stem}_{{{sample}{('' if compact else ',').join(map(str, spatial))}}}"
 
     def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
         return self.symbol(expr)
