@@ -285,7 +285,9 @@ def staged_rules(
     targets = [(n, formulas[n].z) for n in reversed(names[:-1])] + [("input", first)]
     rules: list[StageRule] = []
     for name, target in targets:
-        wrt = target.base[tuple(ix.primed(i) for i in target.indices)] if name != "input" else target
+        wrt = (
+            target.base[tuple(ix.primed(i) for i in target.indices)] if name != "input" else target
+        )
         later = names[names.index(name) + 1 :] if name != "input" else names
         parts = []
         for reader in later:
@@ -298,8 +300,9 @@ def staged_rules(
     return formulas, rules
 
 
-def output_delta_steps() -> list[Step]:
-    """δ = ∂E/∂z when z feeds the logistic σ and the squared error E = ½(σ(z) − t)², derived.
+def output_delta_steps(output: str = "z") -> list[Step]:
+    """δ = ∂E/∂z when z (named ``output``) feeds the logistic σ and the squared error
+    E = ½(σ(z) − t)², derived.
 
     Returns three steps: the loss, its derivative by SymPy, and the same with
     σ' = σ(1 − σ), which is checked to be an identity before it is returned.
@@ -308,7 +311,7 @@ def output_delta_steps() -> list[Step]:
         >>> [s.kind.value for s in output_delta_steps()]
         ['forward', 'diff', 'result']
     """
-    z, y = Symbol("z"), Symbol("t")  # t: the target, the name the sheets use
+    z, y = Symbol(output), Symbol("t")  # t: the target, the name the sheets use
     sigma = sympy.Function("sigma")
     loss = sympy.Rational(1, 2) * (sigma(z) - y) ** 2
     d = loss.diff(z)  # (σ(z) − y)·σ'(z), with σ' left abstract

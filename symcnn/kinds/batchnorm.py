@@ -147,7 +147,8 @@ class _BatchNorm(Layer):
     def param_shapes(self) -> dict[Role, tuple[Shape, int]]:
         if not self.affine:
             return {}
-        return {Role.WEIGHT: ((self.channels,), 1), Role.BIAS: ((self.channels,), 1)}
+        # γ_c, β_c: the channel is their only index, written as a subscript (as μ_c)
+        return {Role.WEIGHT: ((self.channels,), 0), Role.BIAS: ((self.channels,), 0)}
 
     @property
     def term_count(self) -> int:
@@ -181,7 +182,7 @@ class _BatchNorm(Layer):
             >>> [q.name for q in BatchNorm2d(input=(2, 2, 2)).quantities(3)]
             ['mu', 'var', 'xh']
         """
-        stat = 1 if self.rank == 3 else 0
+        stat = 0  # μ_c, σ²_c: the channel is their only index, written as a subscript
         shape = self.input_shape if batch is None else (batch, *self.input_shape)
         return (
             Quantity("mu", r"\mu", "μ", (self.channels,), stat, False, "batch mean per channel"),
@@ -458,7 +459,8 @@ class _BatchNorm(Layer):
                 "xhat = (a - mu) / np.sqrt(var + eps)\n"
                 "sum_d = delta.sum(axis=axes, keepdims=True)\n"
                 "sum_dx = (delta * xhat).sum(axis=axes, keepdims=True)\n"
-                f"grad_a = {gamma} / (m * np.sqrt(var + eps)) * (m * delta - sum_d - xhat * sum_dx)"
+                f"grad_a = ({gamma} / (m * np.sqrt(var + eps))\n"
+                "          * (m * delta - sum_d - xhat * sum_dx))"
             ),
             Role.WEIGHT: "grad_w = (delta * xhat).sum(axis=axes)",
             Role.BIAS: "grad_b = delta.sum(axis=axes)",
@@ -578,7 +580,7 @@ class BatchNorm2d(_BatchNorm):
 
     Example:
         >>> BatchNorm2d(input=(3, 4, 4)).param_shapes()[Role.WEIGHT]
-        ((3,), 1)
+        ((3,), 0)
     """
 
     kind = "batchnorm2d"

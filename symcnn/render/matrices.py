@@ -261,7 +261,10 @@ def slice_labels(
     if batch and len(shape) > 2:
         lead = shape[:-2]
         return [
-            label(",".join(str(i + base) for i, n in zip(idx[1:], lead[1:]) if n > 1), str(idx[0] + base))
+            label(
+                ",".join(str(i + base) for i, n in zip(idx[1:], lead[1:]) if n > 1),
+                str(idx[0] + base),
+            )
             for idx in np.ndindex(*lead)
         ]
     if len(shape) <= 2 or int(np.prod(shape)) == 1:

@@ -43,6 +43,19 @@ def _vector(printer: Any, ys: tuple[sympy.Basic, ...], latex: bool) -> tuple[str
     return ", ".join(printer._print(y) for y in ys), [str(k + 1) for k in range(len(ys))]
 
 
+def tfrac(coeff: Any) -> str:
+    r"""A rational coefficient as LaTeX, its sign in front: ``-\tfrac{1}{2}``, ``3``.
+
+    Example:
+        >>> tfrac(sympy.Rational(-1, 2)), tfrac(sympy.Integer(3))
+        ('-\\tfrac{1}{2}', '3')
+    """
+    if coeff.q == 1:
+        return str(coeff.p)
+    sign = "-" if coeff.p < 0 else ""
+    return rf"{sign}\tfrac{{{abs(coeff.p)}}}{{{coeff.q}}}"
+
+
 def _power(body: str, exp: Any) -> str:
     """LaTeX of a function raised to a power: ``\\sigma(x)^{2}``."""
     return f"{body}^{{{exp}}}" if exp is not None else body
@@ -276,7 +289,7 @@ class SymcnnLatexPrinter(LatexPrinter):
             return body
         if coeff == -1:
             return "-" + body
-        num = rf"\tfrac{{{coeff.p}}}{{{coeff.q}}}" if coeff.q != 1 else str(coeff.p)
+        num = tfrac(coeff)
         return f"{num} {body}" if rest else num
 
     def _item(self, f: Any, alone: bool = False) -> str:

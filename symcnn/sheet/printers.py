@@ -10,7 +10,7 @@ from sympy import Indexed
 
 from ..core import indexed as ix
 from ..core.symbols import SymbolTable, with_channels
-from ..render.printers import SymcnnLatexPrinter, _split_factors
+from ..render.printers import SymcnnLatexPrinter, _split_factors, tfrac
 
 _NAMES = {
     "H_out": r"H_{\mathrm{out}}",
@@ -235,7 +235,7 @@ class NumberLatexPrinter(SymcnnLatexPrinter):
         if coeff == -1 and parts:  # −t·y as "-0.3 \cdot 0.5", not "(-1) \cdot 0.3 \cdot 0.5"
             sign = "-"
         elif coeff != 1 or not parts:
-            num = rf"\tfrac{{{coeff.p}}}{{{coeff.q}}}" if coeff.q != 1 else str(coeff.p)
+            num = tfrac(coeff)
             parts.insert(0, num)
         # a negative factor of a product, or a negative first summand after "+", needs brackets
         return sign + r" \cdot ".join(f"({x})" if x.startswith("-") else x for x in parts)
