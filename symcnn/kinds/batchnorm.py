@@ -269,6 +269,10 @@ class _BatchNorm(Layer):
         m, eps = self.per_channel(x.shape[0] if batched else None), exact(self.eps)
         gamma = params.get(Role.WEIGHT)
         g = [se.Integer(1)] * self.channels if gamma is None else list(gamma)
+
+        def scale(n: TexNames) -> str:  # γ, or 1 without the affine parameters
+            return _tex(n).w if gamma is not None else "1"
+
         cells = self._cells(xb.shape)
         total_d = [se.Symbol(f"sum_delta_{c}") for c in range(self.channels)]
         total_dx = [se.Symbol(f"sum_delta_xhat_{c}") for c in range(self.channels)]
@@ -298,7 +302,10 @@ class _BatchNorm(Layer):
                 XHAT,
                 "∂E/∂x̂ = γ·δ",
                 d_xhat if batched else d_xhat[0],
-                tex=lambda n: (_tex(n).dq[XHAT], rf"{_tex(n).w}\,{n.d}"),
+                tex=lambda n: (
+                    _tex(n).dq[XHAT],
+                    rf"{scale(n)}\,{n.d}" if gamma is not None else n.d,
+                ),
             ),
             Lemma(
                 VAR,
@@ -307,7 +314,7 @@ class _BatchNorm(Layer):
                 sums,
                 tex=lambda n: (
                     _tex(n).dq[VAR],
-                    rf"-\frac{{{_tex(n).w}}}{{2\left({_tex(n).q[VAR]} + \epsilon\right)}}"
+                    rf"-\frac{{{scale(n)}}}{{2\left({_tex(n).q[VAR]} + \epsilon\right)}}"
                     rf" \sum {n.d}\,{_tex(n).q[XHAT]}",
                 ),
             ),
@@ -319,7 +326,7 @@ class _BatchNorm(Layer):
                 means,
                 tex=lambda n: (
                     _tex(n).dq[MU],
-                    rf"-\frac{{{_tex(n).w}}}{{\sqrt{{{_tex(n).q[VAR]} + \epsilon}}}} \sum {n.d}",
+                    rf"-\frac{{{scale(n)}}}{{\sqrt{{{_tex(n).q[VAR]} + \epsilon}}}} \sum {n.d}",
                 ),
             ),
         )
@@ -334,7 +341,7 @@ class _BatchNorm(Layer):
                 f"∂E/∂x = γ/(M·√(σ² + ε)) · (M·δ − Σδ − x̂·Σ δ·x̂), per channel, M = {m}",
                 lambda n: (
                     rf"\frac{{\partial E}}{{\partial {_tex(n).a}}}",
-                    rf"\frac{{{_tex(n).w}}}{{M\sqrt{{{_tex(n).q[VAR]} + \epsilon}}}}"
+                    rf"\frac{{{scale(n)}}}{{M\sqrt{{{_tex(n).q[VAR]} + \epsilon}}}}"
                     rf"\left(M\,{n.d} - \sum {n.d} - {_tex(n).q[XHAT]} \sum {n.d}\,"
                     rf"{_tex(n).q[XHAT]}\right)",
                 ),
@@ -434,9 +441,6 @@ class _BatchNorm(Layer):
             "affine": self.affine,
             "rank": self.rank,
         }
-
-    def operators(self) -> set[str]:
-        return {"odot"}
 
     def numpy_code(self, role: Role) -> NumpyCode | None:
         """The batch statistics and x̂ again, then ∂E/∂γ = Σ δ·x̂, ∂E/∂β = Σ δ and the closed

@@ -66,6 +66,7 @@ def sheet_tex(d: Derivation, options: SheetOptions | None = None) -> str:
             "input": {
                 "name": Tex(d.input_grid.latex),
                 "shape": shape_tex(net.input),
+                "flat": len(net.input) == 1,
                 "merge": into_input,
             },
             "batch": batch_context(d),
@@ -73,6 +74,7 @@ def sheet_tex(d: Derivation, options: SheetOptions | None = None) -> str:
             "merged": bool(merges or into_input),
             "letters": sorted({part["letter"] for part in parts}),
             "ids": any(part["node_id"] for part in parts),
+            "scaled": any(part["letter"] == "y" and part["params"] for part in parts),
             "layers": parts,
             "names": names_matrices(d.layers[0], p) if lone else [],
             "loss": loss_context(d, p, options.detail) if d.loss is not None else None,

@@ -15,7 +15,7 @@ from ..render.tex import Tex
 from .identities import numbers_of, written_numbers
 from .layout import LINE_WIDTH, elided_rows, equation_row, pack, representative, via_label
 from .merges import read_context
-from .numbers_graph import matrices, merge_numbers, results, staged_numbers
+from .numbers_graph import matrices, merge_numbers, merge_rows, results, staged_numbers
 from .options import SheetOptions
 from .printers import GIVEN, NumberLatexPrinter, fmt_number
 
@@ -218,6 +218,10 @@ def worked(d: Derivation, run: Run, options: SheetOptions) -> dict[str, Any]:
     given_names = frozenset(str(s) for _, grid in grids for s in grid.symbols.ravel())
     nump = NumberLatexPrinter(d.table, values, given_names)
 
+    # over a mini-batch: one sample's entries and the summed parameter gradients, no tensor
+    # of the layers' outputs or errors, no identities with numbers (the merges and batch
+    # norm's closed form are kept, for the first sample)
+    batched = d.input_grid.batch
     given_params = run.values.params
     staged = {}
     seen: set[type] = set()
@@ -234,7 +238,8 @@ def worked(d: Derivation, run: Run, options: SheetOptions) -> dict[str, Any]:
             "title": layer.layer.title,
             "stages": staged[layer.index]["forward"] if layer.index in staged else [],
             "rows": forward_rows(layer, lv.output, p, nump, detail),
-            "matrices": results(lv.output, layer.grid(Role.OUTPUT)),
+            # over a mini-batch, one sample's entries (the rows) and no tensors: short
+            "matrices": [] if batched else results(lv.output, layer.grid(Role.OUTPUT)),
             "winners": _winners(layer, lv, p) if lv.winners is not None else None,
         }
         for layer, lv in zip(d.layers, run.layers)
@@ -253,13 +258,13 @@ def worked(d: Derivation, run: Run, options: SheetOptions) -> dict[str, Any]:
     into_input = merge_numbers(d, run, None) if not lone else None
     passed_first: list[dict[str, Tex]] = []
     first_whole = False
-    batched = d.input_grid.batch  # identities with numbers: left out, the sheet stays short
     for layer, lv in zip(reversed(d.layers), reversed(run.layers)):
         delta = layer.grid(Role.DELTA)
         planar = layer.layer.input_shape[0] == layer.layer.output_shape[0] == 1
         by_role: dict[Role | None, list[dict[str, Any]]] = {}
         labels: dict[Role | None, str] = {}
         read = read_context(d, layer)[0]
+        merged = merge_numbers(d, run, layer.index)
         for proof in layer.proofs:
             if proof.form is None or proof.form.shown is None or proof.role is None:
                 continue
@@ -305,20 +310,24 @@ def worked(d: Derivation, run: Run, options: SheetOptions) -> dict[str, Any]:
                 "title": layer.layer.title,
                 "delta": Tex(delta.latex),
                 "from": layer.delta_from,
-                "merge": merge_numbers(d, run, layer.index),
+                "merge": merged,
                 "staged": staged.get(layer.index),
                 "rows": (
-                    sum_rows(layer.delta, lv.delta, p, nump, detail, delta.symbols)
+                    merge_rows(d, run, layer.index, p, detail, calc_row)
+                    if merged
+                    else sum_rows(layer.delta, lv.delta, p, nump, detail, delta.symbols)
                     if layer.delta is not None
                     else []
                 ),
-                "matrices": [] if copied(d, layer) else results(lv.delta, delta),
+                "matrices": [] if batched or copied(d, layer) else results(lv.delta, delta),
                 "params": params,
                 "passback": passback,
             }
         )
     input_grad = {
-        "rows": sum_rows(d.input_grad(), run.grads["input"], p, nump, detail),
+        "rows": merge_rows(d, run, None, p, detail, calc_row)
+        if into_input
+        else sum_rows(d.input_grad(), run.grads["input"], p, nump, detail),
         "matrices": []
         if first_whole or into_input
         else results(run.grads["input"], d.input_grid, gradient=True),

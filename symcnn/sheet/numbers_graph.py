@@ -14,8 +14,8 @@ from ..numeric.engine import LayerValues, Run
 from ..render.matrices import MATRIX_CAP, matrix, slices
 from ..render.printers import SymcnnLatexPrinter
 from ..render.tex import Tex
-from .layout import LINE_WIDTH, elided_rows, pack, via_label
-from .merges import readers, written
+from .layout import LINE_WIDTH, elided_rows, pack, representative, via_label
+from .merges import part_name, readers, written
 from .printers import DIGITS, NumberLatexPrinter, fmt_number
 
 #: A display may be this much wider than the line (\fitmath shrinks it, never below 90 %).
@@ -107,6 +107,44 @@ def merge_numbers(d: Derivation, run: Run, source: int | None) -> dict[str, Any]
     return {"readers": who, "names": names, "rows": rows, "sample": grid.batch}
 
 
+def merge_rows(
+    d: Derivation,
+    run: Run,
+    source: int | None,
+    p: SymcnnLatexPrinter,
+    detail: str,
+    row_of: Any,
+) -> list[dict[str, Any]]:
+    r"""Where several layers read the tensor of ``source``: its gradient at one entry (every
+    entry in full detail) as the sum of the parts, ``∂E/∂x_k = ∂_{(0)}E/∂x_k + ∂_{(5)}E/∂x_k
+    = a + b = c``, each part from the numbers of the layer that sends it back."""
+    who = [r for r in readers(d, source) if r is not None]
+    total = d.input_grad() if source is None else d.layers[source].delta
+    assert total is not None
+    numbers = run.grads["input"] if source is None else run.layers[source].delta
+    delta = d.layers[source].grid(Role.DELTA) if source is not None else None
+    parts = []
+    for reader in who:
+        node = d.layers[reader].node
+        assert node is not None
+        parts.append(np.ravel(run.layers[reader].read_grads[node.reads.index(source)]))
+    flat, values = total.ravel(), np.ravel(numbers)
+
+    def row(k: int) -> dict[str, Any]:
+        wrt = flat[k].wrt
+        lhs = p.gradient_name(wrt)
+        if delta is not None:
+            lhs = f"{p.symbol(delta.symbols.ravel()[k])} = {lhs}"
+        named = [part_name(p, wrt, reader) for reader in who]
+        shown = [fmt_number(float(part[k])) for part in parts]
+        shown = [f"({x})" if x.startswith("-") and i else x for i, x in enumerate(shown)]
+        return row_of(Tex(lhs), named, shown, float(values[k]), p)
+
+    if detail == "full":
+        return elided_rows(total.size, row, 32)
+    return [row(representative(total))]
+
+
 def staged_numbers(
     layer: DerivedLayer,
     lv: LayerValues,
@@ -193,6 +231,7 @@ def closed_numbers(
         out.append(
             {
                 "channel": c + base,
+                "affine": name is not None,
                 "g": number(gamma[c]),
                 "var": Tex(fmt_number(float(var[c]))),
                 "eps": Tex(fmt_number(eps)),
