@@ -1,67 +1,60 @@
-"""Benchmark of the conv2d pipeline (derive, prove, print, lambdify) beside the naive SymPy way.
+"""Benchmark of one conv layer: every stage, the naive SymPy way, whole processes before/after.
 
-Run from the repository root:  python3 bench/bench_derive.py [--quick]
+Run from the repository root:  python3 bench/bench_derive.py [--quick] [--before REV | --no-before]
 
-For each size it prints the CPU seconds spent deriving (forward terms + chain rule), proving the
-matrix identities, printing text / LaTeX / JSON, and the numeric check (lambdify build +
-compile, then one evaluation). Beside it, the approach a user writes by hand in SymPy (build
-the loss Σ δ·z and ``diff`` it with respect to every symbol) at 8x8/3x3 and 16x16/3x3, and the
-whole-process time of ``python3 -m symcnn grad conv2d --input 64x64 --kernel 5x5 --format json``.
-The machine is shared and noisy: stages are timed in CPU seconds (time.process_time), the
-whole process in wall and CPU seconds (best of three), and ratios are printed; the targets of
-issue 2 are checked at the end. 'us/term' is derive+prove+print time per product term.
+For each size (in fresh processes, best of three) it prints the CPU seconds spent deriving (forward terms + chain rule), proving the
+matrix identities, printing text / LaTeX / JSON, compiling the numbers and evaluating them,
+and the cost per product term. Beside it, the approach a user writes by hand in SymPy (build
+the loss Σ δ·z and ``diff`` it with respect to every symbol) at 8x8/3x3 and 16x16/3x3. Then
+whole processes, the code of ``--before`` (default: the last commit before issue 13) beside
+the working tree, in the same run: ``symcnn grad conv2d --input 100x100 --kernel 12x12``
+(issue 13: 42 s and 1.2 GB before) and the 64x64/5x5 JSON of issue 2; and the size-independent
+form of ImageNet's first layer (``--general``). The machine is shared and noisy: stages are
+timed in CPU seconds and the figures that matter are ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
-import resource
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import sympy
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from symcnn import Conv2d, derive  # noqa: E402
-from symcnn.derivation.derived import prove_layer  # noqa: E402
+from bench.common import BEFORE, ROOT, best, checkout, line, timed
+from symcnn import Conv2d, derive
+from symcnn.derivation.derived import prove_layer
+from symcnn.derivation.general import general_layer
 
-SIZES = [(8, 3), (16, 3), (28, 5), (32, 5), (64, 5)]
-QUICK_SIZES = [(8, 3), (16, 3), (28, 5)]
+SIZES = [(8, 3), (16, 3), (28, 5), (32, 5), (64, 5), (128, 5)]
+QUICK_SIZES = [(8, 3), (16, 3), (28, 5), (64, 5)]
 NAIVE_SIZES = [(8, 3), (16, 3)]
-WHOLE_PROCESS = ["grad", "conv2d", "--input", "64x64", "--kernel", "5x5", "--format", "json"]
-
-TARGET_WHOLE_S = 5.0
-TARGET_NUMERIC_28_S = 2.0
-
-
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    """CPU seconds one call takes (steadier than wall time on a shared machine), and its result."""
-    start = time.process_time()
-    result = fn()
-    return time.process_time() - start, result
+BIG = ["grad", "conv2d", "--input", "100x100", "--kernel", "12x12"]
+ISSUE2 = ["grad", "conv2d", "--input", "64x64", "--kernel", "5x5", "--format", "json"]
+IMAGENET = ["conv2d", "--input", "224x224", "--in-channels", "3", "--out-channels", "64"]
+IMAGENET += ["--kernel", "7", "--stride", "2", "--padding", "3"]
+STAGES = ("derive", "prove", "text", "latex", "json", "compile", "evaluate")
 
 
 def bench_size(n: int, k: int) -> dict[str, float]:
     """Every stage of the symcnn pipeline for an n×n input and a k×k kernel (shared bias)."""
     spec = Conv2d(kernel=(k, k), input=(n, n))
     row: dict[str, float] = {"terms": float(spec.term_count)}
-    row["derive"], d = timed(lambda: derive(spec, prove=False))
+    row["derive"], d = timed(lambda: derive(spec, prove=False, max_terms=10**8))
     row["prove"], proofs = timed(lambda: prove_layer(d.layers[0]))
     d.layers[0].proofs = proofs
     assert d.all_proven, f"identities not proven at {n}x{n}/{k}x{k}"
     row["text"], _ = timed(d.text)
     row["latex"], _ = timed(d.latex)
     row["json"], _ = timed(lambda: json.dumps(d.to_json()))
-    row["lambdify"], num = timed(d.numeric)
+    row["compile"], num = timed(d.numeric)
     rng = np.random.default_rng(0)
     arrays = {
         "input": rng.standard_normal(spec.input_shape),
@@ -71,14 +64,26 @@ def bench_size(n: int, k: int) -> dict[str, float]:
     }
     row["evaluate"], grads = timed(lambda: num(**arrays))
     assert np.isclose(grads["bias"][0], arrays["delta"].sum())
-    row["numeric"] = row["derive"] + row["lambdify"] + row["evaluate"]
-    row["total"] = sum(
-        row[key] for key in ("derive", "prove", "text", "latex", "json", "lambdify", "evaluate")
-    )
+    row["total"] = sum(row[s] for s in STAGES)
     return row
 
 
-def naive_sympy(n: int, k: int) -> tuple[float, float]:
+def best_size(n: int, k: int, runs: int) -> dict[str, float]:
+    """`bench_size` in fresh processes (a clean heap, warmed up once), each stage's best of
+    ``runs``: the cost of one size, not of the sizes measured before it."""
+    rows = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, __file__, "--size", str(n), str(k)],
+            capture_output=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        rows.append(json.loads(done.stdout))
+    return {key: min(r[key] for r in rows) for key in rows[0]}
+
+
+def naive_sympy(n: int, k: int) -> float:
     """The hand-written way: build L = Σ δ_ij z_ij in SymPy, then diff L by every symbol."""
 
     def build() -> tuple[sympy.Expr, list[sympy.Symbol]]:
@@ -95,99 +100,77 @@ def naive_sympy(n: int, k: int) -> tuple[float, float]:
 
     t_build, (loss, symbols) = timed(build)
     t_diff, _ = timed(lambda: [sympy.diff(loss, s) for s in symbols])
-    return t_build, t_diff
-
-
-def whole_process() -> tuple[float, float]:
-    """Wall and CPU seconds of ``python3 -m symcnn grad conv2d --input 64x64 …`` (one run)."""
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": path}
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    run = subprocess.run(
-        [sys.executable, "-m", "symcnn", *WHOLE_PROCESS], capture_output=True, env=env, cwd=ROOT
-    )
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if run.returncode != 0:
-        raise SystemExit(
-            f"whole-process run failed ({run.returncode}): {run.stderr.decode()[-500:]}"
-        )
-    json.loads(run.stdout)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu
+    return t_build + t_diff
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="sizes up to 28x28 and naive 8x8 only")
+    parser.add_argument("--quick", action="store_true", help="fewer sizes, one run per process")
+    parser.add_argument(
+        "--before", default=BEFORE, help=f"git revision to compare (default {BEFORE})"
+    )
+    parser.add_argument("--no-before", action="store_true", help="do not run the code before")
+    parser.add_argument("--stages-only", action="store_true", help="no whole processes")
+    parser.add_argument("--size", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.size:  # one size in this (fresh) process, as the command line runs it
+        bench_size(4, 2)  # warm up: imports, caches
+        gc.collect()
+        gc.disable()
+        print(json.dumps(bench_size(*args.size)))
+        return 0
     sizes = QUICK_SIZES if args.quick else SIZES
-    naive_sizes = NAIVE_SIZES[:1] if args.quick else NAIVE_SIZES
-
-    cols = ["terms", "derive", "prove", "text", "latex", "json", "lambdify", "evaluate", "total"]
-    print(
-        "symcnn pipeline, conv2d with shared bias (CPU seconds; 'terms' = product terms per tensor)"
-    )
-    print(f"{'size':>12} " + " ".join(f"{c:>9}" for c in cols) + f" {'us/term':>8}")
-    rows = {}
-    for n, k in sizes:
-        row = bench_size(n, k)
-        rows[(n, k)] = row
-        cells = [f"{int(row['terms']):>9d}"] + [f"{row[c]:>9.3f}" for c in cols[1:]]
-        per_term = 1e6 * (row["total"] - row["lambdify"] - row["evaluate"]) / row["terms"]
-        print(f"{n:>5}x{n}/{k}x{k} " + " ".join(cells) + f" {per_term:>8.2f}", flush=True)
-
-    print("\nnaive SymPy (build L = sum(delta*z), then diff L by every symbol)")
-    naive = {}
-    for n, k in naive_sizes:
-        t_build, t_diff = naive_sympy(n, k)
-        naive[(n, k)] = t_build + t_diff
-        print(
-            f"{n:>5}x{n}/{k}x{k}  build {t_build:7.3f}  diff {t_diff:7.3f}  total {t_build + t_diff:7.3f}",
-            flush=True,
-        )
-
     runs = 1 if args.quick else 3
-    whole = [whole_process() for _ in range(runs)]
-    print(f"\nwhole process `python3 -m symcnn {' '.join(WHOLE_PROCESS)}`:")
-    print("  " + ", ".join(f"{wall:.2f} s wall ({cpu:.2f} s CPU)" for wall, cpu in whole))
 
-    print("\nratios and targets (issue 2)")
-    best = min(wall for wall, _ in whole)
-    best_cpu = min(cpu for _, cpu in whole)
-    status = "met" if best < TARGET_WHOLE_S else "MISSED"
-    print(
-        f"  whole process 64x64/5x5 JSON: best {best:.2f} s wall, {best_cpu:.2f} s CPU "
-        f"vs target {TARGET_WHOLE_S:.0f} s -> {status}"
-    )
-    if (16, 3) in naive:
-        ratio = best_cpu / naive[(16, 3)]
-        status = "met" if ratio < 1 else "MISSED"
-        print(
-            f"  whole process 64x64 / naive 16x16 (CPU): {best_cpu:.2f} / {naive[(16, 3)]:.2f} "
-            f"= {ratio:.2f} -> {status}"
-        )
-    if (8, 3) in naive and (8, 3) in rows:
-        print(
-            f"  naive 8x8 / symcnn derive+prove 8x8: {naive[(8, 3)] / (rows[(8, 3)]['derive'] + rows[(8, 3)]['prove']):.0f}x"
-        )
-    if (28, 5) in rows:
-        r = rows[(28, 5)]
-        status = "met" if r["numeric"] < TARGET_NUMERIC_28_S else "MISSED"
-        print(
-            f"  numeric check 28x28/5x5 (build {r['derive']:.2f} + compile {r['lambdify']:.2f} + evaluate "
-            f"{r['evaluate']:.3f}) = {r['numeric']:.2f} s vs target {TARGET_NUMERIC_28_S:.0f} s -> {status}"
-        )
+    print("symcnn, conv2d with shared bias (CPU seconds; 'terms' = product terms per tensor)")
+    print(f"{'size':>12} {'terms':>9} " + " ".join(f"{c:>8}" for c in STAGES) + f" {'us/term':>8}")
+    rows: dict[tuple[int, int], dict[str, float]] = {}
+    for n, k in sizes:
+        row = rows[(n, k)] = best_size(n, k, runs)
+        per_term = 1e6 * row["total"] / row["terms"]
+        cells = " ".join(f"{row[c]:>8.3f}" for c in STAGES)
+        print(f"{n:>5}x{n}/{k}x{k} {int(row['terms']):>9d} {cells} {per_term:>8.2f}", flush=True)
+
+    print("\nnaive SymPy (build L = sum(delta*z), then diff L by every symbol), CPU s")
+    naive = {}
+    for n, k in NAIVE_SIZES[: 1 if args.quick else 2]:
+        naive[(n, k)] = naive_sympy(n, k)
+        print(f"  {n}x{n}/{k}x{k}: {naive[(n, k)]:.2f}", flush=True)
+
     big = [s for s in sizes if s[0] >= 28]
-    if len(big) >= 2:
-        lo, hi = rows[big[0]], rows[big[-1]]
-        for stage in ("derive", "prove", "text", "latex", "json", "lambdify"):
-            scale = (hi[stage] / hi["terms"]) / (lo[stage] / lo["terms"])
-            print(
-                f"  cost per term {big[-1][0]}x{big[-1][0]} / {big[0][0]}x{big[0][0]} for {stage:>8}: "
-                f"{scale:5.2f} (1.0 = linear in terms)"
-            )
+    print(f"\ncost per term, {big[-1][0]}x{big[-1][0]} / {big[0][0]}x{big[0][0]} (1.0 = flat):")
+    lo, hi = rows[big[0]], rows[big[-1]]
+    for stage in (*STAGES, "total"):
+        print(f"  {stage:>8}: {(hi[stage] / hi['terms']) / (lo[stage] / lo['terms']):5.2f}")
+
+    general_cpu, _ = timed(
+        lambda: general_layer(
+            Conv2d(kernel=7, stride=2, padding=3, out_channels=64, input=(3, 224, 224))
+        )
+    )
+    print(
+        f"\nsize-independent form of ImageNet's first layer (in process): {general_cpu:.2f} s CPU"
+    )
+
+    if args.stages_only:
+        return 0
+    old = None if args.no_before else checkout(args.before)
+    print(f"\nwhole processes (best of {runs}; before = {args.before if old else 'not run'}):")
+    for name, cmd in (("grad 100x100/12x12 (text)", BIG), ("grad 64x64/5x5 --format json", ISSUE2)):
+        before = best(old, cmd, 1) if old else None
+        after = best(ROOT, cmd, runs)
+        print(line(name, before, after), flush=True)
+        if name.startswith("grad 100"):
+            big_after = after
+    general = best(ROOT, ["grad", *IMAGENET, "--general"], runs)
+    start = best(ROOT, ["--version"], runs)
+    print(line("grad ImageNet conv1 --general", None, general))
+    print(f"    (of which {start.cpu:.2f} s CPU start-up: python, SymPy, NumPy)")
+    if (16, 3) in naive:
+        print(
+            f"\n  100x100/12x12 whole process / naive SymPy 16x16/3x3: "
+            f"{big_after.cpu:.2f} / {naive[(16, 3)]:.2f} = {big_after.cpu / naive[(16, 3)]:.2f}"
+        )
     return 0
 
 

@@ -157,10 +157,11 @@ def test_loss_section_states_the_convention_and_the_output_delta() -> None:
     assert r"\odot \sigma'(z^{(0)})" in loss
 
 
-def test_mnist_sized_network_renders_truncated() -> None:
-    """28x28 → conv 5x5 → max-pool → sigmoid → dense 10 → cross-entropy: entries are elided."""
+def test_large_network_renders_truncated() -> None:
+    """20x20 → conv 5x5 → max-pool → sigmoid → dense 10 → cross-entropy: entries are elided
+    (an MNIST-like network, smaller so that the test stays quick)."""
     toml = (
-        'input = [1, 28, 28]\nloss = "cross_entropy"\n[[layer]]\ntype = "conv2d"\n'
+        'input = [1, 20, 20]\nloss = "cross_entropy"\n[[layer]]\ntype = "conv2d"\n'
         'kernel = [5, 5]\n[[layer]]\ntype = "maxpool2d"\nwindow = [2, 2]\n[[layer]]\n'
         'type = "sigmoid"\n[[layer]]\ntype = "flatten"\n[[layer]]\ntype = "dense"\n'
         "out_features = 10\n"

@@ -44,7 +44,7 @@ def test_grad_preset_prints_every_delta_with_its_source(capsys):
 
 def test_grad_network_file_latex_and_ascii(capsys):
     code, out, _ = _cli(
-        capsys, "grad", "--network", str(EXAMPLES / "seed003.toml"), "--format", "latex"
+        capsys, "grad", "--network", str(EXAMPLES / "conv-sigmoid.toml"), "--format", "latex"
     )
     assert code == 0 and r"\delta^{(0)}_{11} = \frac{\partial E}{\partial z^{(0)}_{11}}" in out
     code, out, _ = _cli(capsys, "grad", "--preset", "seed003", "--ascii", "--substitute", "all")
@@ -205,11 +205,14 @@ def test_run_with_a_values_file_and_a_given_delta(capsys, tmp_path):
 
 def test_presets_command(capsys):
     code, out, _ = _cli(capsys, "presets")
-    names = [line.split()[0] for line in out.splitlines()]
+    names = [line.split()[0] for line in out.splitlines() if line and not line[0].isspace()][:-1]
     assert code == 0 and names == sorted(names)
-    assert {"seed000", "seed003", "lenet5-bn", "residual", "upsampler"} <= set(names)
+    assert {"conv-pool-dense", "conv-sigmoid", "lenet5-bn", "residual", "upsampler"} <= set(names)
+    # the old names still work, and the listing says what each network is and reproduces
+    assert "conv-pool-dense (also: seed000)" in out and "sigmoid -> dense 1 -> sigmoid" in out
+    assert "reproduces reference explanation 003 (Chinese" in out
     code, out, _ = _cli(capsys, "presets", "--show", "seed003")
-    assert out == (EXAMPLES / "seed003.toml").read_text(encoding="utf-8")
+    assert out == (EXAMPLES / "conv-sigmoid.toml").read_text(encoding="utf-8")
 
 
 # --- bad input: exit 2, one line, nothing written ----------------------------------------------

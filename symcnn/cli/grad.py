@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from ..api import derive
+from ..core.shapes import check_index_base
+from ..derivation.general import GeneralLayer, general_layer
 from ..errors import SymcnnError
 from ..kinds.registry import LAYERS
+from ..render.general import general_json, general_latex, general_text, loss_json, loss_text
 from . import help
 from .options import (
     add_layer_arguments,
@@ -19,8 +23,53 @@ from .options import (
     wants_network,
 )
 
+#: The size limit of --general: nothing is expanded, so there is none.
+NO_LIMIT = 2**62
+
+
+def general_layers(args: argparse.Namespace) -> tuple[list[tuple[str, GeneralLayer]], Any, int]:
+    """The size-independent formulas of the layer or of every layer of the network the
+    options describe (no size limit: nothing is expanded), the network's loss (or None) and
+    the index base."""
+    if wants_network(args):
+        reject_layer_options(args)
+        args.max_terms = NO_LIMIT
+        net = network_from_args(args)
+        base = net.index_base
+        layers = [(f"{node.name}: ", general_layer(node.layer, base)) for node in net.nodes]
+        return layers, net.loss, base
+    if args.layer is None:
+        raise SymcnnError(
+            f"name a layer ({', '.join(LAYERS)}), e.g. symcnn grad {help.LAYER_EXAMPLE} "
+            "--general, or a network: --preset seed003 --general"
+        )
+    base = check_index_base(args.index_base)
+    return [("", general_layer(layer_from_args(args), base))], None, base
+
+
+def _general(args: argparse.Namespace) -> int:
+    if args.substitute:
+        raise SymcnnError("--substitute expands entries; --general prints the index formulas")
+    layers, loss, base = general_layers(args)
+    if args.format == "json":
+        data = general_json(layers, base)
+        if loss is not None:
+            data["loss"] = loss_json(loss, base)
+        text = json.dumps(data, ensure_ascii=False) + "\n"
+    elif args.format == "latex":
+        text = general_latex(layers, base)
+    else:
+        lines = general_text(layers, base, unicode=not args.ascii)
+        if loss is not None:
+            lines += loss_text(loss, base, unicode=not args.ascii)
+        text = "\n".join(lines).rstrip("\n") + "\n"
+    sys.stdout.write(text)
+    return 0
+
 
 def _grad(args: argparse.Namespace) -> int:
+    if args.general:
+        return _general(args)
     if wants_network(args):
         reject_layer_options(args)
         derivation = derive(network_from_args(args))
@@ -73,5 +122,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=("deltas", "all"),
         help="with --network/--preset: also print the fully substituted formulas (small "
         "networks): every δ replaced (deltas), or everything in x, parameters and t (all)",
+    )
+    p.add_argument(
+        "--general",
+        action="store_true",
+        help="print the size-independent index formulas of every gradient, with the exact "
+        "index ranges of this configuration, instead of every entry (any size; for a network, "
+        "layer by layer)",
     )
     p.set_defaults(func=_grad)

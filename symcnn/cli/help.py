@@ -13,9 +13,11 @@ GRAD = """examples:
   symcnn grad conv2d --input 3x4x4 --kernel 3x3 --out-channels 3 --groups 3
   symcnn grad conv_transpose2d --input 3x3 --kernel 3x3 --stride 2 --padding 1 --output-padding 1
   symcnn grad --preset seed003
-  symcnn grad --network examples/seed000.toml --format json
+  symcnn grad --network examples/conv-pool-dense.toml --format json
   symcnn grad --preset residual          (a skip connection: the input's δ is a sum)
   symcnn grad batchnorm2d --input 2x3x3 --batch 2
+  symcnn grad conv2d --input 224x224 --in-channels 3 --out-channels 64 --kernel 7 --stride 2 --padding 3 --general
+  symcnn grad --preset lenet5 --general --format latex
 """
 
 SHEET = """examples:
@@ -24,12 +26,14 @@ SHEET = """examples:
   symcnn sheet conv2d --input 5x5 --kernel 2x2 --values numbers.json --pdf
   symcnn sheet --preset seed000 --values examples/seed000-values.json --pdf
   symcnn sheet --network net.toml --random 0 --lr 0.5 -o net.tex
+  symcnn sheet --preset lenet5 --general -o lenet5-general.tex
 values files hold JSON arrays: for a layer input, weight, bias and delta (shapes as in
 symcnn grad --format json); for a network input, target and params (as symcnn run reads them).
 """
 
 RUN = """examples:
   symcnn run --preset seed003 --random 0
+  symcnn run --preset lenet5 --random 0 --format json
   symcnn run --network net.toml --values values.json --format json --lr 0.1
   symcnn run --preset seed000 --random 0 --delta '4=[0.25, -0.15]'
   symcnn run --preset lenet5-bn --random 0 --format json

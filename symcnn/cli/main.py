@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -10,6 +11,7 @@ from typing import NoReturn
 from .. import __version__
 from ..errors import SymcnnError
 from . import check, fixtures, grad, run, sheet
+from .progress import progress_bar
 
 EXIT_USAGE = 2
 
@@ -55,8 +57,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    # a large derivation makes millions of short-lived objects without cycles: the cycle
+    # collector would rescan them again and again (about a tenth of the time), so it waits
+    collecting = gc.isenabled()
+    gc.disable()
     try:
-        return int(args.func(args))
+        with progress_bar():
+            return int(args.func(args))
     except SymcnnError as err:
         sys.stderr.write(f"symcnn: error: {err}\n")
         return EXIT_USAGE
@@ -66,6 +73,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("symcnn: interrupted\n")
         return 130
+    finally:
+        if collecting:
+            gc.enable()
 
 
 if __name__ == "__main__":

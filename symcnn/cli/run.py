@@ -10,7 +10,7 @@ import sys
 from ..api import derive
 from ..core.shapes import DEFAULT_MAX_TERMS
 from ..errors import SymcnnError
-from ..graph.presets import PRESETS, preset_summary, preset_text
+from ..graph.presets import PRESETS, preset_info, preset_text
 from ..numeric.engine import Engine
 from ..render.json import run_json
 from ..render.text import run_text
@@ -59,9 +59,17 @@ def _presets(args: argparse.Namespace) -> int:
     if args.show:
         sys.stdout.write(preset_text(args.show))
         return 0
-    width = max(len(n) for n in PRESETS)
     for name in PRESETS:
-        sys.stdout.write(f"{name:<{width}}  {preset_summary(name)}\n")
+        info = preset_info(name)
+        also = f" (also: {', '.join(info['aliases'])})" if info["aliases"] else ""
+        sys.stdout.write(f"{name}{also}\n    {info['description']}\n")
+        if info["explains"]:
+            sys.stdout.write(f"    reproduces {info['explains']}\n")
+    sys.stdout.write(
+        "\nThe reference explanations are five texts on backpropagation through CNNs that "
+        "symcnn reproduces: 000 (Spanish), 001 (Vietnamese), 002 (Russian), 003 (Chinese), "
+        "004 (French); the README says what each one asks.\n"
+    )
     return 0
 
 
@@ -96,8 +104,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     q = sub.add_parser(
         "presets",
-        help="list the built-in networks (the seeds' networks)",
-        description="List the preset networks, or print one as a TOML network file.",
+        help="list the built-in networks, with what each one is",
+        description="List the preset networks (name, older aliases, what the network is and "
+        "which reference explanation it reproduces), or print one as a TOML network file.",
     )
     q.add_argument("--show", metavar="NAME", help="print the preset's TOML file")
     q.set_defaults(func=_presets)

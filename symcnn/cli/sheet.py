@@ -15,9 +15,11 @@ from ..kinds.registry import LAYERS
 from ..numeric.values import hand_values, load_values
 from ..sheet.build import sheet_tex
 from ..sheet.compile import DEFAULT_TIMEOUT, compile_pdf
+from ..sheet.general import general_sheet_tex
 from ..sheet.i18n import LANGUAGES, language
 from ..sheet.options import SheetOptions
 from . import help
+from .grad import general_layers
 from .options import (
     add_layer_arguments,
     add_network_arguments,
@@ -35,6 +37,8 @@ def _sheet(args: argparse.Namespace) -> int:
         raise SymcnnError(f"--timeout must be a positive number of seconds, got {args.timeout}")
     if args.output == "-" and args.pdf:
         raise SymcnnError("--pdf needs a file: give -o NAME.tex instead of -o -")
+    if args.general:
+        return _general_sheet(args)
     if wants_network(args):
         return _network_sheet(args)
     if args.layer is None:
@@ -57,6 +61,19 @@ def _sheet(args: argparse.Namespace) -> int:
     status = 0 if derivation.all_proven else 1
     stem = layer.slug() + ("-base0" if args.index_base == 0 else "")
     return _write(args, tex, stem, status)
+
+
+def _general_sheet(args: argparse.Namespace) -> int:
+    """``symcnn sheet … --general``: the size-independent derivation only, any size."""
+    if args.values is not None or args.random is not None:
+        raise SymcnnError("--general writes no entries, so no numbers: leave out --values/--random")
+    layers, _, _ = general_layers(args)
+    tex = general_sheet_tex(layers, args.title, args.lang)
+    if wants_network(args):
+        stem = f"network-{Path(args.network).stem if args.network else args.preset}-general"
+    else:
+        stem = f"{layers[0][1].layer.slug()}-general"
+    return _write(args, tex, stem, 0)
 
 
 def _network_sheet(args: argparse.Namespace) -> int:
@@ -170,6 +187,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the language of the sheet: "
         + ", ".join(f"{lang.code} ({lang.native})" for lang in LANGUAGES.values())
         + "; default en",
+    )
+    g.add_argument(
+        "--general",
+        action="store_true",
+        help="only the size-independent derivation (index formulas, exact ranges): any size",
     )
     g.add_argument(
         "--timeout",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import symengine as se
 
+from .poly import atom_ids, correlate_atoms
+
 ZERO = se.Integer(0)
 
 
@@ -62,6 +64,9 @@ def correlate_valid(x: np.ndarray, k: np.ndarray) -> np.ndarray:
         >>> correlate_valid(x, np.array([[1, 10]], dtype=object)).tolist()
         [[21, 32]]
     """
+    xid, kid = atom_ids(x), atom_ids(k)
+    if xid is not None and kid is not None and (xid.max(initial=-1) >= 0 or kid.size == 0):
+        return correlate_atoms(xid, kid)  # entries are `Poly` atoms: a proof, vectorised
     kr, kc = k.shape
     rows, cols = x.shape[0] - kr + 1, x.shape[1] - kc + 1
     nonzero = [(p, q, k[p, q]) for p in range(kr) for q in range(kc) if k[p, q] != 0]
@@ -73,3 +78,19 @@ def correlate_valid(x: np.ndarray, k: np.ndarray) -> np.ndarray:
             prods = [cells[r + p][t + q] * v for p, q, v in nonzero if live[r + p][t + q]]
             out[r, t] = se.Add(*prods) if prods else ZERO
     return out
+
+
+def add_all(items: list) -> object:
+    """The sum of expressions (symengine's ``Add`` for symbols, ``+`` for `Poly` entries).
+
+    Example:
+        >>> x, y = se.symbols("x y")
+        >>> add_all([x, y, x])
+        2*x + y
+    """
+    if all(isinstance(v, se.Basic) for v in items):
+        return se.Add(*items)
+    total: object = ZERO
+    for v in items:
+        total = total + v
+    return total

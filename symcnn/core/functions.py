@@ -173,8 +173,15 @@ class IsFirstMax(sympy.Function):
 
     @staticmethod
     def numpy(k: Any, *xs: Any) -> Any:
-        """1.0 when entry k is the first maximum of the numbers, else 0.0."""
-        return 1.0 if _first_max_index(tuple(float(x) for x in xs)) == int(k) else 0.0
+        """1.0 where entry k is the first maximum of the numbers (or arrays, entry by entry),
+        else 0.0.
+
+        Example:
+            >>> IsFirstMax.numpy(1, np.array([3.0, 5.0]), np.array([5.0, 5.0])).tolist()
+            [1.0, 0.0]
+        """
+        stacked = np.stack(np.broadcast_arrays(*[np.asarray(x, dtype=float) for x in xs]))
+        return (np.argmax(stacked, axis=0) == int(k)).astype(float)
 
 
 def engine_form(expr: Any) -> Any:
@@ -243,9 +250,9 @@ class SoftMax(sympy.Function):
     @staticmethod
     def numpy(k: Any, *ys: Any) -> Any:
         """Entry k of the softmax of the numbers (shifted by their maximum: no overflow)."""
-        arr = np.asarray(ys, dtype=float)
-        e = np.exp(arr - np.max(arr))
-        return e[int(k)] / np.sum(e)
+        arr = np.stack(np.broadcast_arrays(*[np.asarray(y, dtype=float) for y in ys]))
+        e = np.exp(arr - np.max(arr, axis=0))
+        return e[int(k)] / np.sum(e, axis=0)
 
 
 class LogSumExp(sympy.Function):
@@ -269,6 +276,6 @@ class LogSumExp(sympy.Function):
     @staticmethod
     def numpy(*ys: Any) -> Any:
         """log Σ exp of the numbers, shifted by their maximum (no overflow)."""
-        arr = np.asarray(ys, dtype=float)
-        top = np.max(arr)
-        return top + np.log(np.sum(np.exp(arr - top)))
+        arr = np.stack(np.broadcast_arrays(*[np.asarray(y, dtype=float) for y in ys]))
+        top = np.max(arr, axis=0)
+        return top + np.log(np.sum(np.exp(arr - top), axis=0))

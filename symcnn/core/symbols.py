@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import enum
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -119,6 +121,7 @@ class Grid:
     text: str = ""
     batch: bool = False
     symbols: np.ndarray = field(init=False, compare=False, repr=False)
+    names: list[str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.latex:
@@ -132,10 +135,38 @@ class Grid:
         ]
         compact = all(m < 10 for m in shown_max)
         object.__setattr__(self, "_compact", compact)
-        syms = np.empty(self.shape, dtype=object)
-        for index in np.ndindex(*self.shape) if self.shape else [()]:
-            syms[index] = se.Symbol(self.symbol_name(index))
-        object.__setattr__(self, "symbols", syms)
+        names = self._names()
+        object.__setattr__(self, "names", names)
+        syms = np.empty(len(names), dtype=object)
+        syms[:] = [se.Symbol(n) for n in names]
+        object.__setattr__(self, "symbols", syms.reshape(self.shape))
+
+    def _names(self) -> list[str]:
+        """`symbol_name` of every entry in row-major order, built axis by axis."""
+        if not self.shape:
+            return [self.symbol_name(())]
+        sep = "" if getattr(self, "_compact", True) else "_"
+        first = 1 if self.batch else 0  # the sample axis is written n<k>, right after the stem
+        shown = [not (ch and n == 1) for n, ch in zip(self.shape, self.channel_axes)]
+        labels = [
+            [str(i + self.index_base) for i in range(n)] if keep else [""] * n
+            for n, keep in zip(self.shape, shown)
+        ]
+        if self.batch:
+            labels[0] = [f"_n{i + self.index_base}" for i in range(self.shape[0])]
+        chan = [k for k, ch in enumerate(self.channel_axes) if ch and shown[k] and k >= first]
+        spat = [k for k, ch in enumerate(self.channel_axes) if not ch and k >= first]
+        out = []
+        for combo in itertools.product(*labels):
+            stem = self.name + (combo[0] if self.batch else "")
+            if chan and spat:
+                head = "_".join(combo[k] for k in chan)
+                out.append(f"{stem}_{head}_{sep.join(combo[k] for k in spat)}")
+            elif chan or spat:
+                out.append(f"{stem}_{sep.join(combo[k] for k in chan or spat)}")
+            else:
+                out.append(stem)
+        return out
 
     def symbol_name(self, index: tuple[int, ...]) -> str:
         """The Python identifier of the entry at a 0-based ``index``: ``a_11``, ``a_10_3``."""
@@ -170,28 +201,56 @@ class SymbolTable:
 
     def __init__(self, grids: list[Grid]) -> None:
         self.grids = list(grids)
-        self._by_name: dict[str, SymbolInfo] = {}
         self._order: dict[str, int] = {}
+        self._offsets: dict[str, int] = {}
+        self._starts: list[int] = []
         for grid in self.grids:
-            for sym, info in grid.infos():
-                name = str(sym)
-                if name in self._by_name:
-                    raise ValueError(f"symbol name {name} used twice")
-                self._order[name] = len(self._by_name)
-                self._by_name[name] = info
+            start = len(self._order)
+            self._offsets[grid.name] = start
+            self._starts.append(start)
+            before = len(self._order)
+            self._order.update(zip(grid.names, range(start, start + len(grid.names))))
+            if len(self._order) != before + len(grid.names):
+                seen: set[str] = set()
+                for name in grid.names:
+                    if name in seen or self._order[name] < start:
+                        raise ValueError(f"symbol name {name} used twice")
+                    seen.add(name)
+        self._infos: dict[str, SymbolInfo] = {}
 
     def info(self, symbol: object) -> SymbolInfo:
         """Grid and index of a symbol (SymPy, symengine, or its name)."""
-        return self._by_name[str(symbol)]
+        found = self.get(symbol)
+        if found is None:
+            raise KeyError(str(symbol))
+        return found
 
     def get(self, symbol: object) -> SymbolInfo | None:
         """Like `info`, but None for a symbol this table does not know."""
-        return self._by_name.get(str(symbol))
+        name = str(symbol)
+        hit = self._infos.get(name)
+        if hit is None:
+            position = self._order.get(name)
+            if position is None:
+                return None
+            k = bisect.bisect_right(self._starts, position) - 1
+            grid = self.grids[k]
+            flat = position - self._starts[k]
+            index: list[int] = []
+            for size in reversed(grid.shape):  # row-major unravel, without NumPy's overhead
+                flat, i = divmod(flat, size)
+                index.append(i)
+            hit = self._infos[name] = SymbolInfo(grid, tuple(reversed(index)))
+        return hit
 
     def position(self, symbol: object) -> int:
         """A stable sort key: grids in table order, then row-major index."""
         return self._order[str(symbol)]
 
+    def offset(self, grid: Grid) -> int:
+        """The position of a grid's first entry: entry k (flat) is at ``offset + k``."""
+        return self._offsets[grid.name]
+
     def sympy_symbols(self) -> dict[str, sympy.Symbol]:
         """Name → SymPy ``Symbol`` for every entry (a ``local_dict`` for ``parse_expr``)."""
-        return {name: sympy.Symbol(name) for name in self._by_name}
+        return {name: sympy.Symbol(name) for name in self._order}

@@ -15,6 +15,7 @@ so each δ formula names where its δ symbols come from.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -24,12 +25,14 @@ import symengine as se
 import sympy
 
 from ..core.functions import engine_form
+from ..core.progress import report
+from ..core.summands import Part
 from ..core.symbols import Grid, Role, SymbolTable
 from ..kinds.base import ClosedForm, Layer, forward_terms
 from ..kinds.loss import Loss
 from . import naming
-from .backprop import ChainSum, Forward, Stage, backprop_all
-from .proofs import Proof, prove
+from .backprop import ChainSum, Forward, Stage, backprop_all, chains_of
+from .proofs import Proof, prove, prove_by_monomials
 from .substitute import DEFAULT_MAX_NODES, substituted
 
 if TYPE_CHECKING:
@@ -101,7 +104,7 @@ class DerivedLayer:
     @property
     def output_shape(self) -> tuple[int, ...]:
         """Shape of the layer output and of its δ (``()`` for the loss)."""
-        return tuple(self.forward.terms.shape)
+        return self.forward.shape
 
     @property
     def identities(self) -> list[Proof]:
@@ -240,6 +243,13 @@ def _map(arr: np.ndarray, fn: Callable[[Any], Any]) -> np.ndarray:
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def layer_parts(layer: Layer) -> tuple[Part, ...] | None:
+    """A layer's forward rule as index arrays, built once per layer configuration (the
+    layer's options and input shape) and reused by every derivation of it."""
+    return layer.parts()
+
+
 def _forward(
     node: Node, reads: tuple[Grid, ...], lone: bool, base: int, batch: int | None
 ) -> Forward:
@@ -255,8 +265,15 @@ def _forward(
     shape = layer.output_shape
     grids[Role.OUTPUT] = naming.activation_grid(out_stem, Role.OUTPUT, shape, base, batch)
     grids[Role.DELTA] = naming.activation_grid(delta_stem, Role.DELTA, shape, base, batch)
-    named: list[tuple[Grid, Grid]] = []
+    wrt = (Role.INPUT, *layer.param_shapes())
     quantities = layer.quantities(batch)
+    parts = layer_parts(layer) if len(reads) == 1 and not quantities else None
+    if parts is not None:  # index arrays: summand objects are built only when printed
+        if batch is not None:
+            parts = batched(parts, batch, int(np.prod(reads[0].shape[1:])), int(np.prod(shape)))
+        out_shape = (batch, *shape) if batch is not None else shape
+        return Forward(grids, None, wrt, reads, (), parts=parts, shape=out_shape)
+    named: list[tuple[Grid, Grid]] = []
     for q in quantities:
         stem, dstem = naming.quantity_stems(q.name, q.latex, q.text, None if lone else i)
         named.append(
@@ -269,7 +286,30 @@ def _forward(
     xs = tuple(r.symbols for r in reads)
     staged, terms = forward_terms(layer, xs, params, tuple(g.symbols for g, _ in named), batch)
     stages = tuple(Stage(g, dg, t, q.meaning) for (g, dg), t, q in zip(named, staged, quantities))
-    return Forward(grids, terms, (Role.INPUT, *layer.param_shapes()), reads, stages)
+    return Forward(grids, terms, wrt, reads, stages)
+
+
+def batched(parts: tuple[Part, ...], batch: int, size_in: int, size_out: int) -> tuple[Part, ...]:
+    """The parts of one sample repeated for every sample of a mini-batch: sample n's summands
+    feed output entry ``n·size_out + row`` and read input entry ``n·size_in + k``; the
+    parameters are shared (as `~symcnn.kinds.base.forward_terms` applies a kind's rule).
+
+    Example:
+        >>> p = Part(np.array([0]), (Role.WEIGHT, Role.INPUT), np.array([[0, 1]]))
+        >>> [q.index.tolist() for q in batched((p,), 2, 3, 1)]
+        [[[0, 1], [0, 4]]]
+    """
+    out = []
+    offsets = np.arange(batch, dtype=np.int64)
+    for part in parts:
+        index = np.repeat(part.index[None], batch, axis=0)
+        for k, role in enumerate(part.roles):
+            if role is Role.INPUT:
+                index[:, :, k] += offsets[:, None] * size_in
+        rows = (offsets[:, None] * size_out + part.rows[None]).reshape(-1)
+        seq = None if part.seq is None else np.tile(part.seq, batch)
+        out.append(replace(part, rows=rows, index=index.reshape(-1, len(part.roles)), seq=seq))
+    return tuple(out)
 
 
 def _loss_forward(loss: Loss, read: Grid, base: int, batch: int | None, reduction: str) -> Forward:
@@ -324,6 +364,10 @@ def prove_layer(layer: DerivedLayer) -> list[Proof]:
     if layer.node is not None and layer.node.layer.arity != 1:
         return []
     if not grids[Role.INPUT].batch:
+        chains = {role: chains_of(arr) for role, arr in layer.grads.items()}
+        fast = prove_by_monomials(layer.layer, grids, chains)
+        if fast is not None:
+            return fast
         forms = layer.layer.closed_forms(x, params, delta)
     else:
         per_sample = [layer.layer.closed_forms(x[n], params, delta[n]) for n in range(x.shape[0])]
@@ -415,7 +459,9 @@ def derive(network: Network, prove_forms: bool = True, cls: type[D] = Derivation
         received[len(forwards) - 1] = [(None, loss_grads.roles[Role.INPUT])]
 
     layers: list[DerivedLayer] = []
-    for node, fwd in reversed(list(zip(network.nodes, forwards))):
+    stage = "deriving and proving" if prove_forms else "deriving"
+    for done, (node, fwd) in enumerate(reversed(list(zip(network.nodes, forwards)))):
+        report(stage, done, len(forwards))
         grads = backprop_all(fwd, table)
         got = sorted(received.pop(node.index, []), key=lambda rg: -1 if rg[0] is None else rg[0])
         derived = DerivedLayer(

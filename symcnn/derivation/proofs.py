@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -10,8 +13,10 @@ import symengine as se
 import sympy
 
 from ..core.functions import engine_form
-from ..core.symbols import Role
-from ..kinds.base import ClosedForm
+from ..core.poly import atoms, differing_entries, monomials
+from ..core.symbols import Grid, Role
+from ..kinds.base import ClosedForm, Layer
+from .backprop import Chains
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,14 @@ class Proof:
     entries: int
     mismatches: int = 0
     role: Role | None = None  # the tensor whose gradient the identity states
-    form: ClosedForm | None = None
+    source: ClosedForm | Callable[[], ClosedForm] | None = field(default=None, compare=False)
+
+    @property
+    def form(self) -> ClosedForm | None:
+        """The closed form that was proven, over the layer's symbols (built when first read)."""
+        if callable(self.source):
+            object.__setattr__(self, "source", self.source())
+        return self.source  # type: ignore[return-value]
 
 
 def prove_equal(
@@ -128,4 +140,103 @@ def _map(arr: np.ndarray, fn: Any) -> np.ndarray:
     out = np.empty(arr.shape, dtype=object)
     for index in np.ndindex(*arr.shape):
         out[index] = fn(arr[index])
+    return out
+
+
+#: The order in which a layer's tensors get their ids in a proof by monomials.
+_ID_ORDER = (Role.INPUT, Role.WEIGHT, Role.BIAS, Role.OUTPUT, Role.DELTA, Role.TARGET)
+
+
+def _chain_monomials(
+    chains: Chains, first: dict[Role, int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int] | None:
+    """Every chain-rule term ``c·δ·x…`` of a tensor as a monomial of ids; None unless every
+    term is a product."""
+    if chains.opaque or Role.DELTA not in first:
+        return None
+    entries, monos, coeffs = [], [], []
+    for block in chains.blocks:
+        part = block.part
+        if part.fn is not None:
+            return None
+        cols = [first[Role.DELTA] + part.rows]
+        cols += [first[r] + part.index[:, k] for k, r in enumerate(part.roles) if k != block.column]
+        entries.append(block.entries)
+        monos.append(np.stack(cols, axis=1))
+        q = sympy.Rational(str(part.coeff))
+        coeffs.append((int(q.p), int(q.q), len(part.rows)))
+    den = math.lcm(*[q for _, q, _ in coeffs]) if coeffs else 1
+    width = max([m.shape[1] for m in monos], default=1)
+    monos = [np.concatenate([np.full((len(m), width - m.shape[1]), -1), m], axis=1) for m in monos]
+    nums = [np.full(n, p * (den // q), dtype=np.int64) for p, q, n in coeffs]
+    if not entries:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, np.zeros((0, width), dtype=np.int64), empty, den
+    return np.concatenate(entries), np.concatenate(monos), np.concatenate(nums), den
+
+
+def prove_by_monomials(
+    layer: Layer, grids: dict[Role, Grid], chains: dict[Role, Chains | None]
+) -> list[Proof] | None:
+    """Prove a layer's closed forms by comparing monomials: each form is built by the kind's
+    own array code over `~symcnn.core.poly.Poly` atoms, each gradient read off its chains.
+
+    Exact (integer coefficients, no floating point) and linear-logarithmic in the number of
+    terms. None when a gradient or a closed form is not a polynomial (max pooling's brackets):
+    then `prove` decides by expansion.
+    """
+    if type(layer).closed_forms is Layer.closed_forms:
+        return []  # the kind states no closed forms
+    first, start = {}, 0
+    for role in _ID_ORDER:
+        if role in grids:
+            first[role] = start
+            start += int(np.prod(grids[role].shape))
+    derived = {}
+    for role, ch in chains.items():
+        found = None if ch is None else _chain_monomials(ch, first)
+        if found is None:
+            return None
+        derived[role] = found
+    arrays = {role: atoms(grids[role].shape, first[role]) for role in first}
+    params = {role: arrays[role] for role in layer.param_shapes()}
+    try:
+        forms = layer.closed_forms(arrays[Role.INPUT], params, arrays[Role.DELTA])
+    except (TypeError, se.SympifyError):  # an operation a polynomial does not have (a
+        return None  # comparison, a symengine function of the entries …): expansion decides
+    if any(getattr(f, "lemmas", ()) or getattr(f, "expand", None) for f in forms):
+        return None  # a staged form: proven lemma by lemma (`prove`)
+    closed = [monomials(f.value) for f in forms]
+    if any(c is None for c in closed) or any(f.role not in derived for f in forms):
+        return None
+
+    built: list[ClosedForm] = []
+
+    def symbolic(k: int) -> ClosedForm:
+        if not built:
+            symbols = {role: g.symbols for role, g in grids.items()}
+            params = {role: symbols[role] for role in layer.param_shapes()}
+            built.extend(layer.closed_forms(symbols[Role.INPUT], params, symbols[Role.DELTA]))
+        return built[k]
+
+    out = []
+    for k, (form, mono) in enumerate(zip(forms, closed)):
+        assert mono is not None and form.role is not None
+        size = int(np.prod(grids[form.role].shape))
+        if form.value.shape != grids[form.role].shape:
+            bad = size
+        else:
+            bad = len(differing_entries(mono, derived[form.role]))
+        out.append(
+            Proof(
+                form.name,
+                form.statement,
+                form.latex,
+                bad == 0,
+                size,
+                bad,
+                form.role,
+                functools.partial(symbolic, k),
+            )
+        )
     return out

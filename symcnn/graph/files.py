@@ -14,7 +14,11 @@ from ..errors import LayerKeyError, NetworkShapeError, SpecError, SymcnnError, T
 from ..kinds.registry import LAYERS, layer_from_table
 from .network import WIRING_KEYS, Network, Wiring
 
-TOP_KEYS = ("input", "batch", "loss", "reduction", "index_base", "description", "layer")
+#: ``aliases`` and ``explains`` describe a preset (``symcnn presets``); they change nothing.
+TOP_KEYS = (
+    "input", "batch", "loss", "reduction", "index_base", "description", "aliases", "explains",
+    "layer",
+)  # fmt: skip
 _HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?\s*(#.*)?$")
 
 

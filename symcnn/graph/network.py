@@ -324,7 +324,8 @@ class Network:
         if total > self.max_terms:
             raise TooLargeError(
                 f"this network would build about {total:,} product terms, more than the "
-                f"limit of {self.max_terms:,}; use a smaller network or raise --max-terms"
+                f"limit of {self.max_terms:,}; use a smaller network, raise --max-terms, or "
+                "print the size-independent formulas of every layer with --general"
             )
         if loss is not None:
             try:
@@ -359,7 +360,8 @@ class Network:
             raise TooLargeError(
                 f"this derivation would build about {count:,} product terms per "
                 f"gradient tensor, more than the limit of {max_terms:,}; use a smaller "
-                "configuration or raise --max-terms"
+                "configuration, raise --max-terms, or print the size-independent formulas "
+                "with --general (any size)"
             )
         return cls((layer,), layer.input_shape, None, index_base, max_terms, batch)
 

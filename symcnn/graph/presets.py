@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.resources
 import tomllib
+from typing import Any
 
 from ..core.shapes import suggest
 from ..errors import SymcnnError
@@ -14,43 +15,80 @@ from .network import Network
 PRESETS: dict[str, str] = {
     entry.name.removesuffix(".toml"): entry.read_text(encoding="utf-8")
     for entry in sorted(
-        importlib.resources.files(__package__).joinpath("networks").iterdir(), key=lambda e: e.name
+        importlib.resources.files(__package__).joinpath("networks").iterdir(),
+        key=lambda e: e.name.removesuffix(".toml"),  # by preset name: lenet5 before lenet5-bn
     )
     if entry.name.endswith(".toml")
 }
 
+#: Older names → preset (``seed000`` is ``conv-pool-dense``): a file's ``aliases``.
+ALIASES: dict[str, str] = {
+    alias: name
+    for name, text in PRESETS.items()
+    for alias in tomllib.loads(text).get("aliases", [])
+}
 
-def preset_text(name: str) -> str:
-    """The TOML text of a preset; an unknown name is a one-line error listing the valid ones.
+
+def resolve(name: str) -> str:
+    """The preset a name or an alias stands for; an unknown name is a one-line error.
 
     Example:
-        >>> preset_text("seed003").startswith("# Seed 003")
+        >>> resolve("seed003"), resolve("conv-sigmoid")
+        ('conv-sigmoid', 'conv-sigmoid')
+    """
+    if name in PRESETS:
+        return name
+    if name in ALIASES:
+        return ALIASES[name]
+    known = [*PRESETS, *ALIASES]
+    raise SymcnnError(
+        f"unknown preset {name!r}{suggest(name, known)}; "
+        f"valid: {', '.join(PRESETS)} (see symcnn presets)"
+    )
+
+
+def preset_text(name: str) -> str:
+    """The TOML text of a preset (by name or alias).
+
+    Example:
+        >>> preset_text("seed003").startswith("# A convolution")
         True
     """
-    if name not in PRESETS:
-        raise SymcnnError(
-            f"unknown preset {name!r}{suggest(name, list(PRESETS))}; "
-            f"valid: {', '.join(PRESETS)} (see symcnn presets)"
-        )
-    return PRESETS[name]
+    return PRESETS[resolve(name)]
 
 
 def preset(name: str, cls: type[Network] = Network) -> Network:
     """The preset as a `Network` (or ``cls``).
 
     Example:
-        >>> net = preset("seed000")
+        >>> net = preset("conv-pool-dense")
         >>> net.input, len(net.nodes), net.output_shape
         ((1, 5, 5), 8, (1,))
     """
-    return parse_network(preset_text(name), f"preset {name}", cls=cls)
+    return parse_network(preset_text(name), f"preset {resolve(name)}", cls=cls)
+
+
+def preset_info(name: str) -> dict[str, Any]:
+    """What ``symcnn presets`` says of a preset: its description, aliases, and which reference
+    explanation it reproduces (empty when none).
+
+    Example:
+        >>> preset_info("seed003")["aliases"]
+        ['seed003']
+    """
+    data = tomllib.loads(preset_text(name))
+    return {
+        "description": str(data.get("description", "")),
+        "aliases": list(data.get("aliases", [])),
+        "explains": str(data.get("explains", "")),
+    }
 
 
 def preset_summary(name: str) -> str:
     """The preset's ``description`` line.
 
     Example:
-        >>> preset_summary("seed003").startswith("seed 003: ")
+        >>> preset_summary("seed003").startswith("conv 2x2")
         True
     """
-    return str(tomllib.loads(preset_text(name)).get("description", ""))
+    return str(preset_info(name)["description"])

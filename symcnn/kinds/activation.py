@@ -13,6 +13,7 @@ from ..core import indexed as ix
 from ..core.functions import ElementwiseBase
 from ..core.indexed import General
 from ..core.shapes import Shape, shape_of
+from ..core.summands import Part
 from ..core.symbols import Role
 from ..errors import SpecError
 from .base import Arrays, Layer, NumpyCode, signed
@@ -237,8 +238,8 @@ class _Elementwise(Layer):
         """The function applied to one expression."""
         raise NotImplementedError
 
-    def terms(self, x: np.ndarray, params: dict[Role, np.ndarray]) -> np.ndarray:
-        """``a[idx] = f(z[idx])`` for every entry: one summand, the function of one symbol.
+    def parts(self) -> tuple[Part, ...]:
+        """``a[idx] = f(z[idx])`` for every entry: one summand, the function of one entry.
 
         Example:
             >>> from symcnn.core.symbols import Grid
@@ -246,10 +247,8 @@ class _Elementwise(Layer):
             >>> Sigmoid(input=(2,)).terms(z, {})[0]
             (sigmoid(z_1),)
         """
-        terms = np.empty(self.input_shape, dtype=object)
-        for idx in np.ndindex(*self.input_shape):
-            terms[idx] = (self.apply(sympy.Symbol(str(x[idx]))),)
-        return terms
+        k = np.arange(int(np.prod(self.input_shape)))
+        return (Part(k, (Role.INPUT,), k, fn=self.apply),)
 
     def config(self) -> dict[str, Any]:
         return {"function": self.kind, "shape": list(self.input_shape)}
@@ -362,11 +361,9 @@ class Identity(_Elementwise):
     def apply(self, x: Any) -> Any:
         return x
 
-    def terms(self, x: np.ndarray, params: dict[Role, np.ndarray]) -> np.ndarray:
-        terms = np.empty(self.input_shape, dtype=object)
-        for idx in np.ndindex(*self.input_shape):
-            terms[idx] = (x[idx],)
-        return terms
+    def parts(self) -> tuple[Part, ...]:
+        k = np.arange(int(np.prod(self.input_shape)))
+        return (Part(k, (Role.INPUT,), k),)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..core.indexed import General
 from ..core.shapes import Shape, channel_axes, shape_of, shape_text, suggest
+from ..core.summands import Part, summand_array
 from ..core.symbols import Role, with_channels
 from ..errors import LayerKeyError, SpecError
 
@@ -393,6 +394,19 @@ class Layer:
         return {}
 
     @property
+    def fan_in(self) -> int:
+        """How many inputs one output entry reads through the weight: the product of the
+        weight's axes after the first (PyTorch's fan_in; the input size without a weight).
+
+        Example:
+            >>> from symcnn.kinds.dense import Linear
+            >>> Linear(2, input=(5,)).fan_in
+            5
+        """
+        weight = self.param_shapes().get(Role.WEIGHT)
+        return math.prod(weight[0][1:]) if weight else math.prod(self.input_shape)
+
+    @property
     def term_count(self) -> int:
         """An upper bound on the product terms of one gradient tensor (one per entry here)."""
         return math.prod(self.input_shape)
@@ -434,9 +448,20 @@ class Layer:
 
     # --- maths ---------------------------------------------------------------------------
 
+    def parts(self) -> tuple[Part, ...] | None:
+        """The forward rule as index arrays (see `symcnn.core.summands.Part`); None when the
+        kind gives only `terms`."""
+        return None
+
     def terms(self, x: np.ndarray, params: dict[Role, np.ndarray]) -> np.ndarray:
-        """The forward rule: for each output entry, the tuple of summands it adds up."""
-        raise NotImplementedError
+        """The forward rule: for each output entry, the tuple of summands it adds up.
+
+        By default, the summands `parts` describes, built over the given symbols.
+        """
+        parts = self.parts()
+        if parts is None:
+            raise NotImplementedError
+        return summand_array(parts, self.output_shape, {Role.INPUT: x, **params})
 
     def read_terms(self, xs: tuple[np.ndarray, ...], params: dict[Role, np.ndarray]) -> np.ndarray:
         """The forward rule over every tensor the layer reads (`terms` of the one it reads)."""

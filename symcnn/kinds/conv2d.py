@@ -10,12 +10,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
-import symengine as se
 import sympy
 from sympy import Sum
 
 from ..core import indexed as ix
-from ..core.arrays import correlate_valid, rot180, zero_insert, zero_pad, zeros
+from ..core.arrays import add_all, correlate_valid, rot180, zero_insert, zero_pad, zeros
 from ..core.indexed import General
 from ..core.shapes import (
     Pair,
@@ -27,6 +26,7 @@ from ..core.shapes import (
     shape_of,
     shape_text,
 )
+from ..core.summands import Part
 from ..core.symbols import Role
 from ..errors import LayerKeyError, SpecError
 from .base import (
@@ -335,9 +335,12 @@ class Conv2d(Layer):
 
     # --- maths ---------------------------------------------------------------------------
 
-    def terms(self, x: np.ndarray, params: dict[Role, np.ndarray]) -> np.ndarray:
+    def parts(self) -> tuple[Part, ...]:
         """``z[o,i,j] = Σ_c Σ_m Σ_n w[o,c,m,n]·a[g·C/G + c, i·s + m·d − p, j·s + n·d − p] + b``,
         c over the C/G channels of o's group g (all C, g = 0, without groups).
+
+        One part of products ``w·a`` (taps that fall on the padding are left out), one of
+        bias entries.
 
         Example:
             >>> from symcnn.core.symbols import Grid
@@ -348,28 +351,23 @@ class Conv2d(Layer):
             (a_11*w_11, a_12*w_12, a_21*w_21, a_22*w_22)
         """
         (sh, sw), (ph, pw), (dh, dw) = self.stride, self.padding, self.dilation
-        kh, kw = self.kernel
-        h, wd = self.spatial
-        w, bias = params[Role.WEIGHT], params.get(Role.BIAS)
-        terms = np.empty(self.output_shape, dtype=object)
-        for o, i, j in np.ndindex(*self.output_shape):
-            row: list[Any] = []
-            first = self.group_of(o) * self.group_in
-            for c in range(self.group_in):
-                for m in range(kh):
-                    r = i * sh + m * dh - ph
-                    if not 0 <= r < h:
-                        continue
-                    for n in range(kw):
-                        t = j * sw + n * dw - pw
-                        if 0 <= t < wd:
-                            row.append(w[o, c, m, n] * x[first + c, r, t])
-            if self.bias is Bias.SHARED:
-                row.append(bias[o])  # type: ignore[index]
-            elif self.bias is Bias.UNTIED:
-                row.append(bias[o, i, j])  # type: ignore[index]
-            terms[o, i, j] = tuple(row)
-        return terms
+        (kh, kw), (h, wd), (oh, ow) = self.kernel, self.spatial, self.output_size
+        cin = self.group_in
+        o, i, j, c, m, n = np.ogrid[: self.out_channels, :oh, :ow, :cin, :kh, :kw]
+        r, t = i * sh + m * dh - ph, j * sw + n * dw - pw
+        full = (self.out_channels, oh, ow, cin, kh, kw)
+        keep = np.broadcast_to((r >= 0) & (r < h) & (t >= 0) & (t < wd), full)
+        rows = np.broadcast_to((o * oh + i) * ow + j, full)[keep]
+        w_idx = np.broadcast_to(((o * cin + c) * kh + m) * kw + n, full)[keep]
+        channel = (o // self.group_out) * cin + c  # input channel c of o's group
+        a_idx = np.broadcast_to((channel * h + r) * wd + t, full)[keep]
+        parts = [Part(rows, (Role.WEIGHT, Role.INPUT), np.stack([w_idx, a_idx], axis=1))]
+        out = np.arange(int(np.prod(self.output_shape)))
+        if self.bias is Bias.SHARED:
+            parts.append(Part(out, (Role.BIAS,), out // (oh * ow)))
+        elif self.bias is Bias.UNTIED:
+            parts.append(Part(out, (Role.BIAS,), out))
+        return tuple(parts)
 
     def closed_forms(
         self, x: np.ndarray, params: dict[Role, np.ndarray], delta: np.ndarray
@@ -412,7 +410,7 @@ class Conv2d(Layer):
         if self.bias is Bias.SHARED:
             total = np.empty((self.out_channels,), dtype=object)
             for o in range(self.out_channels):
-                total[o] = se.Add(*delta[o].ravel())
+                total[o] = add_all(list(delta[o].ravel()))
             forms.append(
                 ClosedForm(
                     Role.BIAS,

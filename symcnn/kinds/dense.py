@@ -12,6 +12,7 @@ from sympy import Sum
 from ..core import indexed as ix
 from ..core.indexed import General
 from ..core.shapes import Shape, positive, shape_of
+from ..core.summands import Part
 from ..core.symbols import Role
 from ..errors import SpecError
 from .base import Layer, NumpyCode, torch_array
@@ -105,8 +106,8 @@ class Linear(Layer):
     def axes(self, role: Role) -> str:
         return {Role.WEIGHT: "[out, in]", Role.BIAS: "[out]", Role.INPUT: "[in]"}.get(role, "[out]")
 
-    def terms(self, x: np.ndarray, params: dict[Role, np.ndarray]) -> np.ndarray:
-        """``z_i = Σ_j W_ij·a_j + b_i``.
+    def parts(self) -> tuple[Part, ...]:
+        """``z_i = Σ_j W_ij·a_j + b_i``: products ``W_ij·a_j``, then the bias entries.
 
         Example:
             >>> from symcnn.core.symbols import Grid
@@ -115,14 +116,13 @@ class Linear(Layer):
             >>> Linear(1, bias=False, input=(2,)).terms(a, {Role.WEIGHT: w})[0]
             (a_1*w_11, a_2*w_12)
         """
-        w, b = params[Role.WEIGHT], params.get(Role.BIAS)
-        terms = np.empty(self.output_shape, dtype=object)
-        for i in range(self.out_features):
-            row = [w[i, j] * x[j] for j in range(self.input_shape[0])]
-            if b is not None:
-                row.append(b[i])
-            terms[i] = tuple(row)
-        return terms
+        n_out, n_in = self.weight_shape
+        rows = np.repeat(np.arange(n_out), n_in)
+        index = np.stack([np.arange(n_out * n_in), np.tile(np.arange(n_in), n_out)], axis=1)
+        parts = [Part(rows, (Role.WEIGHT, Role.INPUT), index)]
+        if self.bias:
+            parts.append(Part(np.arange(n_out), (Role.BIAS,), np.arange(n_out)))
+        return tuple(parts)
 
     def index_formula(self, base: int) -> General:
         """``z[i] = Σ_j w[i,j] a[j] + b[i]`` (seed 004's ``FC_i = Σ_j W_ij P_j``).

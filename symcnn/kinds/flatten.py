@@ -11,6 +11,7 @@ import numpy as np
 from ..core import indexed as ix
 from ..core.indexed import General
 from ..core.shapes import Shape, shape_of
+from ..core.summands import Part
 from ..core.symbols import Role
 from ..errors import SpecError
 from .base import Layer, NumpyCode
@@ -59,7 +60,7 @@ class Flatten(Layer):
     def arithmetic(self) -> str:
         return f"{'·'.join(map(str, self.input_shape))} = {self.output_shape[0]} features"
 
-    def terms(self, x: np.ndarray, params: dict[Role, np.ndarray]) -> np.ndarray:
+    def parts(self) -> tuple[Part, ...]:
         """``v[k] = a[c, i, j]`` with k running row-major over (c, i, j).
 
         Example:
@@ -68,11 +69,8 @@ class Flatten(Layer):
             >>> Flatten(input=(1, 2, 2)).terms(a, {})[3]
             (a_22,)
         """
-        flat = x.ravel(order="C")
-        terms = np.empty(self.output_shape, dtype=object)
-        for k in range(flat.size):
-            terms[k] = (flat[k],)
-        return terms
+        k = np.arange(math.prod(self.input_shape))
+        return (Part(k, (Role.INPUT,), k),)
 
     def index_formula(self, base: int) -> General:
         """``z[(i − 1)W + j] = a[i,j]`` (row-major over channel, row, column).

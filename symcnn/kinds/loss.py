@@ -95,7 +95,7 @@ class MSELoss(Loss):
     title = "squared error"
     template = "loss_mse.tex.j2"
     output_error_tex = r"(\hat y - t) \odot f'(z)"
-    definition = "E = ½ Σ_k (ŷ_k − t_k)²  (the seeds' convention: ½ and a sum, no mean)"
+    definition = "E = ½ Σ_k (ŷ_k − t_k)²  (a half and a sum, no mean)"
 
     def terms(self, y: np.ndarray, t: np.ndarray) -> np.ndarray:
         """``½(ŷ_k − t_k)²`` per entry.

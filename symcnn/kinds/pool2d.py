@@ -16,6 +16,7 @@ from ..core.arrays import zeros
 from ..core.functions import WindowMax
 from ..core.indexed import General
 from ..core.shapes import Pair, Shape, conv_out_size, parse_size, positive, shape_of, shape_text
+from ..core.summands import Part
 from ..core.symbols import Role
 from ..errors import SpecError
 from .base import (
@@ -173,6 +174,19 @@ class _Pool2d(Layer):
         for c, i, j in np.ndindex(*self.output_shape):
             out[c, i, j] = tuple((c, i * sh + m, j * sw + n) for m in range(kh) for n in range(kw))
         return out
+
+    def window_index(self) -> np.ndarray:
+        """Flat input indices of every window's cells: one row per output entry, row-major.
+
+        Example:
+            >>> MaxPool2d(window=2, input=(2, 4)).window_index().tolist()
+            [[0, 1, 4, 5], [2, 3, 6, 7]]
+        """
+        (sh, sw), (kh, kw), (h, w) = self.stride, self.window, self.spatial
+        (oh, ow), channels = self.output_size, self.input_shape[0]
+        c, i, j, m, n = np.ogrid[:channels, :oh, :ow, :kh, :kw]
+        cells = (c * h + i * sh + m) * w + j * sw + n
+        return np.broadcast_to(cells, (channels, oh, ow, kh, kw)).reshape(-1, kh * kw)
 
     # --- maths ---------------------------------------------------------------------------
 
@@ -346,7 +360,7 @@ class MaxPool2d(_Pool2d):
         "max": "Piecewise conditions select the first maximum of a window (PyTorch's tie rule)"
     }
 
-    def terms(self, x: np.ndarray, params: dict[Role, np.ndarray]) -> np.ndarray:
+    def parts(self) -> tuple[Part, ...]:
         """``z[c,i,j] = max`` of the window, one `WindowMax` summand.
 
         Example:
@@ -355,12 +369,8 @@ class MaxPool2d(_Pool2d):
             >>> MaxPool2d(window=2, input=(2, 2)).terms(a, {})[0, 0, 0]
             (WindowMax(a_11, a_12, a_21, a_22),)
         """
-        windows = self.windows()
-        terms = np.empty(self.output_shape, dtype=object)
-        for idx in np.ndindex(*self.output_shape):
-            cells = [sympy.Symbol(str(x[cell])) for cell in windows[idx]]
-            terms[idx] = (WindowMax(*cells),)
-        return terms
+        cells = self.window_index()
+        return (Part(np.arange(len(cells)), (Role.INPUT,) * cells.shape[1], cells, WindowMax),)
 
     def _weight(self, window: list[Any], k: int) -> Any:
         # the mask written directly as comparisons: above every earlier cell, at least every
@@ -458,14 +468,12 @@ class AvgPool2d(_Pool2d):
     template = "layer_avgpool2d.tex.j2"
     figures = (Figure.RECEPTIVE_FIELD,)
 
-    def terms(self, x: np.ndarray, params: dict[Role, np.ndarray]) -> np.ndarray:
+    def parts(self) -> tuple[Part, ...]:
         """``z[c,i,j] = Σ a/(kh·kw)`` over the window."""
+        cells = self.window_index()
+        rows = np.repeat(np.arange(len(cells)), cells.shape[1])
         share = se.Rational(1, self.window[0] * self.window[1])
-        windows = self.windows()
-        terms = np.empty(self.output_shape, dtype=object)
-        for idx in np.ndindex(*self.output_shape):
-            terms[idx] = tuple(share * x[cell] for cell in windows[idx])
-        return terms
+        return (Part(rows, (Role.INPUT,), cells.reshape(-1), coeff=share),)
 
     def _weight(self, window: list[Any], k: int) -> Any:
         return se.Rational(1, len(window))

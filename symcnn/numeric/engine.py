@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..core.functions import WindowMax
+from ..core.progress import report
 from ..core.symbols import Grid, Role
+from ..derivation.backprop import chains_of
 from ..errors import ValuesError
 from .compile import compile_exprs, compile_terms
 from .values import Values, check_values
+from .vectorised import LayerPlan
 
 if TYPE_CHECKING:
     from ..derivation.derived import Derivation, DerivedLayer
@@ -97,20 +100,39 @@ class LayerEngine:
         distinct = {grid.name: grid for grid in fwd.reads}
         self.reads = list(distinct.values())
         self.param_roles = [r for r in (Role.WEIGHT, Role.BIAS, Role.TARGET) if r in g]
+        self.back_roles = [r for r in (Role.INPUT, Role.WEIGHT, Role.BIAS) if r in layer.grads]
+        self.has_delta = Role.DELTA in g  # the loss has none: its δ is ∂E/∂E = 1
+        self.read_grads = [layer.grads[Role.INPUT]] if Role.INPUT in layer.grads else []
+        self.param_grads = [layer.grads[r] for r in (Role.WEIGHT, Role.BIAS) if r in layer.grads]
         self.stage_grids = [s.grid for s in fwd.stages]
+        chains = {r: chains_of(layer.grads[r]) for r in self.back_roles}
+        self.plan: LayerPlan | None = None
+        if fwd.structural and fwd.structure is not None and None not in chains.values():
+            roles = [Role.INPUT, *self.param_roles]
+            sizes = {r: int(np.prod(g[r].shape)) for r in [*roles, Role.DELTA] if r in g}
+            self.plan = LayerPlan(
+                fwd.structure,
+                {r: c for r, c in chains.items() if c is not None},
+                roles,
+                sizes,
+                int(np.prod(layer.output_shape)),
+                _flat([g[r] for r in roles]),
+            )
+            self.forward: Any = self.plan.forward
+            self.backward: Any = self.plan.backward
+            self.winner_fn: Any = self.plan.winners if self.plan.has_winners else None
+            return
         args = _flat(self.reads + [g[r] for r in self.param_roles] + self.stage_grids)
         self.stage_fns = [compile_terms(args, _outputs(st.terms)) for st in fwd.stages]
         self.forward = compile_terms(args, _outputs(fwd.terms))
-        self.has_delta = Role.DELTA in g  # the loss has none: its δ is ∂E/∂E = 1
         deltas = ([g[Role.DELTA]] if self.has_delta else []) + [s.delta for s in fwd.stages]
         back_args = args + _flat(deltas)
         self.stage_delta_fns = [compile_terms(back_args, _sums([d])) for d in layer.stage_deltas]
         firsts = {grid.name: k for k, grid in reversed(list(enumerate(fwd.reads)))}
         self.read_grads = [layer.read_grads[firsts[grid.name]] for grid in self.reads]
-        self.param_grads = [layer.grads[r] for r in (Role.WEIGHT, Role.BIAS) if r in layer.grads]
         self.backward = compile_terms(back_args, _sums(self.read_grads + self.param_grads))
         self.cells: list[tuple[Any, Any]] = []
-        self.winner_fn: Any = None
+        self.winner_fn = None
         terms: Any = fwd.terms
         if any(isinstance(s, WindowMax) for t in terms.ravel() for s in t):
             input_sums: Any = layer.grads[Role.INPUT]
@@ -127,6 +149,9 @@ class LayerEngine:
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """The output and the named quantities' values, from the distinct reads and params."""
         stages = [np.zeros(g.shape) for g in self.stage_grids]
+        if self.plan is not None:  # one read, no named quantities: the vectorised plan
+            args = np.concatenate([a.ravel() for a in (*reads, *params)])
+            return self.plan.forward(args).reshape(self.layer.output_shape), stages
 
         def flat() -> np.ndarray:
             return np.concatenate([a.ravel() for a in (*reads, *params, *stages)])
@@ -144,6 +169,15 @@ class LayerEngine:
     ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
         """∂E/∂(each distinct read), ∂E/∂(each parameter), and the quantities' δ."""
         stage_deltas = [np.zeros(g.shape) for g in self.stage_grids]
+        if self.plan is not None:
+            own = [delta] if self.has_delta else []
+            out = self.plan.backward(np.concatenate([a.ravel() for a in (*reads, *params, *own)]))
+            pieces, pos = [], 0
+            for arr in self.read_grads + self.param_grads:
+                pieces.append(out[pos : pos + arr.size].reshape(arr.shape))
+                pos += arr.size
+            n = len(self.read_grads)
+            return pieces[:n], pieces[n:], stage_deltas
 
         def flat() -> np.ndarray:
             own = [delta] if self.has_delta else []
@@ -162,6 +196,10 @@ class LayerEngine:
 
     def winners(self, inputs: np.ndarray) -> np.ndarray:
         """For each window, the input index of the cell whose max bracket evaluates to 1."""
+        if self.plan is not None:
+            return self.plan.winners(inputs, self.layer.input_shape).reshape(
+                self.layer.output_shape
+            )
         out = np.empty(self.layer.output_shape, dtype=object)
         flags = self.winner_fn(inputs.ravel())
         for (source, cell), flag in zip(self.cells, flags):
@@ -186,7 +224,10 @@ class Engine:
     def __init__(self, derivation: Derivation) -> None:
         self.derivation = derivation
         self.network = derivation.network
-        self.layers = [LayerEngine(layer) for layer in derivation.layers]
+        self.layers = []
+        for done, layer in enumerate(derivation.layers):
+            report("compiling", done, len(derivation.layers))
+            self.layers.append(LayerEngine(layer))
         self.loss = None if derivation.loss is None else LayerEngine(derivation.loss)
 
     def _params(self, comp: LayerEngine, values: Values) -> list[np.ndarray]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,9 +208,12 @@ def one_decimal(shapes: dict[str, Shape], seed: int) -> dict[str, np.ndarray]:
 def random_values(network: Network, seed: int) -> Values:
     """Reproducible random numbers for a network or a lone layer.
 
-    A lone layer gets numbers with one decimal in [−1, 1], easy to follow by hand; a
-    network inputs and parameters uniform in (−1, 1) and a target its loss can take (in
-    [0, 1] for mse, a one-hot class for cross-entropy).
+    A lone layer gets numbers with one decimal in [−1, 1], easy to follow by hand. A network
+    gets what PyTorch starts from: every weight and bias uniform in ±1/√fan_in (fan_in = the
+    inputs one output entry reads: C·KH·KW for a convolution, in_features for a fully connected layer),
+    an input drawn like ``torch.randn`` (standard normal), and a target its loss can take
+    (in [0, 1] for mse, a one-hot class for cross-entropy), so a classifier's loss starts
+    near ln(classes).
 
     Example:
         >>> from symcnn.graph.presets import preset
@@ -223,8 +227,15 @@ def random_values(network: Network, seed: int) -> Values:
         delta = drawn.pop("delta")
         return Values(drawn.pop("input"), drawn, delta=delta)
     rng = np.random.default_rng(seed)
-    inputs = rng.uniform(-1.0, 1.0, network.batched(network.input))
-    params = {name: rng.uniform(-1.0, 1.0, shape) for name, shape in network.param_shapes().items()}
+    inputs = rng.standard_normal(network.batched(network.input))
+    params = {}
+    for node in network.nodes:
+        # PyTorch's default for a weight of two axes or more (conv, dense): uniform in
+        # ±1/√fan_in, its bias alike; a per-channel scale (batch norm) keeps ±1
+        weight = node.layer.param_shapes().get(Role.WEIGHT)
+        bound = 1.0 / math.sqrt(node.layer.fan_in) if weight and len(weight[0]) > 1 else 1.0
+        for role, name in node.param_names(network.lone).items():
+            params[name] = rng.uniform(-bound, bound, node.layer.param_shapes()[role][0])
     assert network.loss is not None
     shape = network.output_shape
     if network.batch is None:

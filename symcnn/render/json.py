@@ -6,11 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..core.progress import report
 from ..core.symbols import Role
 from ..derivation.derived import DerivedLayer
 from ..document.model import Document, GradientBlock
 from ..graph.network import INPUT
 from ..kinds.registry import conventions, letters
+from .bulk import chain_strings, forward_strings
 from .printers import JsonPrinter, chain_sum_string, forward_string
 
 if TYPE_CHECKING:
@@ -61,9 +63,9 @@ def lone_json(doc: Document) -> dict[str, Any]:
         "config": {**layer.layer.config(), "index_base": base},
         "output_shape": list(layer.output_shape),
         "symbols": {r.value: nested(grids[r].symbols, str) for r in roles if r in grids},
-        "forward": nested(layer.forward.terms, lambda terms: forward_string(p, terms)),
+        "forward": forward_strings(p, layer.forward).tolist(),
         "grad": {
-            b.role.value: nested(b.sums, lambda cs: chain_sum_string(p, cs))
+            b.role.value: chain_strings(p, b.sums).tolist()
             for b in doc.backward
             if isinstance(b, GradientBlock)
         },
@@ -137,7 +139,7 @@ def layer_json(
 
     def strings(grads: np.ndarray) -> Any:
         if id(grads) not in cache:
-            cache[id(grads)] = nested(grads, lambda cs: chain_sum_string(p, cs))
+            cache[id(grads)] = chain_strings(p, grads).tolist()
         return cache[id(grads)]
 
     config = layer.layer.config()
@@ -150,7 +152,7 @@ def layer_json(
         "input_shape": list(layer.input_shape),
         "output_shape": list(layer.output_shape),
         "symbols": _symbols(layer),
-        "forward": nested(layer.forward.terms, lambda terms: forward_string(p, terms)),
+        "forward": forward_strings(p, layer.forward).tolist(),
         "grad": {role.value: strings(grads) for role, grads in layer.grads.items()},
     }
     if layer.node is not None:
@@ -194,7 +196,11 @@ def network_json(doc: Document, substitute: str | None = None) -> dict[str, Any]
     base = d.network.index_base
     printed: dict[int, Any] = {}
     loss = layer_json(d.loss, p, base, printed)
-    layers = [layer_json(layer, p, base, printed) for layer in reversed(d.layers)][::-1]
+    layers = []
+    for done, layer in enumerate(reversed(d.layers)):
+        report("printing", done, len(d.layers))
+        layers.append(layer_json(layer, p, base, printed))
+    layers.reverse()
     out: dict[str, Any] = {
         "network": d.network.config(),
         "loss_definition": d.network.loss.definition,
@@ -224,7 +230,7 @@ def network_json(doc: Document, substitute: str | None = None) -> dict[str, Any]
 def _printed(sums: np.ndarray, p: JsonPrinter, cache: dict[int, Any]) -> Any:
     """Printed chain sums, from the cache when a layer's entry printed the same array."""
     if id(sums) not in cache:
-        cache[id(sums)] = nested(sums, lambda cs: chain_sum_string(p, cs))
+        cache[id(sums)] = chain_strings(p, sums).tolist()
     return cache[id(sums)]
 
 
@@ -250,7 +256,7 @@ def run_json(d: Derivation, run: Run) -> dict[str, Any]:
         >>> d = derive(preset("seed000"))
         >>> j = run_json(d, Engine(d).run(random_values(d.network, 0)))
         >>> j["layers"][1]["winners"]
-        [[['z0_11', 'z0_14'], ['z0_32', 'z0_44']]]
+        [[['z0_12', 'z0_13'], ['z0_42', 'z0_44']]]
     """
     layers = []
     for values, layer in zip(run.layers, d.layers):

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..core.symbols import Role
 from ..document.model import DeltaBlock, Document, ForwardBlock, GradientBlock, QuantityBlock
+from .bulk import chain_strings, forward_strings
 from .matrices import bmatrix, slice_labels, slices_2d
 from .printers import SymcnnLatexPrinter, chain_sum_string, forward_string
 
@@ -24,11 +25,9 @@ def _forward_rows(block: ForwardBlock, p: SymcnnLatexPrinter) -> list[str]:
         for stage in layer.stages
         for idx in np.ndindex(*stage.grid.shape)
     ]
-    z = layer.grid(Role.OUTPUT).symbols
-    return rows + [
-        f"{p.symbol(z[idx])} &= {forward_string(p, layer.forward.terms[idx])}"
-        for idx in np.ndindex(*layer.output_shape)
-    ]
+    z = layer.grid(Role.OUTPUT).symbols.reshape(-1)
+    rhs = forward_strings(p, layer.forward).reshape(-1)
+    return rows + [f"{p.symbol(s)} &= {text}" for s, text in zip(z, rhs)]
 
 
 def _quantity_rows(block: QuantityBlock, p: SymcnnLatexPrinter) -> list[str]:
@@ -40,7 +39,7 @@ def _quantity_rows(block: QuantityBlock, p: SymcnnLatexPrinter) -> list[str]:
 
 
 def _printed(sums: np.ndarray, p: SymcnnLatexPrinter) -> np.ndarray:
-    return np.vectorize(lambda cs: chain_sum_string(p, cs), otypes=[object])(sums)
+    return chain_strings(p, sums)
 
 
 def lone_latex(doc: Document) -> str:
@@ -98,9 +97,9 @@ def network_latex(doc: Document) -> str:
         if isinstance(block, DeltaBlock):
             dsyms = layer.grid(Role.DELTA).symbols
             sums: Any = block.sums
+            texts = _printed(sums, p)
             rows = [
-                f"{p.symbol(dsyms[idx])} = {p.gradient_name(sums[idx].wrt)} "
-                f"&= {chain_sum_string(p, sums[idx])}"
+                f"{p.symbol(dsyms[idx])} = {p.gradient_name(sums[idx].wrt)} &= {texts[idx]}"
                 for idx in np.ndindex(*layer.output_shape)
             ]
             origins = [
@@ -122,9 +121,10 @@ def network_latex(doc: Document) -> str:
                     f"{layer.grid(Role.INPUT).latex}}} = {bmatrix(cells)}\n\\]"
                 )
         else:
+            texts = _printed(block.sums, p).reshape(-1)
             rows = [
-                f"{p.gradient_name(cs.wrt)} &= {chain_sum_string(p, cs)}"
-                for cs in block.sums.ravel()
+                f"{p.gradient_name(cs.wrt)} &= {text}"
+                for cs, text in zip(block.sums.ravel(), texts)
             ]
             out.append(_align(rows, block.name))
     return "\n\n".join(out) + "\n"

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..core.progress import report
 from ..core.shapes import shape_text
 from ..core.symbols import Role
 from ..derivation.derived import DerivedLayer
 from ..document.model import DeltaBlock, Document, ForwardBlock, GradientBlock, QuantityBlock
 from ..kinds.registry import letters
-from .printers import TextPrinter, ascii_text, chain_sum_string, forward_string
+from .bulk import chain_strings, forward_strings
+from .printers import TextPrinter, ascii_text, forward_string
 
 if TYPE_CHECKING:
     from ..derivation.derived import Derivation
@@ -85,12 +87,9 @@ def _forward_lines(block: ForwardBlock, p: TextPrinter, indent: str) -> list[str
             f"{indent}{p.symbol(stage.grid.symbols[idx])} = {forward_string(p, stage.terms[idx])}"
             for idx in np.ndindex(*stage.grid.shape)
         ]
-    out = layer.grid(Role.OUTPUT).symbols
-    terms: Any = layer.forward.terms
-    return lines + [
-        f"{indent}{p.symbol(out[idx])} = {forward_string(p, terms[idx])}"
-        for idx in np.ndindex(*layer.output_shape)
-    ]
+    out = layer.grid(Role.OUTPUT).symbols.reshape(-1)
+    rhs = forward_strings(p, layer.forward).reshape(-1)
+    return lines + [f"{indent}{p.symbol(z)} = {text}" for z, text in zip(out, rhs)]
 
 
 def _quantity_lines(block: QuantityBlock, p: TextPrinter) -> list[str]:
@@ -102,11 +101,12 @@ def _quantity_lines(block: QuantityBlock, p: TextPrinter) -> list[str]:
 
 def _gradient_lines(sums: np.ndarray, p: TextPrinter, names: np.ndarray | None = None) -> list[str]:
     lines = []
+    rhs = chain_strings(p, sums).reshape(-1)
     for k, cs in enumerate(sums.ravel()):
         lhs = p.gradient_name(cs.wrt)
         if names is not None:
             lhs = f"{p.symbol(names.ravel()[k])} = {lhs}"
-        lines.append(f"    {lhs} = {chain_sum_string(p, cs)}")
+        lines.append(f"    {lhs} = {rhs[k]}")
     return lines
 
 
@@ -128,7 +128,8 @@ def lone_text(doc: Document, unicode: bool = True) -> str:
     lines = [d.spec.describe().replace("->", arrow), "", "forward:"]
     for block in doc.forward:
         lines += _forward_lines(block, p, "  ")
-    for grad in doc.backward:
+    for done, grad in enumerate(doc.backward):
+        report("printing", done, len(doc.backward))
         if isinstance(grad, QuantityBlock):
             lines += ["", *[line[2:] for line in _quantity_lines(grad, p)]]
             continue
@@ -173,7 +174,8 @@ def network_text(doc: Document, unicode: bool = True, substitute: str | None = N
         lines.append(f"  {layer_summary(fwd.layer)}")
         lines += _forward_lines(fwd, p, "    ")
     lines += ["", "backward, from the loss to the input:"]
-    for block in doc.backward:
+    for done, block in enumerate(doc.backward):
+        report("printing", done, len(doc.backward))
         layer = block.layer
         error = layer.grid(Role.DELTA).text
         if isinstance(block, DeltaBlock):
