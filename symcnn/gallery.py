@@ -58,7 +58,7 @@ class Entry:
         if "network" in t:
             return load_network(EXAMPLES / t["network"])
         layer = layer_from_table(t["layer"]).sized(tuple(t["input"]))
-        return Network.of(layer, t.get("index_base", 1))
+        return Network.of(layer, t.get("index_base", 1), batch=t.get("batch"))
 
     def values(self, network: Network) -> Values | None:
         """The sheet's numbers (None: a sheet without a worked example)."""

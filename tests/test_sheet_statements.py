@@ -14,7 +14,9 @@ import pytest
 import scipy.signal
 from reference import avgpool2d_backward, conv2d_backward, maxpool2d_backward
 
+import symcnn
 from symcnn import AvgPool2d, Conv2d, ConvTranspose2d, Linear, MaxPool2d, Sigmoid, derive, preset
+from symcnn.kinds.registry import layer_from_table
 from symcnn.numeric.values import Values, hand_values, random_values
 from symcnn.sheet.build import sheet_tex
 from symcnn.sheet.options import SheetOptions
@@ -90,7 +92,57 @@ def evaluate(tex: str) -> np.ndarray:
     if r"\star" in tex:
         left, right = tex.split(r"\star")
         return scipy.signal.correlate2d(evaluate(left), evaluate(right), mode="valid")
-    return matrix_of(tex)
+    if tex.count(r"\begin{bmatrix}") == 1 and _MATRIX.fullmatch(tex):
+        return matrix_of(tex)
+    return arithmetic(tex)
+
+
+def _group(tex: str, start: int) -> tuple[str, int]:
+    """The text inside the brace group that opens at ``tex[start]``, and the index after it."""
+    assert tex[start] == "{", tex[start:]
+    depth = 0
+    for k in range(start, len(tex)):
+        depth += {"{": 1, "}": -1}.get(tex[k], 0)
+        if depth == 0:
+            return tex[start + 1 : k], k + 1
+    raise AssertionError(f"unbalanced braces in {tex!r}")
+
+
+def python_of(tex: str) -> str:
+    r"""A displayed computation as Python: matrices, numbers, ``+``, ``-``, ``\cdot``,
+    ``\frac``, ``\sqrt``, ``\left(``…``\right)``; anything else is left as it is, so that
+    an unknown command fails to evaluate."""
+    out, i = [], 0
+    while i < len(tex):
+        if tex.startswith(r"\begin{bmatrix}", i):
+            end = tex.index(r"\end{bmatrix}", i) + len(r"\end{bmatrix}")
+            out.append(f"np.array({matrix_of(tex[i:end]).tolist()!r})")
+            i = end
+        elif tex.startswith(r"\frac{", i):
+            top, i = _group(tex, i + len(r"\frac"))
+            bottom, i = _group(tex, i)
+            out.append(f"(({python_of(top)}) / ({python_of(bottom)}))")
+        elif tex.startswith(r"\sqrt{", i):
+            inside, i = _group(tex, i + len(r"\sqrt"))
+            out.append(f"np.sqrt({python_of(inside)})")
+        elif tex.startswith(r"\times 10^{", i):
+            power, i = _group(tex, i + len(r"\times 10^"))
+            out.append(f"* 10 ** ({power})")
+        else:
+            for latex, code in ((r"\cdot", "*"), (r"\left(", "("), (r"\right)", ")")):
+                if tex.startswith(latex, i):
+                    out.append(code)
+                    i += len(latex)
+                    break
+            else:
+                out.append(tex[i])
+                i += 1
+    return "".join(out)
+
+
+def arithmetic(tex: str) -> np.ndarray:
+    """The value of a displayed computation (see `python_of`), by NumPy."""
+    return np.asarray(eval(python_of(tex), {"np": np}))  # our own displays, as Python
 
 
 def operation_rows(tex: str) -> list[tuple[str, str]]:
@@ -315,3 +367,182 @@ def test_every_plural_message_counts_with_its_count() -> None:
             re.S,
         ):
             assert block.startswith("count="), (path.name, block)
+
+
+# --- mini-batches, merges and batch norm (issue 12) ----------------------------------------
+
+
+def _residual_torch(torch, values):
+    """The residual preset in torch, float64, with the sheet's numbers: the gradients of the
+    input, of the skip's sum s⁽⁵⁾ and of the second convolution's output z⁽³⁾."""
+    nn = torch.nn
+    convs = [nn.Conv2d(2, 2, 3, padding=1, bias=False).double() for _ in range(2)]
+    bns = [nn.BatchNorm2d(2).double() for _ in range(2)]
+    head = nn.Linear(32, 3).double()
+    with torch.no_grad():
+        for module, index in ((convs[0], 0), (convs[1], 3), (head, 8)):
+            module.weight.copy_(torch.from_numpy(values.params[f"{index}.weight"]))
+        head.bias.copy_(torch.from_numpy(values.params["8.bias"]))
+        for module, index in ((bns[0], 1), (bns[1], 4)):
+            module.weight.copy_(torch.from_numpy(values.params[f"{index}.weight"]))
+            module.bias.copy_(torch.from_numpy(values.params[f"{index}.bias"]))
+    x = torch.from_numpy(values.input).requires_grad_(True)
+    z3 = convs[1](torch.relu(bns[0](convs[0](x))))
+    s5 = x + bns[1](z3)
+    z3.retain_grad()
+    s5.retain_grad()
+    out = head(torch.flatten(torch.relu(s5), 1))
+    target = torch.from_numpy(values.target)
+    torch.nn.functional.cross_entropy(out, target, reduction="mean").backward()
+    return {"x": x.grad.numpy(), "s5": s5.grad.numpy(), "z3": z3.grad.numpy()}
+
+
+def _blocks(tex: str, opening: str) -> list[list[tuple[str, str]]]:
+    """The rows ``lhs = … = rhs`` of every gather* block after a sentence starting so."""
+    found = []
+    for block in re.findall(
+        re.escape(opening) + r"[^\n]*\n\\begin\{gather\*\}\n(.*?)\\end\{gather\*\}", tex, re.S
+    ):
+        rows = []
+        for row in re.split(r"\\\\\[0\.6ex\]", block):
+            parts = re.split(r" (?:\\\\ )?= ", row.strip())
+            rows.append((parts[0], parts[-1]))
+        found.append(rows)
+    return found
+
+
+def _true(lhs: str, rhs: str) -> None:
+    """The displayed left side, computed by NumPy, is the displayed right side (to the five
+    significant digits the operands are shown with)."""
+    left, right = evaluate(lhs), evaluate(rhs)
+    operands = [abs(float(m)) for m in re.findall(r"\d+\.?\d*", lhs)]
+    scale = max([1.0, float(np.max(np.abs(left))), *operands])
+    assert left == pytest.approx(right, rel=2e-4, abs=1e-4 * scale), lhs
+
+
+def test_residual_sheet_merges_and_batch_norm_are_true_and_are_torch_s() -> None:
+    """The residual block with numbers: where the input's paths merge, the part each reader
+    sends back and their sum, and batch norm's closed form one operation per line, are true
+    as read (NumPy) and are PyTorch's gradients (autograd, float64) for the first sample."""
+    torch = pytest.importorskip("torch")
+    net = preset("residual")
+    values = hand_values(net, 0)
+    tex = sheet_tex(net.derive(), SheetOptions(values=values))
+    grads = _residual_torch(torch, values)
+    (merge,) = _blocks(tex, "The gradients add where paths merge")
+    assert len(merge) == 2  # one line per channel of the first sample
+    for c, (lhs, rhs) in enumerate(merge):
+        _true(lhs, rhs)
+        conv_part, skip_part = (
+            matrix_of(m) for m in re.findall(r"\\begin\{bmatrix\}.*?\\end\{bmatrix\}", lhs)
+        )
+        assert skip_part == pytest.approx(grads["s5"][0, c], rel=1e-4, abs=1e-5)  # δ⁽⁵⁾: the skip
+        assert conv_part == pytest.approx(grads["x"][0, c] - grads["s5"][0, c], rel=1e-4, abs=1e-5)
+        assert matrix_of(rhs) == pytest.approx(grads["x"][0, c], rel=1e-4, abs=1e-5)
+    (closed,) = _blocks(tex, "The closed form with these numbers for channel 1")
+    assert len(closed) == 5
+    for lhs, rhs in closed:
+        _true(lhs, rhs)
+    assert matrix_of(closed[-1][1]) == pytest.approx(grads["z3"][0, 0], rel=1e-4, abs=1e-5)
+
+
+def test_a_false_merge_line_is_caught() -> None:
+    """The check can fail: the sum of the parts with one part left out is not the gradient."""
+    net = preset("residual")
+    tex = sheet_tex(net.derive(), SheetOptions(values=hand_values(net, 0)))
+    lhs, rhs = _blocks(tex, "The gradients add where paths merge")[0][0]
+    first = re.match(r"\\begin\{bmatrix\}.*?\\end\{bmatrix\}", lhs)
+    assert first is not None
+    with pytest.raises(AssertionError):
+        _true(first.group(), rhs)
+
+
+@pytest.mark.parametrize(
+    ("kind", "shape", "batch"),
+    [("batchnorm2d", (2, 2, 3), 2), ("batchnorm1d", (3,), 4), ("batchnorm2d", (1, 2, 2), None)],
+)
+def test_batch_norm_alone_closed_form_and_numpy_code_are_torch_s(kind, shape, batch) -> None:
+    """A batch norm layer alone, with a given δ: its closed form with numbers is true as read
+    and is torch's gradient of the input; its printed NumPy code computes torch's three
+    gradients (training mode, float64)."""
+    torch = pytest.importorskip("torch")
+    layer = layer_from_table({"type": kind}).sized(shape)
+    net = symcnn.Network.of(layer, batch=batch)
+    values = hand_values(net, 1)
+    tex = sheet_tex(net.derive(), SheetOptions(values=values))
+    x = values.input if batch else values.input[None]
+    delta = values.delta if batch else values.delta[None]
+    module = (torch.nn.BatchNorm2d if len(shape) == 3 else torch.nn.BatchNorm1d)(shape[0]).double()
+    with torch.no_grad():
+        module.weight.copy_(torch.from_numpy(values.params["weight"]))
+        module.bias.copy_(torch.from_numpy(values.params["bias"]))
+    xt = torch.from_numpy(x).requires_grad_(True)
+    module(xt).backward(torch.from_numpy(delta))
+    want = {
+        "grad_a": xt.grad.numpy(),
+        "grad_w": module.weight.grad.numpy(),
+        "grad_b": module.bias.grad.numpy(),
+    }
+    (closed,) = _blocks(tex, "The closed form with these numbers for channel 1")
+    for lhs, rhs in closed:
+        _true(lhs, rhs)
+    first = want["grad_a"][0, 0] if len(shape) == 3 else want["grad_a"][:, 0]
+    assert np.ravel(matrix_of(closed[-1][1])) == pytest.approx(np.ravel(first), rel=1e-4, abs=1e-5)
+    ns = {
+        "np": np,
+        "a": x,
+        "w": values.params["weight"],
+        "b": values.params["bias"],
+        "delta": delta,
+    }
+    exec(compile("\n".join(_code_blocks(tex)), "<sheet>", "exec"), ns)
+    for name, value in want.items():
+        assert ns[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+
+
+def test_printed_numpy_code_of_an_addition_and_a_concatenation() -> None:
+    """The code a sheet prints for an addition (each tensor gets δ) and a concatenation (each
+    its own channels of δ), run on random numbers and compared with the plain definitions."""
+    text = """
+input = [1, 3, 3]
+loss = "mse"
+[[layer]]
+id = "c"
+type = "conv2d"
+kernel = [2, 2]
+padding = [1, 1]
+out_channels = 2
+[[layer]]
+id = "r"
+type = "relu"
+[[layer]]
+type = "add"
+inputs = ["c", "r"]
+[[layer]]
+id = "s"
+type = "tanh"
+[[layer]]
+type = "concat"
+inputs = ["s", "r", "c"]
+[[layer]]
+type = "flatten"
+"""
+    d = symcnn.parse_network(text).derive()
+    tex = sheet_tex(d)
+    blocks = dict(
+        re.findall(
+            r"\\subsection\{Layer (\d), [^}]*\}.*?\\begin\{verbatim\}\n(.*?)\\end\{verbatim\}",
+            tex,
+            re.S,
+        )
+    )
+    rng = np.random.default_rng(0)
+    delta = rng.normal(size=(2, 4, 4))
+    ns = {"np": np, "delta": delta}
+    exec(blocks["2"], ns)
+    assert ns["grad_a1"] is delta and ns["grad_a2"] is delta
+    delta = rng.normal(size=(6, 4, 4))
+    ns = {"np": np, "delta": delta}
+    exec(blocks["4"], ns)
+    for k, part in enumerate((delta[0:2], delta[2:4], delta[4:6])):
+        assert np.array_equal(ns[f"grad_a{k + 1}"], part)

@@ -91,6 +91,9 @@ def size(name: str) -> Symbol:
 
 E = Symbol("E")
 DELTA = IndexedBase("delta")
+#: Batch norm's named quantities (μ, σ², x̂) and their δ.
+MEAN, VAR, XHAT = IndexedBase("mean"), IndexedBase("var"), IndexedBase("xhat")
+DMEAN, DVAR, DXHAT = IndexedBase("dmean"), IndexedBase("dvar"), IndexedBase("dxhat")
 Z = IndexedBase("z")
 A, W, B, MU = IndexedBase("a"), IndexedBase("w"), IndexedBase("b"), IndexedBase("mu")
 OMEGA = IndexedBase("omega")  # the constant averaging kernel 1/(k_1 k_2) of average pooling
@@ -103,8 +106,26 @@ HOUT, WOUT, NC, NO = size("H_out"), size("W_out"), size("C"), size("O")
 NG = size("G")  # the channel groups of a grouped convolution
 # sizes of the vector layers: a fully connected layer's, and a flat vector's length
 NIN, NOUT, NV = size("N_in"), size("N_out"), size("N")
+#: The sample of a mini-batch (its index comes first) and the number of samples.
+S_, NB = index("s"), size("B")
+#: The number of values a batch norm's statistics average over (B·H·W, or B), and its ε.
+NM, EPS = size("M"), Symbol("epsilon", positive=True)
 #: Every size symbol (a condition on sizes only is not a range condition on an index).
-SIZES = frozenset({H, WD, KH, KW, HOUT, WOUT, NC, NO, NG, NIN, NOUT, NV})
+SIZES = frozenset({H, WD, KH, KW, HOUT, WOUT, NC, NO, NG, NIN, NOUT, NV, NB, NM})
+
+
+def read_base(k: int) -> IndexedBase:
+    """The k-th tensor (from 1) a merging layer reads: ``a``, then ``a2``, ``a3`` ….
+
+    Example:
+        >>> read_base(1), read_base(2)
+        (a, a2)
+    """
+    return A if k == 1 else IndexedBase(f"a{k}")
+
+
+#: Tensors a parameter of its layer, the same for every sample of a mini-batch.
+SHARED = frozenset({"w", "b", "omega"})
 
 
 def primed(s: Symbol) -> Symbol:

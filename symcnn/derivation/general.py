@@ -22,6 +22,7 @@ from sympy import Indexed, Sum, Symbol
 from ..core import indexed as ix
 from ..core.indexed import General
 from ..core.symbols import Role
+from ..errors import SpecError
 from ..kinds.base import Layer
 from .index import ChainRule, derive_general
 
@@ -204,6 +205,11 @@ def general_layer(layer: Layer, base: int = 1) -> GeneralLayer:
         >>> g.gradients[0].rhs
         Sum(delta[i]*w[i, j'], (i, 1, 2))
     """
+    if layer.quantities(None) or type(layer).index_formula is Layer.index_formula:
+        raise SpecError(
+            f"--general does not cover {layer.kind} layers yet (named quantities or several "
+            "tensors read); symcnn grad and symcnn sheet derive them for a given size"
+        )
     general, rules = derive_general(layer, base)
     grads = tuple(
         exact(

@@ -8,10 +8,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..core import indexed as ix
+from ..core.indexed import General
 from ..core.shapes import Shape, shape_of, shape_text
 from ..core.symbols import Role
 from ..errors import SpecError
-from .base import Layer
+from .base import Layer, NumpyCode
 
 
 def read_shapes(value: Any, kind: str) -> tuple[Shape, ...]:
@@ -110,3 +112,36 @@ class Add(Layer):
 
     def terms(self, x: np.ndarray, params: dict[Role, np.ndarray]) -> np.ndarray:
         raise SpecError("add reads two or more tensors (see read_terms)")
+
+    # --- sheets --------------------------------------------------------------------------
+
+    def index_formula(self, base: int) -> General:
+        """``s[c,i,j] = a[c,i,j] + a2[c,i,j] + …`` (the k-th tensor it reads is ``a``, ``a2`` …).
+
+        Example:
+            >>> Add(input=((2, 2, 2), (2, 2, 2))).index_formula(1).rhs
+            a2[c, i, j] + a[c, i, j]
+        """
+        outer, rng, sizes = ix.elementwise(self.input_shape, base)
+        rhs = sum(
+            (ix.read_base(k + 1)[outer] for k in range(1, len(self.read_shapes))),
+            ix.A[outer],
+        )
+        wrt = {Role.INPUT: ix.A[tuple(ix.primed(s) for s in outer)]}
+        return General(ix.Z[outer], rhs, outer, rng, sizes, wrt)
+
+    def facts(self) -> dict[str, Any]:
+        shape = self.input_shape
+        return {"channels": shape[0] if len(shape) == 3 else 1, "tensors": len(self.read_shapes)}
+
+    def numpy_code(self, role: Role) -> NumpyCode | None:
+        """Every tensor it adds receives δ itself.
+
+        Example:
+            >>> print(Add(input=((2,), (2,), (2,))).numpy_code(Role.INPUT).text)
+            grad_a1 = grad_a2 = grad_a3 = delta
+        """
+        if role is not Role.INPUT:
+            return None
+        names = " = ".join(f"grad_a{k + 1}" for k in range(len(self.read_shapes)))
+        return NumpyCode(f"{names} = delta")

@@ -89,6 +89,9 @@ class TexNames:
     b: str = "b"
     z: str = "z"
     d: str = r"\delta"
+    #: The layer's named quantities (batch norm's μ, σ², x̂) and their δ, in order.
+    q: tuple[str, ...] = ()
+    dq: tuple[str, ...] = ()
 
     @staticmethod
     def ch(stem: str, channels: str) -> str:
@@ -131,6 +134,8 @@ class Lemma:
     value: np.ndarray
     expand: dict[Any, Any] = dataclasses.field(default_factory=dict)
     define: dict[Any, Any] = dataclasses.field(default_factory=dict)
+    #: The statement in LaTeX with the given names, as its two sides (None: none).
+    tex: Callable[[TexNames], tuple[str, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -499,6 +504,11 @@ class Layer:
     def index_formula(self, base: int) -> General:
         """The forward rule as one index formula, for the size-independent chain rule."""
         raise NotImplementedError
+
+    def stage_formulas(self, base: int, batch: int | None) -> list[tuple[str, General]]:
+        """The index formula of each named quantity, in the order they are computed, named
+        by the label of its tensor (``mean``, ``var``, ``xhat``); none by default."""
+        return []
 
     # --- checking ------------------------------------------------------------------------
 

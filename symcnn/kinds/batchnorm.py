@@ -16,7 +16,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import symengine as se
+import sympy
+from sympy import Sum
 
+from ..core import indexed as ix
+from ..core.indexed import General
 from ..core.shapes import Shape, channel_axes, positive, shape_of, shape_text
 from ..core.symbols import Role
 from ..errors import SpecError
@@ -27,6 +31,7 @@ from .base import (
     Layer,
     Lemma,
     Mistake,
+    NumpyCode,
     Quantity,
     TexNames,
     torch_array,
@@ -142,7 +147,8 @@ class _BatchNorm(Layer):
     def param_shapes(self) -> dict[Role, tuple[Shape, int]]:
         if not self.affine:
             return {}
-        return {Role.WEIGHT: ((self.channels,), 1), Role.BIAS: ((self.channels,), 1)}
+        # γ_c, β_c: the channel is their only index, written as a subscript (as μ_c)
+        return {Role.WEIGHT: ((self.channels,), 0), Role.BIAS: ((self.channels,), 0)}
 
     @property
     def term_count(self) -> int:
@@ -176,7 +182,7 @@ class _BatchNorm(Layer):
             >>> [q.name for q in BatchNorm2d(input=(2, 2, 2)).quantities(3)]
             ['mu', 'var', 'xh']
         """
-        stat = 1 if self.rank == 3 else 0
+        stat = 0  # μ_c, σ²_c: the channel is their only index, written as a subscript
         shape = self.input_shape if batch is None else (batch, *self.input_shape)
         return (
             Quantity("mu", r"\mu", "μ", (self.channels,), stat, False, "batch mean per channel"),
@@ -263,6 +269,10 @@ class _BatchNorm(Layer):
         m, eps = self.per_channel(x.shape[0] if batched else None), exact(self.eps)
         gamma = params.get(Role.WEIGHT)
         g = [se.Integer(1)] * self.channels if gamma is None else list(gamma)
+
+        def scale(n: TexNames) -> str:  # γ, or 1 without the affine parameters
+            return _tex(n).w if gamma is not None else "1"
+
         cells = self._cells(xb.shape)
         total_d = [se.Symbol(f"sum_delta_{c}") for c in range(self.channels)]
         total_dx = [se.Symbol(f"sum_delta_xhat_{c}") for c in range(self.channels)]
@@ -288,9 +298,37 @@ class _BatchNorm(Layer):
             for c in range(self.channels)
         }
         lemmas = (
-            Lemma(XHAT, "∂E/∂x̂ = γ·δ", d_xhat if batched else d_xhat[0]),
-            Lemma(VAR, "∂E/∂σ² = −γ·Σ δ·x̂ / (2(σ² + ε))", d_var, sums),
-            Lemma(MU, "∂E/∂μ = −γ·Σ δ / √(σ² + ε)", d_mu, sums, means),
+            Lemma(
+                XHAT,
+                "∂E/∂x̂ = γ·δ",
+                d_xhat if batched else d_xhat[0],
+                tex=lambda n: (
+                    _tex(n).dq[XHAT],
+                    rf"{scale(n)}\,{n.d}" if gamma is not None else n.d,
+                ),
+            ),
+            Lemma(
+                VAR,
+                "∂E/∂σ² = −γ·Σ δ·x̂ / (2(σ² + ε))",
+                d_var,
+                sums,
+                tex=lambda n: (
+                    _tex(n).dq[VAR],
+                    rf"-\frac{{{scale(n)}}}{{2\left({_tex(n).q[VAR]} + \epsilon\right)}}"
+                    rf" \sum {n.d}\,{_tex(n).q[XHAT]}",
+                ),
+            ),
+            Lemma(
+                MU,
+                "∂E/∂μ = −γ·Σ δ / √(σ² + ε)",
+                d_mu,
+                sums,
+                means,
+                tex=lambda n: (
+                    _tex(n).dq[MU],
+                    rf"-\frac{{{scale(n)}}}{{\sqrt{{{_tex(n).q[VAR]} + \epsilon}}}} \sum {n.d}",
+                ),
+            ),
         )
         gx = np.empty(xb.shape, dtype=object)
         for idx in np.ndindex(*xb.shape):
@@ -303,8 +341,9 @@ class _BatchNorm(Layer):
                 f"∂E/∂x = γ/(M·√(σ² + ε)) · (M·δ − Σδ − x̂·Σ δ·x̂), per channel, M = {m}",
                 lambda n: (
                     rf"\frac{{\partial E}}{{\partial {_tex(n).a}}}",
-                    rf"\frac{{{_tex(n).w}}}{{M\sqrt{{\sigma^{{2}} + \epsilon}}}}"
-                    rf"\left(M\,{n.d} - \sum {n.d} - \hat{{x}} \sum {n.d}\,\hat{{x}}\right)",
+                    rf"\frac{{{scale(n)}}}{{M\sqrt{{{_tex(n).q[VAR]} + \epsilon}}}}"
+                    rf"\left(M\,{n.d} - \sum {n.d} - {_tex(n).q[XHAT]} \sum {n.d}\,"
+                    rf"{_tex(n).q[XHAT]}\right)",
                 ),
                 gx if batched else gx[0],
                 lemmas=lemmas,
@@ -327,7 +366,7 @@ class _BatchNorm(Layer):
                     "∂E/∂γ_c = Σ δ·x̂ over the channel's M values",
                     lambda n: (
                         rf"\frac{{\partial E}}{{\partial {_tex(n).w}}}",
-                        rf"\sum {n.d}\,\hat{{x}}",
+                        rf"\sum {n.d}\,{_tex(n).q[XHAT]}",
                     ),
                     weight,
                 ),
@@ -340,6 +379,99 @@ class _BatchNorm(Layer):
                 ),
             ]
         return forms
+
+    # --- sheets --------------------------------------------------------------------------
+
+    def index_formula(self, base: int) -> General:
+        """``y[c,i,j] = γ[c]·x̂[c,i,j] + β[c]`` for one sample (γ, β are the layer's w and b).
+
+        Example:
+            >>> BatchNorm2d(input=(2, 3, 3)).index_formula(1).rhs
+            b[c] + w[c]*xhat[c, i, j]
+        """
+        cell = (ix.C_, ix.I_, ix.J_) if self.rank == 3 else (ix.C_,)
+        rng = ix.ranges(base, {ix.C_: ix.NC, ix.I_: ix.H, ix.J_: ix.WD})
+        rhs: sympy.Expr = ix.XHAT[cell]
+        wrt: dict[Role, Any] = {}
+        if self.affine:
+            rhs = ix.W[ix.C_] * ix.XHAT[cell] + ix.B[ix.C_]
+            wrt = {Role.WEIGHT: ix.W[ix.primed(ix.C_)], Role.BIAS: ix.B[ix.primed(ix.C_)]}
+        return General(ix.Z[cell], rhs, cell, rng, self._sizes(), wrt)
+
+    def _sizes(self) -> dict[Any, int]:
+        shape = self.input_shape
+        sizes = {ix.NC: shape[0]}
+        if self.rank == 3:
+            sizes |= {ix.H: shape[1], ix.WD: shape[2]}
+        return sizes
+
+    def stage_formulas(self, base: int, batch: int | None) -> list[tuple[str, General]]:
+        """μ_c = Σ x/M, σ²_c = Σ (x − μ_c)²/M over the channel's M values (every sample and
+        position), and x̂ = (x − μ_c)/√(σ²_c + ε), as index formulas.
+
+        Example:
+            >>> [g.rhs for _, g in BatchNorm1d(input=(2,)).stage_formulas(1, 4)][0]
+            Sum(a[s, c], (s, 1, B))/M
+        """
+        lead = (ix.S_,) if batch is not None else ()
+        spatial = (ix.I_, ix.J_) if self.rank == 3 else ()
+        cell = (*lead, ix.C_, *spatial)
+        sizes = {ix.C_: ix.NC, ix.I_: ix.H, ix.J_: ix.WD, ix.S_: ix.NB}
+        rng = ix.ranges(base, {s: sizes[s] for s in (ix.C_, *lead, *spatial)})
+        over = [(s, *rng[s]) for s in (*lead, *spatial)]
+        numbers = self._sizes() | {ix.NM: self.per_channel(batch)}
+        if batch is not None:
+            numbers[ix.NB] = batch
+        x, c = ix.A[cell], ix.C_
+        primed = ix.A[tuple(ix.primed(s) for s in cell)]
+        mean = Sum(x, *over) / ix.NM
+        var = Sum((x - ix.MEAN[c]) ** 2, *over) / ix.NM
+        xhat = (x - ix.MEAN[c]) * (ix.VAR[c] + ix.EPS) ** sympy.Rational(-1, 2)
+        wrt = {Role.INPUT: primed}
+        return [
+            ("mean", General(ix.MEAN[c], mean, (c,), rng, numbers, wrt)),
+            ("var", General(ix.VAR[c], var, (c,), rng, numbers, wrt)),
+            ("xhat", General(ix.XHAT[cell], xhat, cell, rng, numbers, wrt)),
+        ]
+
+    def facts(self) -> dict[str, Any]:
+        return {
+            "channels": self.channels,
+            "eps": self.eps,
+            "affine": self.affine,
+            "rank": self.rank,
+        }
+
+    def numpy_code(self, role: Role) -> NumpyCode | None:
+        """The batch statistics and x̂ again, then ∂E/∂γ = Σ δ·x̂, ∂E/∂β = Σ δ and the closed
+        form of ∂E/∂x, over the whole batch (``a`` and ``delta`` with the sample axis first;
+        ``w`` is γ). The input's code computes what the others use, so it comes first.
+
+        Example:
+            >>> print(BatchNorm1d(input=(3,)).numpy_code(Role.BIAS).text)
+            grad_b = delta.sum(axis=axes)
+        """
+        axes = "(0, 2, 3)" if self.rank == 3 else "(0,)"
+        shape = "(1, -1, 1, 1)" if self.rank == 3 else "(1, -1)"
+        gamma = f"w.reshape{shape}" if self.affine else "1"
+        code = {
+            Role.INPUT: (
+                f"axes, eps = {axes}, {self.eps!r}\n"
+                "m = a.size // a.shape[1]\n"
+                "mu = a.mean(axis=axes, keepdims=True)\n"
+                "var = ((a - mu) ** 2).mean(axis=axes, keepdims=True)\n"
+                "xhat = (a - mu) / np.sqrt(var + eps)\n"
+                "sum_d = delta.sum(axis=axes, keepdims=True)\n"
+                "sum_dx = (delta * xhat).sum(axis=axes, keepdims=True)\n"
+                f"grad_a = ({gamma} / (m * np.sqrt(var + eps))\n"
+                "          * (m * delta - sum_d - xhat * sum_dx))"
+            ),
+            Role.WEIGHT: "grad_w = (delta * xhat).sum(axis=axes)",
+            Role.BIAS: "grad_b = delta.sum(axis=axes)",
+        }
+        if role in (Role.WEIGHT, Role.BIAS) and not self.affine:
+            return None
+        return NumpyCode(code[role]) if role in code else None
 
     # --- checking ------------------------------------------------------------------------
 
@@ -378,10 +510,23 @@ class _BatchNorm(Layer):
         return norm_model(self, role, arrays, **options)
 
 
+#: The LaTeX of μ, σ², x̂ and of their δ, for a layer alone.
+QUANTITIES = (r"\mu", r"\sigma^{2}", r"\hat{x}")
+DELTAS = (r"\delta\mu", r"\delta\sigma^{2}", r"\delta\hat{x}")
+
+
 def _tex(names: TexNames) -> TexNames:
-    """A layer alone's names, in batch norm's letters: x, γ, β (a network's stay its own)."""
+    r"""A layer alone's names, in batch norm's letters: x, γ, β, μ, σ², x̂ (a network's stay
+    its own).
+
+    Example:
+        >>> print(_tex(SINGLE).q[VAR], _tex(TexNames(a="z^{(0)}", q=("m", "v", "h"))).q[XHAT])
+        \sigma^{2} h
+    """
     if names == SINGLE:
-        return replace(names, a="x", w=r"\gamma", b=r"\beta", z="y")
+        names = replace(names, a="x", w=r"\gamma", b=r"\beta", z="y")
+    if not names.q:
+        names = replace(names, q=QUANTITIES, dq=DELTAS)
     return names
 
 
@@ -439,7 +584,7 @@ class BatchNorm2d(_BatchNorm):
 
     Example:
         >>> BatchNorm2d(input=(3, 4, 4)).param_shapes()[Role.WEIGHT]
-        ((3,), 1)
+        ((3,), 0)
     """
 
     kind = "batchnorm2d"

@@ -12,7 +12,7 @@ from ..core.shapes import Shape, shape_text
 from ..core.symbols import Role
 from ..errors import SpecError
 from .add import read_shapes
-from .base import Layer
+from .base import Layer, NumpyCode
 
 
 @dataclass(frozen=True)
@@ -112,3 +112,29 @@ class Concat(Layer):
 
     def terms(self, x: np.ndarray, params: dict[Role, np.ndarray]) -> np.ndarray:
         raise SpecError("concat reads two or more tensors (see read_terms)")
+
+    # --- sheets --------------------------------------------------------------------------
+
+    def facts(self) -> dict[str, Any]:
+        counts = [s[0] for s in self.read_shapes]
+        starts = [sum(counts[:k]) for k in range(len(counts))]
+        return {
+            "channels": self.output_shape[0],
+            "tensors": len(counts),
+            "parts": [{"count": n, "start": a} for n, a in zip(counts, starts)],
+            "flat": len(self.output_shape) == 1,
+        }
+
+    def numpy_code(self, role: Role) -> NumpyCode | None:
+        """Each tensor gets back its own channels of δ (its entries, for vectors).
+
+        Example:
+            >>> print(Concat(input=((1, 2, 2), (3, 2, 2))).numpy_code(Role.INPUT).text)
+            grad_a1, grad_a2 = np.split(delta, [1], axis=0)
+        """
+        if role is not Role.INPUT:
+            return None
+        counts = [s[0] for s in self.read_shapes]
+        cuts = [sum(counts[: k + 1]) for k in range(len(counts) - 1)]
+        names = ", ".join(f"grad_a{k + 1}" for k in range(len(counts)))
+        return NumpyCode(f"{names} = np.split(delta, {cuts}, axis=0)")

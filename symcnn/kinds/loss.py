@@ -72,6 +72,11 @@ class Loss:
     def check_target(self, target: np.ndarray, source: str) -> None:
         """A `ValuesError` when the target cannot be one for this loss."""
 
+    def torch_expression(self, reduction: str | None) -> str:
+        """E in PyTorch for a mini-batch: ``y`` the output and ``t`` the target, the samples
+        first (``torch.nn.functional`` as ``F``), summed or averaged over the samples."""
+        raise NotImplementedError
+
     def draw_target(self, rng: np.random.Generator, shape: Shape) -> np.ndarray:
         """A random target for ``--random``."""
         raise NotImplementedError
@@ -114,6 +119,14 @@ class MSELoss(Loss):
 
     def draw_target(self, rng: np.random.Generator, shape: Shape) -> np.ndarray:
         return rng.uniform(0.0, 1.0, shape)
+
+    def torch_expression(self, reduction: str | None) -> str:
+        """Example:
+        >>> MSELoss().torch_expression("mean")
+        '0.5 * ((y - t) ** 2).sum() / y.shape[0]'
+        """
+        total = "0.5 * ((y - t) ** 2).sum()"
+        return f"{total} / y.shape[0]" if reduction == "mean" else total
 
 
 @dataclass(frozen=True)
@@ -159,6 +172,13 @@ class CrossEntropyLoss(Loss):
                 f"{source}: for cross_entropy the target must be a probability vector "
                 f"(entries ≥ 0, sum 1), got sum {float(target.sum()):g}"
             )
+
+    def torch_expression(self, reduction: str | None) -> str:
+        """Example:
+        >>> CrossEntropyLoss().torch_expression("sum")
+        'F.cross_entropy(y, t, reduction="sum")'
+        """
+        return f'F.cross_entropy(y, t, reduction="{reduction or "sum"}")'
 
     def draw_target(self, rng: np.random.Generator, shape: Shape) -> np.ndarray:
         target = np.zeros(shape)

@@ -259,11 +259,21 @@ def hand_values(network: Network, seed: int) -> Values:
         return random_values(network, seed)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValuesError(f"--random needs a seed ≥ 0, got {seed}")
-    drawn = one_decimal({"input": network.input, **network.param_shapes()}, seed)
+    drawn = one_decimal({"input": network.batched(network.input), **network.param_shapes()}, seed)
     inputs = drawn.pop("input")
+    for node in network.nodes:  # a batch norm's scale of 0 would silence its channel
+        name = node.param_names().get(Role.WEIGHT)
+        if node.layer.couples_samples and name is not None:
+            drawn[name][drawn[name] == 0] = 1.0
     assert network.loss is not None
     rng = np.random.default_rng(seed + 1)
-    target = np.round(network.loss.draw_target(rng, network.output_shape), 1)
+    shape = network.output_shape
+    if network.batch is None:
+        target = np.round(network.loss.draw_target(rng, shape), 1)
+    else:  # one target per sample
+        target = np.stack(
+            [np.round(network.loss.draw_target(rng, shape), 1) for _ in range(network.batch)]
+        )
     return Values(inputs, drawn, target=target)
 
 

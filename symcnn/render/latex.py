@@ -70,8 +70,9 @@ def lone_latex(doc: Document) -> str:
         out.append(_align(rows))
     base = d.network.index_base
     for block, cells in zip(blocks, printed):
-        name = block.layer.grid(block.role).latex
-        labels = slice_labels(block.sums.shape, name, base, gradient=True)
+        grid = block.layer.grid(block.role)
+        batch = grid.batch and block.sums.ndim > 2  # a [B, N] matrix: one row per sample
+        labels = slice_labels(block.sums.shape, grid.latex, base, gradient=True, batch=batch)
         for label, (_lead, sl) in zip(labels, slices_2d(cells)):
             out.append(f"\\[\n{label} = {bmatrix(sl)}\n\\]")
     return "\n\n".join(out) + "\n"

@@ -205,18 +205,27 @@ def shape_tex(shape: tuple[int, ...]) -> Tex:
     return Tex(r" \times ".join(str(n) for n in shape) or "1")
 
 
-def slices(cells: np.ndarray, name: str, base: int, gradient: bool = False) -> list[dict[str, Any]]:
+def slices(
+    cells: np.ndarray, name: str, base: int, gradient: bool = False, batch: bool = False
+) -> list[dict[str, Any]]:
     """A tensor of printed cells as 2-D slices, each labelled with its channel indices.
 
-    ``gradient`` labels them ∂E/∂(name) instead of (name).
+    ``gradient`` labels them ∂E/∂(name) instead of (name). With ``batch`` the first axis is
+    the sample of a mini-batch: each sample's slices are labelled with it, ``x^{(2)}_{1;}``.
 
     Example:
         >>> cells = np.array([[["a", "b"]], [["c", "d"]]], dtype=object)
         >>> [s["label"] for s in slices(cells, "a", 1)]
         ['a^{(1)}', 'a^{(2)}']
+        >>> [s["label"] for s in slices(cells, "v", 1, batch=True)]
+        ['v_{1;}', 'v_{2;}']
     """
-
-    labels = slice_labels(cells.shape, name, base, gradient)
+    if batch and cells.ndim == 2:  # a flat vector per sample: one row each
+        return [
+            {"label": label, "body": matrix(cells[k].reshape(1, -1), MATRIX_CAP)}
+            for k, label in enumerate(slice_labels(cells.shape, name, base, gradient, batch))
+        ]
+    labels = slice_labels(cells.shape, name, base, gradient, batch)
     if cells.size == 1:
         return [{"label": labels[0], "body": Tex(str(cells.ravel()[0]))}]
     if cells.ndim == 1:
@@ -228,18 +237,36 @@ def slices(cells: np.ndarray, name: str, base: int, gradient: bool = False) -> l
     ]
 
 
-def slice_labels(shape: tuple[int, ...], name: str, base: int, gradient: bool = False) -> list[Tex]:
-    """The labels `slices` gives the 2-D slices of a tensor of this shape.
+def slice_labels(
+    shape: tuple[int, ...], name: str, base: int, gradient: bool = False, batch: bool = False
+) -> list[Tex]:
+    """The labels `slices` gives the 2-D slices of a tensor of this shape (with ``batch``,
+    the first axis is the sample, written first: ``z^{(0)(1)}_{2;}``).
 
     Example:
         >>> slice_labels((2, 3, 3), "z^{(0)}", 1)
         ['z^{(0)(1)}', 'z^{(0)(2)}']
+        >>> slice_labels((2, 1, 3, 3), "x", 1, batch=True)
+        ['x_{1;}', 'x_{2;}']
     """
 
-    def label(sup: str) -> Tex:
+    def label(sup: str, sample: str = "") -> Tex:
         symbol = with_channels(name, sup) if sup else name
+        if sample:
+            symbol = f"{symbol}_{{{sample};}}"
         return Tex(rf"\frac{{\partial E}}{{\partial {symbol}}}" if gradient else symbol)
 
+    if batch and len(shape) == 2:
+        return [label("", str(k + base)) for k in range(shape[0])]
+    if batch and len(shape) > 2:
+        lead = shape[:-2]
+        return [
+            label(
+                ",".join(str(i + base) for i, n in zip(idx[1:], lead[1:]) if n > 1),
+                str(idx[0] + base),
+            )
+            for idx in np.ndindex(*lead)
+        ]
     if len(shape) <= 2 or int(np.prod(shape)) == 1:
         return [label("")]
     lead = shape[:-2]

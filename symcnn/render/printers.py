@@ -43,6 +43,19 @@ def _vector(printer: Any, ys: tuple[sympy.Basic, ...], latex: bool) -> tuple[str
     return ", ".join(printer._print(y) for y in ys), [str(k + 1) for k in range(len(ys))]
 
 
+def tfrac(coeff: Any) -> str:
+    r"""A rational coefficient as LaTeX, its sign in front: ``-\tfrac{1}{2}``, ``3``.
+
+    Example:
+        >>> tfrac(sympy.Rational(-1, 2)), tfrac(sympy.Integer(3))
+        ('-\\tfrac{1}{2}', '3')
+    """
+    if coeff.q == 1:
+        return str(coeff.p)
+    sign = "-" if coeff.p < 0 else ""
+    return rf"{sign}\tfrac{{{abs(coeff.p)}}}{{{coeff.q}}}"
+
+
 def _power(body: str, exp: Any) -> str:
     """LaTeX of a function raised to a power: ``\\sigma(x)^{2}``."""
     return f"{body}^{{{exp}}}" if exp is not None else body
@@ -226,17 +239,19 @@ class SymcnnLatexPrinter(LatexPrinter):
 
     def spell(self, name: str, info: SymbolInfo | None) -> str:
         """A symbol of the table as LaTeX, channels as a superscript: ``w^{(2,1)}_{11}``,
-        ``z^{(0)(2)}_{11}`` in layer 0 (any other name as SymPy prints it)."""
+        ``z^{(0)(2)}_{11}`` in layer 0; the sample of a mini-batch first, before a semicolon:
+        ``x^{(2)}_{1;34}`` (any other name as SymPy prints it)."""
         if info is None:
             return str(super()._print_Symbol(sympy.Symbol(name)))
         stem = info.grid.latex
         if info.channel_part:
             stem = with_channels(stem, ",".join(map(str, info.channel_part)))
         spatial = info.spatial_part
+        sample = f"{info.sample_part[0]};" if info.sample_part else ""
         if not spatial:
-            return stem
+            return f"{stem}_{{{sample}}}" if sample else stem
         compact = all(i < 10 for i in spatial) and getattr(info.grid, "_compact", True)
-        return f"{stem}_{{{('' if compact else ',').join(map(str, spatial))}}}"
+        return f"{stem}_{{{sample}{('' if compact else ',').join(map(str, spatial))}}}"
 
     def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
         return self.symbol(expr)
@@ -274,7 +289,7 @@ class SymcnnLatexPrinter(LatexPrinter):
             return body
         if coeff == -1:
             return "-" + body
-        num = rf"\tfrac{{{coeff.p}}}{{{coeff.q}}}" if coeff.q != 1 else str(coeff.p)
+        num = tfrac(coeff)
         return f"{num} {body}" if rest else num
 
     def _item(self, f: Any, alone: bool = False) -> str:

@@ -2,46 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from ..core.symbols import Role
 from ..derivation import index
 from ..derivation.derived import Derivation
-from ..errors import SpecError
+from ..kinds.loss import Loss
 from ..numeric.engine import Engine, Run
 from ..render.matrices import shape_tex, track_matrix_columns
 from ..render.printers import SymcnnLatexPrinter
 from ..render.tex import Tex, escape_tex
 from .loss import loss_context
+from .merges import merge_context
 from .numbers import worked
 from .options import SheetOptions
 from .parts import layer_part, names_matrices, step_context
 from .printers import IndexedLatexPrinter
-from .tex import has_template, render
-
-
-def check_sheet(d: Derivation) -> None:
-    """A one-line `SpecError` for what sheets do not cover yet: mini-batches, branches and
-    merges, and the kinds without a sheet template (grad and run derive them all).
-
-    Example:
-        >>> from symcnn.graph.presets import preset
-        >>> from symcnn.derivation.derived import derive
-        >>> check_sheet(derive(preset("residual")))
-        Traceback (most recent call last):
-        symcnn.errors.SpecError: sheets do not cover mini-batches yet (batch = 2); symcnn grad and symcnn run derive it
-    """
-    net = d.network
-    where = "symcnn grad and symcnn run derive it"
-    if net.batch is not None:
-        raise SpecError(f"sheets do not cover mini-batches yet (batch = {net.batch}); {where}")
-    if not net.chained:
-        raise SpecError(
-            f"sheets do not cover networks with branches or merges yet (from, inputs); {where}"
-        )
-    for layer in d.layers:
-        if not has_template(layer.layer.template):
-            raise SpecError(f"sheets do not cover {layer.kind} layers yet; {where}")
+from .tex import render
 
 
 def sheet_tex(d: Derivation, options: SheetOptions | None = None) -> str:
@@ -59,53 +36,97 @@ def sheet_tex(d: Derivation, options: SheetOptions | None = None) -> str:
         >>> r"\documentclass" in tex and tex.rstrip().endswith(r"\end{document}")
         True
     """
-    check_sheet(d)
     options = options or SheetOptions()
     run = _run(d, options)
     lone = d.network.lone
-    seen: set[type] = set()
+    seen: set[Any] = set()
     with track_matrix_columns() as columns:
         parts = []
         for layer, lv in zip(d.layers, run.layers if run else [None] * len(d.layers)):
             values = {"input": lv.input, "delta": lv.delta} if lv is not None else None
-            parts.append(layer_part(d, layer, options, values, first=type(layer.layer) not in seen))
-            seen.add(type(layer.layer))
-        shown: dict[type, int | None] = {}
+            first = derivation_of(layer) not in seen
+            parts.append(layer_part(d, layer, options, values, first=first))
+            seen.add(derivation_of(layer))
+        shown: dict[Any, int | None] = {}
         for part, layer in zip(reversed(parts), reversed(d.layers)):  # the backward pass's order
-            kind = type(layer.layer)
+            kind = derivation_of(layer)
             part["first_back"] = kind not in shown
             part["same_as"] = shown.setdefault(kind, part["index"])
         p = SymcnnLatexPrinter(d.table)
         ip = IndexedLatexPrinter(d.table)
+        net = d.network
+        merges = [part["merge"] for part in parts if part["merge"]]
+        into_input = merge_context(d, None, p, options.detail) if not lone else None
         context: dict[str, Any] = {
             "title": options.title,  # None: the template's own, in the sheet's language
             "subtitle": subtitle(d),
-            "base": d.network.index_base,
+            "base": net.index_base,
             "lone": lone,
             "detail": options.detail,
-            "input": {"name": Tex(d.input_grid.latex), "shape": shape_tex(d.input_grid.shape)},
+            "input": {
+                "name": Tex(d.input_grid.latex),
+                "shape": shape_tex(net.input),
+                "flat": len(net.input) == 1,
+                "merge": into_input,
+            },
+            "batch": batch_context(d),
+            "branched": not net.chained,
+            "merged": bool(merges or into_input),
+            "letters": sorted({part["letter"] for part in parts}),
+            "ids": any(part["node_id"] for part in parts),
+            "scaled": any(part["letter"] == "y" and part["params"] for part in parts),
             "layers": parts,
             "names": names_matrices(d.layers[0], p) if lone else [],
             "loss": loss_context(d, p, options.detail) if d.loss is not None else None,
             "numbers": worked(d, run, options) if run is not None else None,
             "ops": operators(d),
-            "delta_steps": [step_context(ip, s) for s in index.output_delta_steps()]
+            "delta_steps": [
+                step_context(ip, s) for s in index.output_delta_steps(d.layers[0].layer.lone[1])
+            ]
             if lone
             else [],
         }
-    context["key"] = key_formulas(parts, context["loss"])
+    context["key"] = key_formulas(parts, context["loss"], context["merged"])
     context["max_matrix_cols"] = max(columns, default=0)
     return render("sheet.tex.j2", lang=options.lang, **context)
 
 
-def key_formulas(parts: list[dict[str, Any]], loss: dict[str, Any] | None) -> list[dict[str, Any]]:
+def derivation_of(layer: Any) -> Any:
+    """What makes two layers' derivations the same on a sheet: their kind, or, for layers
+    with named quantities (batch norm on images or on vectors), their template."""
+    return layer.layer.template if layer.stages else type(layer.layer)
+
+
+def batch_context(d: Derivation) -> dict[str, Any] | None:
+    """The mini-batch (None without one): its size B, how E reduces it, the sample index's
+    first value, and the PyTorch expression of E (with ``y`` the output, ``t`` the target)."""
+    net = d.network
+    if net.batch is None:
+        return None
+    reduction = net.reduction if d.loss is not None else None
+    return {
+        "size": net.batch,
+        "reduction": reduction,
+        "mean": reduction == "mean",
+        "torch": cast(Loss, d.loss.layer).torch_expression(reduction) if d.loss else None,
+    }
+
+
+def key_formulas(
+    parts: list[dict[str, Any]], loss: dict[str, Any] | None, merged: bool = False
+) -> list[dict[str, Any]]:
     """The closing box, in a single layer's names: the output error, then each kind's key
     formulas once (its identities, or SymPy's general results) with the layers it covers,
-    from the last layer back."""
+    from the last layer back; where paths merge, the sum of what every reader sends back."""
     rows: list[dict[str, Any]] = []
     if loss is not None and loss["output"] is not None:
         formula = Tex(rf"\delta = {loss['output_error']}")
         rows.append({"title": "", "layers": [], "formulas": [formula]})
+    if merged:
+        formula = Tex(
+            r"\frac{\partial E}{\partial a} = \sum_{l} \frac{\partial_{(l)} E}{\partial a}"
+        )
+        rows.append({"title": "", "merge": True, "layers": [], "formulas": [formula]})
     groups: dict[str, dict[str, Any]] = {}
     for part in reversed(parts):
         if part["kind"] in groups:
@@ -131,9 +152,13 @@ def subtitle(d: Derivation) -> Tex:
         >>> print(subtitle(derive(preset("seed003"))))
         $1 \times 3 \times 3$ $\to$ \texttt{conv2d} $1 \times 2 \times 2$ $\to$ \texttt{sigmoid} $1 \times 2 \times 2$ $\to$ \texttt{mse}
     """
-    parts = [f"${shape_tex(d.input_grid.shape)}$"]
+    net = d.network
+    parts = [f"${shape_tex(net.input)}$"]
+    if net.batch is not None:  # the shapes are a sample's
+        parts[0] = f"$B = {net.batch}$: {parts[0]}"
     for layer in d.layers:
-        parts.append(rf"\texttt{{{escape_tex(layer.kind)}}} ${shape_tex(layer.output_shape)}$")
+        shape = shape_tex(layer.layer.output_shape)
+        parts.append(rf"\texttt{{{escape_tex(layer.kind)}}} ${shape}$")
     if d.loss is not None:
         parts.append(rf"\texttt{{{escape_tex(d.loss.kind)}}}")
     return Tex(r" $\to$ ".join(parts))

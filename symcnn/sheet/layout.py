@@ -41,6 +41,18 @@ def elided_rows(count: int, row: Callable[[int], dict[str, Any]], cap: int = ENT
     return [{"gap": more} if k is None else row(k) for k in kept]
 
 
+def representative(sums: np.ndarray) -> int:
+    """The flat index of the first entry with the most terms: the one showing the whole pattern.
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> representative(np.array([NS(terms=(1,)), NS(terms=(1, 2)), NS(terms=(3, 4))]))
+        1
+    """
+    counts = [len(cs.terms) for cs in sums.ravel()]
+    return int(np.argmax(counts))
+
+
 def equation_row(lhs: Tex, terms: Sequence[str], p: SymcnnLatexPrinter) -> dict[str, Any]:
     """One ``lhs = sum`` row: ``{"lhs", "lines", "omitted"}`` (summands left out for length).
 
@@ -74,24 +86,47 @@ def _cell(p: SymcnnLatexPrinter, cs: ChainSum, keep: int) -> Tex:
     return short_sum(p, [term_string(p, t) for t in cs.terms], keep)
 
 
+def via_label(label: str, via: int | None) -> Tex:
+    r"""``\frac{\partial E}{\partial x}`` as the part that comes back through layer ``via``:
+    ``\frac{\partial_{(5)} E}{\partial x}`` (None: the label itself).
+
+    Example:
+        >>> print(via_label(r"\frac{\partial E}{\partial x}", 5))
+        \frac{\partial_{(5)} E}{\partial x}
+    """
+    if via is None:
+        return Tex(label)
+    return Tex(label.replace(r"\frac{\partial E}", rf"\frac{{\partial_{{({via})}} E}}", 1))
+
+
 def gradient_matrices(
-    layer: DerivedLayer, p: SymcnnLatexPrinter, role: Role, names: np.ndarray | None = None
+    layer: DerivedLayer,
+    p: SymcnnLatexPrinter,
+    role: Role,
+    names: np.ndarray | None = None,
+    via: int | None = None,
 ) -> list[dict[str, Any]]:
     """The gradient of one tensor as matrices of compact cells (``∂E/∂w = [...]``), or none
     when they would not fit the line at 90 % (the per-entry formulas then stand alone).
 
     Long cells keep their first and last terms around ⋯, never for six terms or fewer;
-    ``names`` (the δ of the layer before) labels the matrices ``δ = ∂E/∂z = [...]``.
+    ``names`` (the δ of the layer before) labels the matrices ``δ = ∂E/∂z = [...]``; ``via``
+    labels them as the part of the gradient that comes back through that layer. Over a
+    mini-batch, the first sample's (the others' are alike).
     """
     grads = layer.grads[role]
     compact = compact_printer(layer, p)
     grid = layer.grid(role)
+    if grid.batch:
+        grads = grads[:1]
     cells = np.vectorize(lambda cs: _cell(compact, cs, 6), otypes=[object])(grads)
-    matrices = slices(cells, grid.latex, grid.index_base, gradient=True)
+    matrices = slices(cells, grid.latex, grid.index_base, gradient=True, batch=grid.batch)
+    for m in matrices:
+        m["label"] = via_label(m["label"], via)
     if names is not None:
         before = names.ravel()[0]
         stem = p.table.info(before).grid
-        labels = slices(cells, stem.latex, stem.index_base)
+        labels = slices(cells, stem.latex, stem.index_base, batch=stem.batch)
         for m, named in zip(matrices, labels):
             m["label"] = Tex(f"{named['label']} = {m['label']}")
     widest = max(getattr(m["body"], "width", 0.0) + tex_width(m["label"]) for m in matrices)

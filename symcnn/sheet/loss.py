@@ -53,7 +53,8 @@ def loss_context(d: Derivation, p: SymcnnLatexPrinter, detail: str) -> dict[str,
     loss, last = d.loss, d.layers[-1]
     assert loss is not None and isinstance(loss.layer, Loss)
     act = last.layer if isinstance(last.layer, _Elementwise) else None
-    steps = loss_steps(loss.layer, d.network.index_base, act)
+    net = d.network
+    steps = loss_steps(loss.layer, net.index_base, act, net.batch, net.reduction == "mean")
     bases = {
         "y": last.grid(Role.OUTPUT).latex,
         "t": loss.grid(Role.TARGET).latex,

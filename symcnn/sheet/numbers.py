@@ -9,14 +9,15 @@ import numpy as np
 from ..core.symbols import Grid, Role
 from ..derivation.derived import Derivation, DerivedLayer
 from ..numeric.engine import LayerValues, Run
-from ..render.matrices import Matrix, slices, tex_width
+from ..render.matrices import Matrix, tex_width
 from ..render.printers import SymcnnLatexPrinter, term_string
 from ..render.tex import Tex
 from .identities import numbers_of, written_numbers
-from .layout import LINE_WIDTH, elided_rows, equation_row, pack
+from .layout import LINE_WIDTH, elided_rows, equation_row, pack, representative, via_label
+from .merges import read_context
+from .numbers_graph import matrices, merge_numbers, merge_rows, results, staged_numbers
 from .options import SheetOptions
-from .parts import representative
-from .printers import DIGITS, GIVEN, NumberLatexPrinter, fmt_number
+from .printers import GIVEN, NumberLatexPrinter, fmt_number
 
 #: Entries of one tensor written out in full detail (the matrices show all of them).
 WORKED_CAP = 32
@@ -49,26 +50,12 @@ def symbol_values(d: Derivation, run: Run) -> dict[str, float]:
     for layer, lv in zip(d.layers, run.layers):
         put(layer.grid(Role.OUTPUT), lv.output)
         put(layer.grid(Role.DELTA), lv.delta)
+        for stage, value, delta in zip(layer.stages, lv.stages, lv.stage_deltas):
+            put(stage.grid, value)
+            put(stage.delta, delta)
         for role, name in layer.params.items():
             put(layer.grid(role), run.values.params[name])
     return out
-
-
-def matrices(
-    arr: np.ndarray, grid: Grid, gradient: bool = False, digits: int = DIGITS
-) -> list[dict[str, Any]]:
-    """An array of numbers as labelled matrices (``∂E/∂name`` when ``gradient``)."""
-    cells = np.vectorize(lambda x: fmt_number(x, digits), otypes=[object])(
-        np.asarray(arr, dtype=float)
-    )
-    return slices(cells, grid.latex, grid.index_base, gradient)
-
-
-def results(arr: np.ndarray, grid: Grid, gradient: bool = False) -> list[Tex]:
-    """A computed tensor as packed matrices; none for a single number (its row shows it)."""
-    if np.size(arr) == 1:
-        return []
-    return pack(matrices(arr, grid, gradient))
 
 
 def calc_row(
@@ -152,6 +139,17 @@ def sum_rows(
     return _rows(len(flat), representative(sums), row, detail)
 
 
+def copied(d: Derivation, layer: DerivedLayer) -> bool:
+    """True when the layer's δ is the δ of the one layer that reads its output, entry by
+    entry and in the same shape (after an addition): its matrices would repeat those."""
+    if layer.delta is None or len(layer.delta_sources) != 1 or layer.delta_sources[0] is None:
+        return False
+    reader = d.layers[layer.delta_sources[0]]
+    if reader.output_shape != layer.output_shape:
+        return False
+    return all(len(cs.terms) == 1 and cs.terms[0].partial == 1 for cs in layer.delta.ravel())
+
+
 def _winners(layer: DerivedLayer, lv: LayerValues, p: SymcnnLatexPrinter) -> list[dict[str, Tex]]:
     """For every window of a max-pool layer: its output, the input cell that won, the value."""
     assert lv.winners is not None
@@ -220,12 +218,28 @@ def worked(d: Derivation, run: Run, options: SheetOptions) -> dict[str, Any]:
     given_names = frozenset(str(s) for _, grid in grids for s in grid.symbols.ravel())
     nump = NumberLatexPrinter(d.table, values, given_names)
 
+    # over a mini-batch: one sample's entries and the summed parameter gradients, no tensor
+    # of the layers' outputs or errors, no identities with numbers (the merges and batch
+    # norm's closed form are kept, for the first sample)
+    batched = d.input_grid.batch
+    given_params = run.values.params
+    staged = {}
+    seen: set[type] = set()
+    for layer, lv in zip(reversed(d.layers), reversed(run.layers)):  # the backward pass's order
+        if layer.stages:  # the closed form with numbers: once per kind
+            first = type(layer.layer) not in seen
+            seen.add(type(layer.layer))
+            staged[layer.index] = staged_numbers(
+                layer, lv, p, nump, detail, calc_row, sum_rows, given_params, first
+            )
     forward = [
         {
             "index": layer.index,
             "title": layer.layer.title,
+            "stages": staged[layer.index]["forward"] if layer.index in staged else [],
             "rows": forward_rows(layer, lv.output, p, nump, detail),
-            "matrices": results(lv.output, layer.grid(Role.OUTPUT)),
+            # over a mini-batch, one sample's entries (the rows) and no tensors: short
+            "matrices": [] if batched else results(lv.output, layer.grid(Role.OUTPUT)),
             "winners": _winners(layer, lv, p) if lv.winners is not None else None,
         }
         for layer, lv in zip(d.layers, run.layers)
@@ -241,21 +255,30 @@ def worked(d: Derivation, run: Run, options: SheetOptions) -> dict[str, Any]:
     number = numbers_of(values, given_names)
     backward = []
     first_index = d.layers[0].index
+    into_input = merge_numbers(d, run, None) if not lone else None
     passed_first: list[dict[str, Tex]] = []
     first_whole = False
     for layer, lv in zip(reversed(d.layers), reversed(run.layers)):
         delta = layer.grid(Role.DELTA)
-        planar = layer.input_shape[0] == layer.output_shape[0] == 1
+        planar = layer.layer.input_shape[0] == layer.layer.output_shape[0] == 1
         by_role: dict[Role | None, list[dict[str, Any]]] = {}
         labels: dict[Role | None, str] = {}
+        read = read_context(d, layer)[0]
+        merged = merge_numbers(d, run, layer.index)
         for proof in layer.proofs:
             if proof.form is None or proof.form.shown is None or proof.role is None:
                 continue
-            target = d.input_grid if proof.role is Role.INPUT and layer is d.layers[0] else None
-            grid = target or (layer.grid(proof.role) if proof.role is not Role.INPUT else None)
-            label = rf"\frac{{\partial E}}{{\partial {grid.latex}}}" if planar and grid else None
-            if proof.role is Role.INPUT and layer is not d.layers[0] and planar:
-                label = d.layers[layer.index - 1].grid(Role.DELTA).latex  # type: ignore[operator]
+            if batched:
+                continue
+            label: Tex | None
+            if proof.role is Role.INPUT:
+                grid = layer.grid(Role.INPUT)
+                label = via_label(rf"\frac{{\partial E}}{{\partial {grid.latex}}}", read["via"])
+                if read["alone"] and read["source"] is not None:
+                    label = Tex(d.layers[read["source"]].grid(Role.DELTA).latex)
+            else:
+                label = Tex(rf"\frac{{\partial E}}{{\partial {layer.grid(proof.role).latex}}}")
+            label = label if planar else None
             by_role[proof.role] = written_numbers(layer, proof.form.shown, p, number, label)
             if label:
                 labels[proof.role] = label
@@ -278,7 +301,7 @@ def worked(d: Derivation, run: Run, options: SheetOptions) -> dict[str, Any]:
             for role, name in layer.params.items()
         ]
         passback = by_role.get(Role.INPUT, [])
-        if layer.index == first_index:
+        if layer.index == first_index and into_input is None:
             passed_first, passback = passback, []
             first_whole = Role.INPUT in whole
         backward.append(
@@ -287,21 +310,29 @@ def worked(d: Derivation, run: Run, options: SheetOptions) -> dict[str, Any]:
                 "title": layer.layer.title,
                 "delta": Tex(delta.latex),
                 "from": layer.delta_from,
+                "merge": merged,
+                "staged": staged.get(layer.index),
                 "rows": (
-                    sum_rows(layer.delta, lv.delta, p, nump, detail, delta.symbols)
+                    merge_rows(d, run, layer.index, p, detail, calc_row)
+                    if merged
+                    else sum_rows(layer.delta, lv.delta, p, nump, detail, delta.symbols)
                     if layer.delta is not None
                     else []
                 ),
-                "matrices": results(lv.delta, delta),
+                "matrices": [] if batched or copied(d, layer) else results(lv.delta, delta),
                 "params": params,
                 "passback": passback,
             }
         )
-    first = d.layers[0]
     input_grad = {
-        "rows": sum_rows(first.grads[Role.INPUT], run.grads["input"], p, nump, detail),
-        "matrices": [] if first_whole else results(run.grads["input"], d.input_grid, gradient=True),
+        "rows": merge_rows(d, run, None, p, detail, calc_row)
+        if into_input
+        else sum_rows(d.input_grad(), run.grads["input"], p, nump, detail),
+        "matrices": []
+        if first_whole or into_input
+        else results(run.grads["input"], d.input_grid, gradient=True),
         "identity": passed_first,
+        "merge": into_input,
     }
     sgd = []
     lr = options.lr

@@ -10,7 +10,7 @@ from sympy import Indexed
 
 from ..core import indexed as ix
 from ..core.symbols import SymbolTable, with_channels
-from ..render.printers import SymcnnLatexPrinter, _split_factors
+from ..render.printers import SymcnnLatexPrinter, _split_factors, tfrac
 
 _NAMES = {
     "H_out": r"H_{\mathrm{out}}",
@@ -18,7 +18,7 @@ _NAMES = {
     "N_in": r"N_{\mathrm{in}}",
     "N_out": r"N_{\mathrm{out}}",
 }
-_BASES = {"delta": r"\delta", "mu": r"\mu", "omega": r"\omega"}
+_BASES = {"delta": r"\delta", "mu": r"\mu", "omega": r"\omega", "epsilon": r"\epsilon"}
 
 
 class IndexedLatexPrinter(SymcnnLatexPrinter):
@@ -60,9 +60,11 @@ class IndexedLatexPrinter(SymcnnLatexPrinter):
         return rf"\left[{a} = {b}\right]"
 
     def _print_Sum(self, expr: sympy.Sum) -> str:
+        # finite sums commute: the samples' first, as the entries name the sample first
+        limits = sorted(expr.limits, key=lambda lim: lim[0] not in _SAMPLES)
         signs = "".join(
             rf"\sum_{{{self._print(v)}={self._print(lo)}}}^{{{self._print(hi)}}} "
-            for v, lo, hi in expr.limits
+            for v, lo, hi in limits
         )
         body = self._print(expr.function)
         if isinstance(expr.function, sympy.Add):
@@ -95,6 +97,10 @@ class IndexedLatexPrinter(SymcnnLatexPrinter):
 
     def _print_Mul(self, expr: sympy.Mul) -> str:
         args = list(expr.args)
+        over = [f for f in args if f.is_Pow and f.exp == -1 and f.base in ix.SIZES]
+        sums = [f for f in args if isinstance(f, sympy.Sum)]
+        if len(args) == 2 and over and sums:  # a mean: 1/M Σ …
+            return rf"\frac{{1}}{{{self._print(over[0].base)}}} {self._print(sums[0])}"
         fraction = any(f.is_Pow and f.exp.is_negative for f in args)
         if fraction or not any(f.has(Indexed) or isinstance(f, sympy.KroneckerDelta) for f in args):
             return super()._print_Mul(expr)
@@ -110,8 +116,12 @@ class IndexedLatexPrinter(SymcnnLatexPrinter):
 
     def _print_Indexed(self, expr: Indexed) -> str:
         """``a_{i+m-1,\\,j+n-1}``; leading channel indices go to the superscript, as the
-        entries are named: ``w^{(o,c)}_{m,\\,n}``."""
+        entries are named: ``w^{(o,c)}_{m,\\,n}``; the sample of a mini-batch first, before a
+        semicolon: ``x^{(c)}_{s;\\,i,\\,j}``."""
         indices = list(expr.indices)
+        sample = ""
+        if len(indices) > 1 and indices[0].free_symbols and indices[0].free_symbols <= _SAMPLES:
+            sample = self._index(indices.pop(0)) + r";\,"
         lead = 0
         while lead < len(indices) - 1 and indices[lead].free_symbols <= _CHANNELS:
             lead += 1
@@ -119,7 +129,7 @@ class IndexedLatexPrinter(SymcnnLatexPrinter):
         if lead:
             stem = with_channels(stem, ",".join(self._index(i) for i in indices[:lead]))
         rest = r",\,".join(self._index(i) for i in indices[lead:])
-        return f"{stem}_{{{rest}}}"
+        return f"{stem}_{{{sample}{rest}}}"
 
     def _index(self, idx: sympy.Expr) -> str:
         """An index; one with fractional coefficients (dilation) as ``(u - i)/2``."""
@@ -131,8 +141,10 @@ class IndexedLatexPrinter(SymcnnLatexPrinter):
 
 #: Index symbols that number channels (printed as a superscript).
 _CHANNELS = frozenset({ix.C_, ix.O_, ix.primed(ix.C_), ix.primed(ix.O_)})
+#: Index symbols that number the samples of a mini-batch (printed first, before ``;``).
+_SAMPLES = frozenset({ix.S_, ix.primed(ix.S_)})
 
-_RANK = {"delta": 0, "w": 2, "omega": 2, "mu": 2, "a": 3}
+_RANK = {"delta": 0, "dxhat": 0, "dvar": 0, "dmean": 0, "w": 2, "omega": 2, "mu": 2, "a": 3}
 
 
 def _factor_rank(f: sympy.Basic) -> int:
@@ -223,7 +235,7 @@ class NumberLatexPrinter(SymcnnLatexPrinter):
         if coeff == -1 and parts:  # −t·y as "-0.3 \cdot 0.5", not "(-1) \cdot 0.3 \cdot 0.5"
             sign = "-"
         elif coeff != 1 or not parts:
-            num = rf"\tfrac{{{coeff.p}}}{{{coeff.q}}}" if coeff.q != 1 else str(coeff.p)
+            num = tfrac(coeff)
             parts.insert(0, num)
         # a negative factor of a product, or a negative first summand after "+", needs brackets
         return sign + r" \cdot ".join(f"({x})" if x.startswith("-") else x for x in parts)
