@@ -122,15 +122,34 @@ class Matrix(Tex):
     width: float
 
 
+#: Widest a matrix is printed, in em: a sheet shrinks a wider line to fit, and below about
+#: three quarters of its size (a line is some 38 em) it reads badly; wider matrices lose columns.
+MATRIX_WIDTH = 50.0
+
+
 def matrix(cells: np.ndarray, cap: int = 16) -> Matrix:
-    r"""A 2-D array of LaTeX strings as a ``bmatrix``, rows and columns elided beyond ``cap``.
+    r"""A 2-D array of LaTeX strings as a ``bmatrix``, rows and columns elided beyond ``cap``,
+    and columns elided while it would be wider than `MATRIX_WIDTH` (at least five are kept).
 
     Example:
         >>> print(matrix(np.array([["a", "b"], ["c", "d"]], dtype=object)))
         \begin{bmatrix} a & b \\ c & d \end{bmatrix}
+        >>> wide = np.full((1, 32), "-0.012345", dtype=object)
+        >>> matrix(wide).cols
+        9
     """
     rows, _ = elide(list(range(cells.shape[0])), cap)
-    cols, _ = elide(list(range(cells.shape[1])), cap)
+    widths = [
+        max((tex_width(str(cells[r, c])) for r in rows if r is not None), default=1.0) + 1.0
+        for c in range(cells.shape[1])
+    ]
+    col_cap = cap
+    while col_cap > 5:
+        kept, _ = elide(list(range(cells.shape[1])), col_cap)
+        if sum(1.0 if c is None else widths[c] for c in kept) <= MATRIX_WIDTH:
+            break
+        col_cap -= 1
+    cols, _ = elide(list(range(cells.shape[1])), col_cap)
     lines = []
     for r in rows:
         if r is None:
@@ -142,12 +161,7 @@ def matrix(cells: np.ndarray, cap: int = 16) -> Matrix:
     seen = _COLUMNS.get()
     if seen is not None:
         seen.append(out.cols)
-    out.width = sum(
-        max((tex_width(str(cells[r, c])) for r in rows if r is not None), default=1.0) + 1.0
-        if c is not None
-        else 1.0
-        for c in cols
-    )
+    out.width = sum(widths[c] if c is not None else 1.0 for c in cols)
     return out
 
 

@@ -21,6 +21,9 @@ from .printers import GIVEN, NumberLatexPrinter, fmt_number
 
 #: Entries of one tensor written out in full detail (the matrices show all of them).
 WORKED_CAP = 32
+#: The step of gradient descent writes out every parameter's matrices up to this many; past
+#: it (a network), the first matrix stands for the others unless the detail is full.
+SGD_SHOWN = 4
 
 
 def symbol_values(d: Derivation, run: Run) -> dict[str, float]:
@@ -352,6 +355,11 @@ def worked(d: Derivation, run: Run, options: SheetOptions) -> dict[str, Any]:
                 matrices(new, grid),
             )
             sgd.append({"name": name, "steps": [_sgd_line(*s, lr) for s in steps]})
+    # a pattern stated once: past a few matrices, the first one stands for the others
+    slices = sum(len(q["steps"]) for q in sgd)
+    sgd_more = slices - 1 if options.detail == "short" and slices > SGD_SHOWN else 0
+    if sgd_more:
+        sgd = [{"name": sgd[0]["name"], "steps": sgd[0]["steps"][:1]}]
     return {
         "source": options.values_source,
         "seed": options.values_seed,
@@ -362,6 +370,7 @@ def worked(d: Derivation, run: Run, options: SheetOptions) -> dict[str, Any]:
         "backward": backward,
         "input_grad": input_grad,
         "sgd": sgd,
+        "sgd_more": sgd_more,
         "lr": Tex(fmt_number(options.lr)),
         "loss_after": Tex(fmt_number(run.sgd.loss_after)) if run.sgd is not None else None,
     }
