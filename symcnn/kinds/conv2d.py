@@ -537,7 +537,7 @@ class Conv2d(Layer):
         w = n.ch(n.w, self._oc)
         if self.dilation != (1, 1):
             w = rf"\operatorname{{dil}}_{{d}}({w})"
-        pad = r"k-1" if not any(self._unread()) else r"k-1,\,k-1+r"
+        pad = r"k-1" if not any(self._unread()) else r"k-1,\,k-1+q"
         body = rf"\operatorname{{pad}}_{{{pad}}}({d}) \star \operatorname{{rot180}}({w})"
         if self.out_channels > 1:
             body = rf"\sum_{{o}} {body}"

@@ -177,7 +177,19 @@ def environment(lang: str = "en") -> jinja2.Environment:
     env.globals["kind_title"] = lambda kind: Tex(escape(kind_title(kind, entry.code)))
     env.filters["join"] = functools.partial(_join, finalize=finalize)
     env.filters["tex"] = escape
+    env.filters["heading"] = heading
     return env
+
+
+def heading(text: Any) -> Any:
+    """A name as a heading: its first letter upper case, the rest as written (``ReLU`` stays).
+
+    Example:
+        >>> heading("convolution"), heading("ReLU"), heading("卷积")
+        ('Convolution', 'ReLU', '卷积')
+    """
+    s = str(text)
+    return type(text)(s[:1].upper() + s[1:]) if s else text
 
 
 def render(template: str, **context: Any) -> str:
