@@ -60,6 +60,16 @@ def letters() -> str:
     return ", ".join(parts[:-1]) + " or " + parts[-1]
 
 
+def nabla_kinds() -> str:
+    """The kinds whose output error is written ∇ (their output is not a pre-activation).
+
+    Example:
+        >>> "relu" in nabla_kinds()
+        True
+    """
+    return ", ".join(kind for kind, cls in LAYERS.items() if cls.nabla)
+
+
 def conventions() -> dict[str, str]:
     """What the tensors and operations of every kind mean, for the JSON contract.
 

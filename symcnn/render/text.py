@@ -11,7 +11,7 @@ from ..core.shapes import shape_text
 from ..core.symbols import Role
 from ..derivation.derived import DerivedLayer
 from ..document.model import DeltaBlock, Document, ForwardBlock, GradientBlock, QuantityBlock
-from ..kinds.registry import letters
+from ..kinds.registry import letters, nabla_kinds
 from .bulk import chain_strings, forward_strings
 from .printers import TextPrinter, ascii_text, forward_string
 
@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
 NAMES_NOTE = (
     f"x is the input and t the target; the output of layer l is {letters()}; the error at "
-    "an output is δˡ = ∂E/∂zˡ (or ∂E/∂pˡ), and ∇aˡ = ∂E/∂aˡ, ∇vˡ = ∂E/∂vˡ after an activation "
-    "or a flatten; the parameters of layer l are wˡ (l.weight) and bˡ (l.bias)"
+    "an output is δˡ = ∂E/∂zˡ (or ∂E/∂pˡ), and ∇aˡ = ∂E/∂aˡ, ∇vˡ = ∂E/∂vˡ at the output of "
+    f"{nabla_kinds()}; the parameters of layer l are wˡ (l.weight) and bˡ (l.bias)"
 )
 #: Added to the names note when the network has a mini-batch.
 BATCH_NOTE = (
