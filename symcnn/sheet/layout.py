@@ -24,6 +24,9 @@ from .printers import CompactLatexPrinter
 
 #: Width in em of the right-hand side of one equation line (A4, 11pt, 2 cm margins).
 LINE_WIDTH = 38.0
+#: Entries of one tensor written out in the worked example in full detail (the matrices
+#: show all of them).
+WORKED_CAP = 32
 #: At most this many lines per equation; further summands are elided (⋯, with a count).
 MAX_LINES = 4
 #: At most this many entries of one tensor are written out; the rest is elided (⋮).

@@ -13,14 +13,20 @@ from ..render.matrices import Matrix, tex_width
 from ..render.printers import SymcnnLatexPrinter, term_string
 from ..render.tex import Tex
 from .identities import numbers_of, written_numbers
-from .layout import LINE_WIDTH, elided_rows, equation_row, pack, representative, via_label
+from .layout import (
+    LINE_WIDTH,
+    WORKED_CAP,
+    elided_rows,
+    equation_row,
+    pack,
+    representative,
+    via_label,
+)
 from .merges import read_context
-from .numbers_graph import matrices, merge_numbers, merge_rows, results, staged_numbers
+from .numbers_graph import matrices, merge_numbers, merge_rows, results, staged_numbers, term_rows
 from .options import SheetOptions
 from .printers import GIVEN, NumberLatexPrinter, fmt_number
 
-#: Entries of one tensor written out in full detail (the matrices show all of them).
-WORKED_CAP = 32
 #: The step of gradient descent writes out every parameter's matrices up to this many; past
 #: it (a network), the first matrix stands for the others unless the detail is full.
 SGD_SHOWN = 4
@@ -97,21 +103,7 @@ def forward_rows(
 ) -> list[dict[str, Any]]:
     """``z_k = formula = numbers = result`` for one output entry (every entry in full detail)."""
     names = layer.grid(Role.OUTPUT).symbols
-    terms = layer.forward.terms
-    index = list(np.ndindex(*np.shape(terms)))
-
-    def row(k: int) -> dict[str, Any]:
-        summands = terms[index[k]]
-        return calc_row(
-            Tex(p.symbol(names[index[k]])),
-            [p.product([s]) for s in summands],
-            [nump.product([s]) for s in summands],
-            float(out[index[k]]),
-            p,
-        )
-
-    rep = int(np.argmax([len(terms[i]) for i in index]))
-    return _rows(len(index), rep, row, detail)
+    return term_rows(names, layer.forward.terms, out, p, nump, detail, calc_row)
 
 
 def sum_rows(

@@ -14,7 +14,7 @@ from ..numeric.engine import LayerValues, Run
 from ..render.matrices import MATRIX_CAP, matrix, slices
 from ..render.printers import SymcnnLatexPrinter
 from ..render.tex import Tex
-from .layout import LINE_WIDTH, elided_rows, pack, representative, via_label
+from .layout import LINE_WIDTH, WORKED_CAP, elided_rows, pack, representative, via_label
 from .merges import part_name, readers, written
 from .printers import DIGITS, NumberLatexPrinter, fmt_number
 
@@ -68,7 +68,7 @@ def term_rows(
         )
 
     if detail == "full":
-        return elided_rows(len(index), row, 32)
+        return elided_rows(len(index), row, WORKED_CAP)
     return [row(int(np.argmax([len(terms[i]) for i in index])))]
 
 
