@@ -457,6 +457,19 @@ def test_a_false_merge_line_is_caught() -> None:
         _true(first.group(), rhs)
 
 
+def _statistic_row(tex: str, name: str) -> tuple[str, str]:
+    """The worked example's row ``name &= formula \\ &= numbers \\ &= result``: its numbers
+    as plain arithmetic (``\tfrac{1}{M}``, squares) and its result."""
+    m = re.search(re.escape(name) + r" &=\n(.*?)\\end\{align\*\}", tex, re.S)
+    assert m, name
+    parts = [p.strip() for p in re.split(r"\\\\ &=", m.group(1))]
+    assert len(parts) == 3, parts
+    numbers = re.sub(r"\\\\ &\\qquad", " ", parts[1])
+    numbers = re.sub(r"\\tfrac\{(\d+)\}\{(\d+)\}", r"(\1/\2)", numbers)
+    numbers = numbers.replace(r"\right)^{2}", r"\right)**2")
+    return " ".join(numbers.split()), parts[2]
+
+
 @pytest.mark.parametrize(
     ("kind", "shape", "batch"),
     [("batchnorm2d", (2, 2, 3), 2), ("batchnorm1d", (3,), 4), ("batchnorm2d", (1, 2, 2), None)],
@@ -483,6 +496,16 @@ def test_batch_norm_alone_closed_form_and_numpy_code_are_torch_s(kind, shape, ba
         "grad_w": module.weight.grad.numpy(),
         "grad_b": module.bias.grad.numpy(),
     }
+    # the batch statistics of the first channel, with numbers: as read, and NumPy's
+    axes = (0, 2, 3) if len(shape) == 3 else (0,)
+    for name, plain in (
+        (r"\mu_{1}", x.mean(axis=axes)[0]),
+        (r"{\sigma^{2}}_{1}", x.var(axis=axes)[0]),
+    ):
+        numbers, result = _statistic_row(tex, name)
+        if r"\cdots" not in numbers:  # every summand shown: the arithmetic as read
+            assert arithmetic(numbers) == pytest.approx(float(result), rel=1e-4, abs=1e-5), name
+        assert float(result) == pytest.approx(plain, rel=1e-4, abs=1e-5), name
     (closed,) = _blocks(tex, "The closed form with these numbers for channel 1")
     for lhs, rhs in closed:
         _true(lhs, rhs)

@@ -109,6 +109,8 @@ def batch_context(d: Derivation) -> dict[str, Any] | None:
         "reduction": reduction,
         "mean": reduction == "mean",
         "torch": cast(Loss, d.loss.layer).torch_expression(reduction) if d.loss else None,
+        # a layer with identities that treats the samples one by one (not batch norm)
+        "per_sample_identities": any(layer.proofs and not layer.stages for layer in d.layers),
     }
 
 

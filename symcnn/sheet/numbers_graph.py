@@ -165,13 +165,10 @@ def staged_numbers(
     full = detail == "full"
     forward = []
     for k, (stage, values) in enumerate(zip(stages, lv.stages)):
-        last = k == len(stages) - 1  # x̂: one entry; the statistics: their values
+        last = k == len(stages) - 1  # x̂: one entry; the statistics: one entry and all values
         rows = term_rows(stage.grid.symbols, stage.terms, values, p, nump, detail, row_of)
         forward.append(
-            {
-                "rows": rows if full or last else [],
-                "matrices": [] if last else pack(matrices(values, stage.grid)),
-            }
+            {"rows": rows, "matrices": [] if last else pack(matrices(values, stage.grid))}
         )
     backward = [  # the quantities' δ: in full detail (the closed form below uses its sums)
         sum_rows(sums, values, p, nump, detail, stage.delta.symbols)

@@ -222,6 +222,45 @@ class NumberLatexPrinter(SymcnnLatexPrinter):
             return super().symbol(sym)
         return fmt_number(self.values[name], GIVEN if name in self.given else DIGITS)
 
+    def _print_Add(self, expr: Any, order: Any = None) -> str:
+        r"""A sum as SymPy writes it, a negative number after ``+`` or ``-`` in brackets:
+        ``x - \mu`` at μ = −0.5 is ``0.7 - (-0.5)``, not ``0.7 - -0.5``.
+
+        Example:
+            >>> from symcnn.core.symbols import SymbolTable
+            >>> x, mu = sympy.symbols("x mu")
+            >>> NumberLatexPrinter(SymbolTable([]), {"x": 0.7, "mu": -0.5}).doprint(x - mu)
+            '0.7 - (-0.5)'
+        """
+        tex = ""
+        for i, term in enumerate(self._as_ordered_terms(expr, order=order)):
+            if i and term.could_extract_minus_sign():
+                tex += " - "
+                term = -term
+            elif i:
+                tex += " + "
+            term_tex = self._print(term)
+            if self._needs_add_brackets(term):
+                term_tex = rf"\left({term_tex}\right)"
+            elif i and term_tex.startswith("-"):
+                term_tex = f"({term_tex})"
+            tex += term_tex
+        return tex
+
+    def _print_Mul(self, expr: Any) -> str:
+        r"""A product as SymPy writes it; ``-x`` at x = −0.7 is ``-(-0.7)``.
+
+        Example:
+            >>> from symcnn.core.symbols import SymbolTable
+            >>> x = sympy.Symbol("x")
+            >>> NumberLatexPrinter(SymbolTable([]), {"x": -0.7}).doprint(-x)
+            '-(-0.7)'
+        """
+        if len(expr.args) == 2 and expr.args[0] == -1:
+            inner = self._print(expr.args[1])
+            return f"-({inner})" if inner.startswith("-") else f"-{inner}"
+        return super()._print_Mul(expr)
+
     def _print_IsFirstMax(self, expr: Any, exp: Any = None) -> str:
         # the bracket's value at these numbers: writing the numbers into "argmax(…)" would
         # lose which of two equal cells is the first
