@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.signal
 
-from symcnn import Conv2d, LeakyReLU, Sigmoid
+from symcnn import Conv2d, LeakyReLU, Linear, Sigmoid
 from symcnn.checking.diagnose import close, explain
 from symcnn.core.symbols import Role
 from symcnn.testing import compare_layer_backward
@@ -121,3 +121,14 @@ def test_close_uses_both_tolerances() -> None:
     assert close(np.array([0.0]), np.array([5e-7]), rtol=0.0, atol=1e-6)
     assert not close(np.array([0.0]), np.array([5e-7]), rtol=0.0, atol=1e-8)
     assert not close(np.ones(2), np.ones(3), rtol=1.0, atol=1.0)
+
+
+def test_a_transposed_weight_gradient_of_a_dense_layer_is_named() -> None:
+    """outer(a, δ) for outer(δ, a): the classic slip of a square dense layer (2-D gradient)."""
+    layer = Linear(out_features=3, input=(3,))
+
+    def fn(a, w, b, d):
+        return w.T @ d, np.outer(a, d), d
+
+    report = str(compare_layer_backward(layer, fn))
+    assert mistakes(report, "gw") == ["rows and columns swapped (last two axes transposed)"]
