@@ -7,10 +7,13 @@ import pytest
 from symcnn import Conv2d, MaxPool2d, derive, preset
 from symcnn.sheet.compile import compile_pdf, find_engine
 
-pytestmark = pytest.mark.skipif(
-    find_engine() is None,
-    reason="no TeX engine (pdflatex) installed: scripts/bootstrap installs texlive as root",
-)
+pytestmark = [
+    pytest.mark.tex,
+    pytest.mark.skipif(
+        find_engine() is None,
+        reason="no TeX engine (pdflatex) installed: scripts/bootstrap installs texlive as root",
+    ),
+]
 
 PLAIN = "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n%s\n\\end{document}\n"
 

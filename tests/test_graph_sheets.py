@@ -74,6 +74,7 @@ def _network(name: str) -> symcnn.Network:
     return symcnn.parse_network(CONCAT) if name == "concat" else symcnn.preset(name)
 
 
+@pytest.mark.tex
 @TEX
 @pytest.mark.parametrize(
     ("name", "numbers", "words"),
@@ -109,6 +110,7 @@ def test_network_sheets_compile(name, numbers, words, tmp_path: Path) -> None:
         assert word in text, word
 
 
+@pytest.mark.tex
 @TEX
 @pytest.mark.parametrize(
     ("kind", "shape", "batch"), [("batchnorm2d", (2, 2, 2), 2), ("batchnorm1d", (3,), 4)]

@@ -16,10 +16,13 @@ from symcnn.sheet.build import sheet_tex
 from symcnn.sheet.compile import compile_pdf, find_engine
 from symcnn.sheet.options import SheetOptions
 
-pytestmark = pytest.mark.skipif(
-    find_engine() is None,
-    reason="no TeX engine (pdflatex) installed: scripts/bootstrap installs texlive as root",
-)
+pytestmark = [
+    pytest.mark.tex,
+    pytest.mark.skipif(
+        find_engine() is None,
+        reason="no TeX engine (pdflatex) installed: scripts/bootstrap installs texlive as root",
+    ),
+]
 
 
 def pdf_text(pdf: bytes, tmp_path: Path) -> str:

@@ -15,6 +15,7 @@ from symcnn.sheet.compile import find_engine
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = [
+    pytest.mark.tex,
     pytest.mark.skipif(
         find_engine() is None,
         reason="no TeX engine (pdflatex) installed: scripts/bootstrap installs texlive as root",

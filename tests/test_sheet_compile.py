@@ -19,10 +19,13 @@ from symcnn.sheet.options import SheetOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.skipif(
-    find_engine() is None,
-    reason="no TeX engine (pdflatex) installed: scripts/bootstrap installs texlive as root",
-)
+pytestmark = [
+    pytest.mark.tex,
+    pytest.mark.skipif(
+        find_engine() is None,
+        reason="no TeX engine (pdflatex) installed: scripts/bootstrap installs texlive as root",
+    ),
+]
 
 
 def pdf_text(pdf: bytes, tmp_path: Path) -> str:
