@@ -9,7 +9,6 @@ gradient of its input, by hand, is δ_i·(w_i + 5/6), of its weight δ_i·x_i.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pytest
@@ -94,9 +93,6 @@ def test_the_toy_kind_s_gradient_is_the_finite_difference() -> None:
     d = derive(Network.of(layer), prove_forms=False)
     rng = np.random.default_rng(0)
     x, w, delta = rng.normal(size=(3, 3))
-    values: dict[str, Any] = {}
-    for name, arr in (("x", x), ("w", w), ("d", delta)):
-        values[name] = arr
     grad = d.layers[0].grads[Role.INPUT]
     subs = {}
     for grid_role, arr in ((Role.INPUT, x), (Role.WEIGHT, w), (Role.DELTA, delta)):
