@@ -1,4 +1,4 @@
-"""The exact proof of a closed form (issue 14): a kind's identity is proven only when every
+"""The exact proofs of closed forms (issue 14): a kind's identity is proven only when every
 entry agrees, for kinds whose chain rule mixes products of different lengths and coefficients
 of different denominators (none of today's kinds does both for one tensor; a new one may).
 
@@ -9,17 +9,20 @@ gradient of its input, by hand, is δ_i·(w_i + 5/6), of its weight δ_i·x_i.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pytest
+import symengine as se
 import sympy
 
-from symcnn import Network
+from symcnn import Conv2d, Flatten, MaxPool2d, Network
 from symcnn.core.shapes import Shape, shape_of
 from symcnn.core.summands import Part
 from symcnn.core.symbols import Role
-from symcnn.derivation.derived import derive
-from symcnn.kinds.base import ClosedForm, Layer
+from symcnn.derivation.derived import chains_of, derive
+from symcnn.derivation.proofs import prove, prove_by_monomials, prove_equal
+from symcnn.kinds.base import ClosedForm, Layer, Lemma
 
 
 @dataclass(frozen=True)
@@ -106,3 +109,101 @@ def test_the_toy_kind_s_gradient_is_the_finite_difference() -> None:
     h = 1e-6
     numeric = [(energy(x + h * e) - energy(x - h * e)) / (2 * h) for e in np.eye(3)]
     assert derived == pytest.approx(numeric, rel=1e-6)
+
+
+# --- prove_equal and prove, field by field ---------------------------------------------------
+
+X, Y = se.symbols("x y")
+
+
+def test_prove_equal_reports_every_field() -> None:
+    closed = np.array([X + Y, 2 * X, Y], dtype=object)
+    derived = np.array([Y + X, X + X, Y], dtype=object)
+    p = prove_equal("n", "s", "l", closed, derived, Role.WEIGHT)
+    assert (p.name, p.statement, p.latex, p.proven, p.entries, p.mismatches, p.role) == (
+        "n", "s", "l", True, 3, 0, Role.WEIGHT,
+    )  # fmt: skip
+    wrong = np.array([X + Y, 3 * X, Y + 1], dtype=object)
+    p = prove_equal("n", "s", "l", wrong, derived, Role.INPUT)
+    assert (p.proven, p.entries, p.mismatches, p.role) == (False, 3, 2, Role.INPUT)
+    p = prove_equal("n", "s", "l", closed[:2], derived, Role.BIAS)  # shapes differ
+    assert (p.name, p.statement, p.latex, p.proven, p.entries, p.mismatches, p.role) == (
+        "n", "s", "l", False, 3, 3, Role.BIAS,
+    )  # fmt: skip
+
+
+def test_prove_equal_compares_sympy_with_symengine() -> None:
+    """A closed form in SymPy (a kind's function of the entries) against symengine sums."""
+    x = sympy.Symbol("x")
+    assert prove_equal("", "", "", np.array([2 * x]), np.array([X + X]), None).proven
+    assert prove_equal("", "", "", np.array([X + X]), np.array([2 * x]), None).proven
+    assert not prove_equal("", "", "", np.array([3 * x]), np.array([X + X]), None).proven
+
+
+def _staged(lemma_value: Any, form_value: Any) -> ClosedForm:
+    """A form stated with a quantity's δ ``q``, proven through the lemma ``q = lemma_value``."""
+    lemma = Lemma(0, "q = 2x", np.array([lemma_value], dtype=object))
+    tex = lambda n: ("", "")  # noqa: E731
+    return ClosedForm(
+        Role.INPUT, "form", "∂E/∂x = q·y", tex, np.array([form_value], dtype=object),
+        lemmas=(lemma,),
+    )  # fmt: skip
+
+
+def test_a_staged_form_is_proven_lemma_first() -> None:
+    """The derived δ of the quantity is x + x (the lemma says 2x); the derived gradient is
+    q·y in terms of q, which the proven lemma replaces."""
+    q = se.Symbol("q")
+    quantities = ((np.array([q], dtype=object), np.array([X + X], dtype=object)),)
+    derived = np.array([q * Y], dtype=object)
+    good = prove(_staged(2 * X, 2 * X * Y), derived, quantities)
+    assert (good.proven, good.entries, good.mismatches, good.name, good.role) == (
+        True, 1, 0, "form", Role.INPUT,
+    )  # fmt: skip
+    assert good.form is not None and good.form.name == "form"
+    wrong_lemma = prove(_staged(3 * X, 3 * X * Y), derived, quantities)
+    assert (wrong_lemma.proven, wrong_lemma.mismatches) == (False, 1)
+    wrong_form = prove(_staged(2 * X, 2 * X * Y + 1), derived, quantities)
+    assert (wrong_form.proven, wrong_form.mismatches) == (False, 1)
+    both = prove(_staged(3 * X, 3 * X * Y + 1), derived, quantities)
+    assert (both.proven, both.mismatches) == (False, 2)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        Conv2d(kernel=2, input=(2, 3, 3), out_channels=2),
+        Conv2d(kernel=2, stride=2, padding=1, bias="untied", input=(1, 4, 4)),
+        Conv2d(kernel=2, groups=2, input=(2, 3, 3), out_channels=2),
+    ],
+    ids=["conv", "conv-strided", "conv-grouped"],
+)
+def test_polynomial_forms_are_proven_by_monomials(layer: Layer) -> None:
+    """The fast path decides (it is not left to expansion) and its proofs carry the forms
+    over the layer's own symbols, as a sheet writes them out."""
+    d = derive(Network.of(layer), prove_forms=False)
+    dl = d.layers[0]
+    chains = {role: chains_of(arr) for role, arr in dl.grads.items()}
+    found = prove_by_monomials(dl.layer, dl.forward.grids, chains)
+    assert found is not None and found
+    for p in found:
+        size = int(np.prod(dl.grid(p.role).shape))
+        assert (p.proven, p.entries, p.mismatches) == (True, size, 0)
+        assert p.name and p.statement and p.latex
+        form = p.form
+        assert form is not None and (form.role, form.name) == (p.role, p.name)
+        names = {str(s) for s in dl.grid(p.role).symbols.ravel()} | {
+            str(s) for g in dl.forward.grids.values() for s in g.symbols.ravel()
+        }
+        atoms = {str(a) for e in np.ravel(form.value) for a in getattr(e, "free_symbols", ())}
+        assert atoms and atoms <= names  # the layer's symbols, not the proof's integer atoms
+
+
+def test_max_pooling_is_left_to_expansion_and_a_kind_without_forms_to_none() -> None:
+    for layer, expected in (
+        (MaxPool2d(window=2, input=(1, 2, 2)), None),
+        (Flatten(input=(1, 2, 2)), []),
+    ):
+        dl = derive(Network.of(layer), prove_forms=False).layers[0]
+        chains = {role: chains_of(arr) for role, arr in dl.grads.items()}
+        assert prove_by_monomials(dl.layer, dl.forward.grids, chains) == expected
