@@ -32,6 +32,7 @@ class ScaleShift(Layer):
 
     input: Shape | None = field(default=None, kw_only=True)
     wrong: bool = False
+    swapped: bool = False
 
     kind = "scaleshift"
     title = "scale and shift"
@@ -60,7 +61,7 @@ class ScaleShift(Layer):
         self, x: np.ndarray, params: dict[Role, np.ndarray], delta: np.ndarray
     ) -> list[ClosedForm]:
         w = params[Role.WEIGHT]
-        gx = delta * w + delta * sympy.Rational(5, 6)
+        gx = delta * (x if self.swapped else w) + delta * sympy.Rational(5, 6)
         if self.wrong:
             gx = gx.copy()
             gx.flat[0] = gx.flat[0] + delta.flat[0] * sympy.Rational(1, 7)
@@ -87,6 +88,11 @@ def test_one_wrong_entry_is_not_proven() -> None:
         "input": (False, 3, 1),
         "weight": (True, 3, 0),
     }
+
+
+def test_a_form_with_the_input_for_the_weight_is_not_proven() -> None:
+    """δ·x where the gradient is δ·w: every entry differs (the atoms of x and w are told apart)."""
+    assert proofs(ScaleShift(input=(3,), swapped=True))["input"] == (False, 3, 3)
 
 
 def test_the_toy_kind_s_gradient_is_the_finite_difference() -> None:
@@ -140,13 +146,16 @@ def test_prove_equal_compares_sympy_with_symengine() -> None:
     assert not prove_equal("", "", "", np.array([3 * x]), np.array([X + X]), None).proven
 
 
-def _staged(lemma_value: Any, form_value: Any) -> ClosedForm:
-    """A form stated with a quantity's δ ``q``, proven through the lemma ``q = lemma_value``."""
-    lemma = Lemma(0, "q = 2x", np.array([lemma_value], dtype=object))
-    tex = lambda n: ("", "")  # noqa: E731
+def _staged(lemma_value: Any, form_value: Any, first: Any = None) -> ClosedForm:
+    """A form stated with a quantity's δ ``q``, proven through the lemma ``q = lemma_value``
+    (after a lemma ``r = first`` about a second quantity, when given)."""
+    lemmas = [Lemma(0, "q = 2x", np.array([lemma_value], dtype=object))]
+    if first is not None:
+        lemmas.insert(0, Lemma(1, "r = 3y", np.array([first], dtype=object)))
+    tex = lambda n: ("\\partial E/\\partial x", "q y")  # noqa: E731
     return ClosedForm(
         Role.INPUT, "form", "∂E/∂x = q·y", tex, np.array([form_value], dtype=object),
-        lemmas=(lemma,),
+        lemmas=tuple(lemmas),
     )  # fmt: skip
 
 
@@ -160,6 +169,7 @@ def test_a_staged_form_is_proven_lemma_first() -> None:
     assert (good.proven, good.entries, good.mismatches, good.name, good.role) == (
         True, 1, 0, "form", Role.INPUT,
     )  # fmt: skip
+    assert (good.statement, good.latex) == ("∂E/∂x = q·y", "\\partial E/\\partial x = q y")
     assert good.form is not None and good.form.name == "form"
     wrong_lemma = prove(_staged(3 * X, 3 * X * Y), derived, quantities)
     assert (wrong_lemma.proven, wrong_lemma.mismatches) == (False, 1)
@@ -167,6 +177,12 @@ def test_a_staged_form_is_proven_lemma_first() -> None:
     assert (wrong_form.proven, wrong_form.mismatches) == (False, 1)
     both = prove(_staged(3 * X, 3 * X * Y + 1), derived, quantities)
     assert (both.proven, both.mismatches) == (False, 2)
+    # two lemmas: a wrong first one still counts when the second is right
+    r = se.Symbol("r")
+    two = (*quantities, (np.array([r], dtype=object), np.array([Y + Y + Y], dtype=object)))
+    assert prove(_staged(2 * X, 2 * X * Y, first=3 * Y), derived, two).proven
+    wrong_first = prove(_staged(2 * X, 2 * X * Y, first=4 * Y), derived, two)
+    assert (wrong_first.proven, wrong_first.mismatches) == (False, 1)
 
 
 @pytest.mark.parametrize(
