@@ -33,6 +33,7 @@ class ScaleShift(Layer):
     input: Shape | None = field(default=None, kw_only=True)
     wrong: bool = False
     swapped: bool = False
+    squared: bool = False
 
     kind = "scaleshift"
     title = "scale and shift"
@@ -61,7 +62,8 @@ class ScaleShift(Layer):
         self, x: np.ndarray, params: dict[Role, np.ndarray], delta: np.ndarray
     ) -> list[ClosedForm]:
         w = params[Role.WEIGHT]
-        gx = delta * (x if self.swapped else w) + delta * sympy.Rational(5, 6)
+        other = x if self.swapped else (delta if self.squared else w)
+        gx = delta * other + delta * sympy.Rational(5, 6)
         if self.wrong:
             gx = gx.copy()
             gx.flat[0] = gx.flat[0] + delta.flat[0] * sympy.Rational(1, 7)
@@ -91,8 +93,10 @@ def test_one_wrong_entry_is_not_proven() -> None:
 
 
 def test_a_form_with_the_input_for_the_weight_is_not_proven() -> None:
-    """δ·x where the gradient is δ·w: every entry differs (the atoms of x and w are told apart)."""
+    """δ·x or δ·δ where the gradient is δ·w: every entry differs (the atoms of x, w and δ
+    are told apart)."""
     assert proofs(ScaleShift(input=(3,), swapped=True))["input"] == (False, 3, 3)
+    assert proofs(ScaleShift(input=(3,), squared=True))["input"] == (False, 3, 3)
 
 
 def test_the_toy_kind_s_gradient_is_the_finite_difference() -> None:
