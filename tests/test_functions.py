@@ -93,3 +93,40 @@ def test_the_bracket_of_a_tie_goes_to_the_first_maximum_as_in_torch() -> None:
     assert [IsFirstMax(k, *window) for k in range(4)] == [0, 1, 0, 0]
     assert IsFirstMax(0, 7) == 1
     assert IsFirstMax(1, *xs).diff(xs[0]) == 0
+
+
+def test_a_tie_with_the_first_entry_goes_to_the_first() -> None:
+    assert [IsFirstMax(k, 0.9, 0.9, 0.2) for k in range(3)] == [1, 0, 0]
+    assert IsFirstMax.numpy(0, 0.9, 0.9) == 1.0
+
+
+def test_symbols_are_not_numbers_even_when_real() -> None:
+    a, b = sympy.symbols("a b", real=True)
+    assert isinstance(WindowMax(a, b), WindowMax)
+    assert isinstance(IsFirstMax(0, a, b), IsFirstMax)
+
+
+def test_an_empty_window_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"^IsFirstMax needs a window$"):
+        IsFirstMax(0)
+
+
+def test_the_piecewise_forms_are_the_max_and_its_bracket() -> None:
+    """SymPy's Piecewise rewrite (what symengine evaluates) against Python's max and the
+    first-maximum rule, at numbers with and without ties."""
+    xs = sympy.symbols("x1:4")
+    for window in ([0.2, 0.7, -0.1], [0.7, 0.7, 0.1], [0.1, 0.3, 0.3]):
+        at = dict(zip(xs, window))
+        assert float(WindowMax(*xs).rewrite(sympy.Piecewise).subs(at)) == max(window)
+        first = window.index(max(window))
+        for k in range(3):
+            bracket = IsFirstMax(k, *xs).rewrite(sympy.Piecewise).subs(at)
+            assert int(bracket) == (k == first)
+
+
+def test_engine_form_keeps_the_expression() -> None:
+    x, y = sympy.symbols("x y")
+    for expr in (x, 2 * x + y, x * y, 3 * x * y - y):
+        engine = engine_form(expr)
+        assert sympy.simplify(sympy.sympify(str(engine)) - expr) == 0
+    assert str(engine_form(x)) == "x"
