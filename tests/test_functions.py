@@ -115,7 +115,7 @@ def test_the_piecewise_forms_are_the_max_and_its_bracket() -> None:
     """SymPy's Piecewise rewrite (what symengine evaluates) against Python's max and the
     first-maximum rule, at numbers with and without ties."""
     xs = sympy.symbols("x1:4")
-    for window in ([0.2, 0.7, -0.1], [0.7, 0.7, 0.1], [0.1, 0.3, 0.3]):
+    for window in ([0.2, 0.7, -0.1], [0.7, 0.7, 0.1], [0.1, 0.3, 0.3], [0.1, 0.2, 0.9]):
         at = dict(zip(xs, window))
         assert float(WindowMax(*xs).rewrite(sympy.Piecewise).subs(at)) == max(window)
         first = window.index(max(window))
