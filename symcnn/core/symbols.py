@@ -5,12 +5,10 @@ from __future__ import annotations
 import bisect
 import enum
 import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 import symengine as se
-import sympy
 
 
 def with_channels(stem: str, channels: str) -> str:
@@ -183,11 +181,6 @@ class Grid:
             return f"{self.name}{sample}_{head}_{sep.join(str(i) for i in spatial)}"
         return f"{self.name}{sample}_{sep.join(str(i) for i in parts)}"
 
-    def infos(self) -> Iterator[tuple[se.Symbol, SymbolInfo]]:
-        """Every symbol with its position, in row-major order."""
-        for index in np.ndindex(*self.shape):
-            yield self.symbols[index], SymbolInfo(self, index)
-
 
 class SymbolTable:
     """Maps every symbol of a derivation to its grid and index, for printers and numerics.
@@ -250,7 +243,3 @@ class SymbolTable:
     def offset(self, grid: Grid) -> int:
         """The position of a grid's first entry: entry k (flat) is at ``offset + k``."""
         return self._offsets[grid.name]
-
-    def sympy_symbols(self) -> dict[str, sympy.Symbol]:
-        """Name → SymPy ``Symbol`` for every entry (a ``local_dict`` for ``parse_expr``)."""
-        return {name: sympy.Symbol(name) for name in self._order}
