@@ -207,7 +207,7 @@ def kind_title(layer: Any, lang: str = SOURCE) -> str:
 def extract_titles(
     fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: Any
 ) -> Iterator[tuple[Any, ...]]:
-    """Babel's extractor for ``symcnn/kinds/*.py`` (see babel.cfg).
+    """Babel's extractor for ``symcnn/kinds/**.py`` (see babel.cfg).
 
     Yields every class's ``title = "…"`` (what a sheet calls the kind; the kinds keep their
     names to themselves, so the message stays beside its kind), then the module's ordinary
