@@ -1,18 +1,24 @@
-"""conv2d's options that other kinds share: the bias modes and the input shape rule."""
+"""What conv2d shares with conv_transpose2d: the bias modes, the input shape rule, and a base
+class for the options, shapes and parameters both handle the same way."""
 
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from ...core.shapes import (
+    Pair,
     Shape,
     parse_enum,
     parse_size,
     positive,
     shape_of,
 )
+from ...core.symbols import Role
 from ...errors import SpecError
+from ..base import Layer, torch_array
 
 
 class Bias(enum.Enum):
@@ -40,3 +46,74 @@ def spatial_input(value: Any, channels: int | None) -> Shape:
     if isinstance(value, str) and value.lower().count("x") == 2:
         return spatial_input(shape_of(value, "input"), channels)
     return (channels or 1, *parse_size(value, "input"))
+
+
+class Convolutional(Layer):
+    """What a convolution and a transposed convolution share: the options they parse the same
+    way, their input's (H, W), output shape and bias, and PyTorch's parameters (no fields:
+    each kind declares its own).
+
+    Example:
+        >>> from symcnn import Conv2d, ConvTranspose2d
+        >>> [k(kernel=2, bias="untied", input=(3, 3)).param_shapes()[Role.BIAS] for k in (Conv2d, ConvTranspose2d)]
+        [((1, 2, 2), 1), ((1, 4, 4), 1)]
+    """
+
+    if TYPE_CHECKING:
+        kernel: Pair
+        out_channels: int
+        stride: Pair
+        padding: Pair
+        dilation: Pair
+        bias: Bias
+
+        @property
+        def output_size(self) -> Pair: ...
+
+        @property
+        def weight_shape(self) -> Shape: ...
+
+    def _parse_options(self) -> None:
+        """Kernel, output channels, stride, padding, dilation and bias, checked and normalised."""
+        set_ = object.__setattr__
+        set_(self, "kernel", parse_size(self.kernel, "kernel"))
+        set_(self, "out_channels", positive(self.out_channels, "out_channels"))
+        set_(self, "stride", parse_size(self.stride, "stride"))
+        set_(self, "padding", parse_size(self.padding, "padding", minimum=0))
+        set_(self, "dilation", parse_size(self.dilation, "dilation"))
+        set_(self, "bias", Bias.parse(self.bias))
+
+    @staticmethod
+    def torch_params(module: Any) -> dict[Role, np.ndarray]:
+        """A PyTorch convolution's weight and bias (if it has one) as arrays."""
+        params = {Role.WEIGHT: torch_array(module.weight)}
+        if module.bias is not None:
+            params[Role.BIAS] = torch_array(module.bias)
+        return params
+
+    @property
+    def spatial(self) -> Pair:
+        """The input's (H, W)."""
+        return (self.input_shape[1], self.input_shape[2])
+
+    @property
+    def output_shape(self) -> Shape:
+        return (self.out_channels, *self.output_size)
+
+    @property
+    def bias_shape(self) -> Shape | None:
+        """(O,) for a shared bias, (O, OH, OW) for an untied one, None without bias."""
+        if self.bias is Bias.SHARED:
+            return (self.out_channels,)
+        if self.bias is Bias.UNTIED:
+            return self.output_shape
+        return None
+
+    def param_shapes(self) -> dict[Role, tuple[Shape, int]]:
+        out = {Role.WEIGHT: (self.weight_shape, 2)}
+        if self.bias_shape is not None:
+            out[Role.BIAS] = (self.bias_shape, 1)
+        return out
+
+    def _bias_axes(self) -> str:
+        return "[O]" if self.bias is Bias.SHARED else "[O, OH, OW]"

@@ -11,7 +11,6 @@ from ...core.shapes import (
     Pair,
     Shape,
     conv_out_size,
-    parse_size,
     positive,
     shape_text,
 )
@@ -22,14 +21,13 @@ from ..base import (
     Figure,
     Layer,
     pair_tag,
-    torch_array,
     torch_pair,
 )
-from .options import Bias, spatial_input
+from .options import Bias, Convolutional, spatial_input
 
 
 @dataclass(frozen=True)
-class Conv2dSpec(Layer):
+class Conv2dSpec(Convolutional):
     """A conv2d's options, shapes and forward rule; `Conv2d` adds the rest."""
 
     kernel: Pair = field(metadata={"help": "kernel size KHxKW, e.g. 2x2", "example": "2x2"})
@@ -90,19 +88,11 @@ class Conv2dSpec(Layer):
             in_channels=module.in_channels,
             **options,
         )
-        params = {Role.WEIGHT: torch_array(module.weight)}
-        if module.bias is not None:
-            params[Role.BIAS] = torch_array(module.bias)
-        return layer, params
+        return layer, cls.torch_params(module)
 
     def __post_init__(self) -> None:
+        self._parse_options()
         set_ = object.__setattr__
-        set_(self, "kernel", parse_size(self.kernel, "kernel"))
-        set_(self, "out_channels", positive(self.out_channels, "out_channels"))
-        set_(self, "stride", parse_size(self.stride, "stride"))
-        set_(self, "padding", parse_size(self.padding, "padding", minimum=0))
-        set_(self, "dilation", parse_size(self.dilation, "dilation"))
-        set_(self, "bias", Bias.parse(self.bias))
         if self.in_channels is not None:
             set_(self, "in_channels", positive(self.in_channels, "in_channels"))
         set_(self, "groups", positive(self.groups, "groups"))
@@ -153,11 +143,6 @@ class Conv2dSpec(Layer):
     # --- shapes --------------------------------------------------------------------------
 
     @property
-    def spatial(self) -> Pair:
-        """The input's (H, W)."""
-        return (self.input_shape[1], self.input_shape[2])
-
-    @property
     def output_size(self) -> Pair:
         """Spatial output size (OH, OW)."""
         h, w = self.spatial
@@ -166,10 +151,6 @@ class Conv2dSpec(Layer):
             conv_out_size(h, k[0], s[0], p[0], d[0]),
             conv_out_size(w, k[1], s[1], p[1], d[1]),
         )
-
-    @property
-    def output_shape(self) -> Shape:
-        return (self.out_channels, *self.output_size)
 
     @property
     def group_in(self) -> int:
@@ -189,21 +170,6 @@ class Conv2dSpec(Layer):
     def weight_shape(self) -> Shape:
         """(O, C/G, KH, KW)."""
         return (self.out_channels, self.group_in, *self.kernel)
-
-    @property
-    def bias_shape(self) -> Shape | None:
-        """(O,) for a shared bias, (O, OH, OW) for an untied one, None without bias."""
-        if self.bias is Bias.SHARED:
-            return (self.out_channels,)
-        if self.bias is Bias.UNTIED:
-            return self.output_shape
-        return None
-
-    def param_shapes(self) -> dict[Role, tuple[Shape, int]]:
-        out = {Role.WEIGHT: (self.weight_shape, 2)}
-        if self.bias_shape is not None:
-            out[Role.BIAS] = (self.bias_shape, 1)
-        return out
 
     @property
     def term_count(self) -> int:
@@ -274,7 +240,7 @@ class Conv2dSpec(Layer):
         if role is Role.WEIGHT:
             return "[O, C, KH, KW]" if self.groups == 1 else "[O, C/groups, KH, KW]"
         if role is Role.BIAS:
-            return "[O]" if self.bias is Bias.SHARED else "[O, OH, OW]"
+            return self._bias_axes()
         return "[C, H, W]" if role is Role.INPUT else "[O, OH, OW]"
 
     # --- maths ---------------------------------------------------------------------------

@@ -14,10 +14,9 @@ from ..base import (
     Figure,
     Layer,
     pair_tag,
-    torch_array,
     torch_pair,
 )
-from ..conv2d import Bias, spatial_input
+from ..conv2d.options import Bias, Convolutional, spatial_input
 
 #: Options checked together with others (the stride, the dilation): validated last.
 _TOGETHER = ("output_padding",)
@@ -34,7 +33,7 @@ def transposed_size(size: int, k: int, stride: int, pad: int, dil: int, out_pad:
 
 
 @dataclass(frozen=True)
-class ConvTranspose2dSpec(Layer):
+class ConvTranspose2dSpec(Convolutional):
     """A conv_transpose2d's options, shapes and forward rule; `ConvTranspose2d` adds the rest."""
 
     kernel: Pair = field(metadata={"help": "kernel size KHxKW, e.g. 2x2", "example": "2x2"})
@@ -84,20 +83,12 @@ class ConvTranspose2dSpec(Layer):
             bias=Bias.SHARED if module.bias is not None else Bias.NONE,
             in_channels=module.in_channels,
         )
-        params = {Role.WEIGHT: torch_array(module.weight)}
-        if module.bias is not None:
-            params[Role.BIAS] = torch_array(module.bias)
-        return layer, params
+        return layer, cls.torch_params(module)
 
     def __post_init__(self) -> None:
+        self._parse_options()
         set_ = object.__setattr__
-        set_(self, "kernel", parse_size(self.kernel, "kernel"))
-        set_(self, "out_channels", positive(self.out_channels, "out_channels"))
-        set_(self, "stride", parse_size(self.stride, "stride"))
-        set_(self, "padding", parse_size(self.padding, "padding", minimum=0))
         set_(self, "output_padding", parse_size(self.output_padding, "output_padding", minimum=0))
-        set_(self, "dilation", parse_size(self.dilation, "dilation"))
-        set_(self, "bias", Bias.parse(self.bias))
         if self.in_channels is not None:
             set_(self, "in_channels", positive(self.in_channels, "in_channels"))
         for axis, name in enumerate(("rows", "columns")):
@@ -139,11 +130,6 @@ class ConvTranspose2dSpec(Layer):
     # --- shapes --------------------------------------------------------------------------
 
     @property
-    def spatial(self) -> Pair:
-        """The input's (H, W)."""
-        return (self.input_shape[1], self.input_shape[2])
-
-    @property
     def output_size(self) -> Pair:
         """Spatial output size (OH, OW)."""
         h, w = self.spatial
@@ -154,28 +140,9 @@ class ConvTranspose2dSpec(Layer):
         )
 
     @property
-    def output_shape(self) -> Shape:
-        return (self.out_channels, *self.output_size)
-
-    @property
     def weight_shape(self) -> Shape:
         """(C, O, KH, KW), as PyTorch's ConvTranspose2d."""
         return (self.input_shape[0], self.out_channels, *self.kernel)
-
-    @property
-    def bias_shape(self) -> Shape | None:
-        """(O,) for a shared bias, (O, OH, OW) for an untied one, None without bias."""
-        if self.bias is Bias.SHARED:
-            return (self.out_channels,)
-        if self.bias is Bias.UNTIED:
-            return self.output_shape
-        return None
-
-    def param_shapes(self) -> dict[Role, tuple[Shape, int]]:
-        out = {Role.WEIGHT: (self.weight_shape, 2)}
-        if self.bias_shape is not None:
-            out[Role.BIAS] = (self.bias_shape, 1)
-        return out
 
     @property
     def term_count(self) -> int:
@@ -241,7 +208,7 @@ class ConvTranspose2dSpec(Layer):
         if role is Role.WEIGHT:
             return "[C, O, KH, KW]"
         if role is Role.BIAS:
-            return "[O]" if self.bias is Bias.SHARED else "[O, OH, OW]"
+            return self._bias_axes()
         return "[C, H, W]" if role is Role.INPUT else "[O, OH, OW]"
 
     # --- maths ---------------------------------------------------------------------------
