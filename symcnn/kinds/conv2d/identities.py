@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ...core.arrays import add_all, correlate_valid, rot180, zero_insert, zero_pad, zeros
+from ...core.arrays import correlate_valid, rot180, zero_insert, zero_pad, zeros
 from ...core.symbols import Role
 from ..base import (
     ClosedForm,
@@ -61,35 +61,7 @@ class Conv2dIdentities(Conv2dSpec):
                 shown_w,
             ),
         ]
-        if self.bias is Bias.SHARED:
-            total = np.empty((self.out_channels,), dtype=object)
-            for o in range(self.out_channels):
-                total[o] = add_all(list(delta[o].ravel()))
-            forms.append(
-                ClosedForm(
-                    Role.BIAS,
-                    "bias gradient: sum of δ",
-                    "∂E/∂b_o = Σ_ij δ_o,ij" if self.out_channels > 1 else "∂E/∂b = Σ_ij δ_ij",
-                    lambda n: (
-                        rf"\frac{{\partial E}}{{\partial {n.ch(n.b, self._o)}}}",
-                        rf"\sum_{{i,j}} {n.ch(n.d, self._o)}_{{ij}}",
-                    ),
-                    total,
-                )
-            )
-        elif self.bias is Bias.UNTIED:
-            forms.append(
-                ClosedForm(
-                    Role.BIAS,
-                    "bias gradient: δ itself (untied bias)",
-                    "∂E/∂b_o,ij = δ_o,ij" if self.out_channels > 1 else "∂E/∂b_ij = δ_ij",
-                    lambda n: (
-                        rf"\frac{{\partial E}}{{\partial {n.ch(n.b, self._o)}_{{ij}}}}",
-                        rf"{n.ch(n.d, self._o)}_{{ij}}",
-                    ),
-                    delta.copy(),
-                )
-            )
+        forms.extend(self.bias_forms(delta))
         return forms
 
     def _side_by_side(
@@ -134,10 +106,6 @@ class Conv2dIdentities(Conv2dSpec):
         return lambda n: (tex(n)[0], tex(n)[1] + r"\qquad (g = 1, \dots, G)")
 
     # the channel indices a name carries (only the axes of size > 1 are printed)
-    @property
-    def _o(self) -> str:
-        return "o" if self.out_channels > 1 else ""
-
     @property
     def _c(self) -> str:
         return "c" if self.input_shape[0] > 1 else ""

@@ -114,9 +114,11 @@ def _weight_model(layer: Conv2d, arrays: Arrays, model: ConvModel) -> np.ndarray
     return out.transpose(1, 0, 2, 3) if model.swap_channels else out
 
 
-def _axis_variants(
+def axis_variants(
     key: str, active: tuple[bool, bool], what: str
 ) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A mistake made along both axes, then along one of them only (shared with
+    conv_transpose2d's catalogue)."""
     if all(active):
         yield what, {key: (True, True)}
         yield f"{what} along the rows only", {key: (True, False)}
@@ -137,15 +139,15 @@ def _mistakes(layer: Conv2d) -> Iterator[Mistake]:
     (kh, kw), (sh, sw), (dh, dw) = layer.kernel, layer.stride, layer.dilation
     (ph, pw), (oh, ow) = layer.padding, layer.output_size
     gx: list[tuple[str, dict[str, Any]]] = []
-    gx += _axis_variants(
+    gx += axis_variants(
         "flip", (kh > 1, kw > 1), "kernel not rotated by 180° (δ correlated with w, not convolved)"
     )
-    gx += _axis_variants(
+    gx += axis_variants(
         "unit_stride",
         (sh > 1, sw > 1),
         "stride ignored in the input gradient (δ[i] placed at i + m·d − p, not i·s + m·d − p)",
     )
-    gx += _axis_variants(
+    gx += axis_variants(
         "unit_dilation", (dh > 1, dw > 1), "dilation ignored (kernel tap m at offset m, not m·d)"
     )
     if ph or pw:
@@ -175,12 +177,12 @@ def _mistakes(layer: Conv2d) -> Iterator[Mistake]:
         yield Mistake(Role.INPUT, name, tuple(opts.items()))
 
     gw: list[tuple[str, dict[str, Any]]] = []
-    gw += _axis_variants(
+    gw += axis_variants(
         "unit_stride",
         (sh > 1, sw > 1),
         "stride ignored in the weight gradient (x read at i + m·d − p, not i·s + m·d − p)",
     )
-    gw += _axis_variants(
+    gw += axis_variants(
         "unit_dilation",
         (dh > 1, dw > 1),
         "dilation ignored (x read at i·s + m − p, not i·s + m·d − p)",

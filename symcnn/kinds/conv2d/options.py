@@ -1,5 +1,5 @@
 """What conv2d shares with conv_transpose2d: the bias modes, the input shape rule, and a base
-class for the options, shapes and parameters both handle the same way."""
+class for the options, shapes, parameters and bias gradient both handle the same way."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...core.arrays import add_all
 from ...core.shapes import (
     Pair,
     Shape,
@@ -18,7 +19,7 @@ from ...core.shapes import (
 )
 from ...core.symbols import Role
 from ...errors import SpecError
-from ..base import Layer, torch_array
+from ..base import ClosedForm, Layer, torch_array
 
 
 class Bias(enum.Enum):
@@ -50,8 +51,8 @@ def spatial_input(value: Any, channels: int | None) -> Shape:
 
 class Convolutional(Layer):
     """What a convolution and a transposed convolution share: the options they parse the same
-    way, their input's (H, W), output shape and bias, and PyTorch's parameters (no fields:
-    each kind declares its own).
+    way, their input's (H, W), output shape, bias and its gradient's closed form, and
+    PyTorch's parameters (no fields: each kind declares its own).
 
     Example:
         >>> from symcnn import Conv2d, ConvTranspose2d
@@ -114,6 +115,45 @@ class Convolutional(Layer):
         if self.bias_shape is not None:
             out[Role.BIAS] = (self.bias_shape, 1)
         return out
+
+    @property
+    def _o(self) -> str:
+        """The output-channel index a name carries (none with one output channel)."""
+        return "o" if self.out_channels > 1 else ""
+
+    def bias_forms(self, delta: np.ndarray) -> list[ClosedForm]:
+        """The bias gradient's closed form: Σ_ij δ for a shared bias, δ itself for an untied
+        one (none without bias); ``delta`` is [O, OH, OW] of symbols or proof atoms."""
+        if self.bias is Bias.SHARED:
+            total = np.empty((self.out_channels,), dtype=object)
+            for o in range(self.out_channels):
+                total[o] = add_all(list(delta[o].ravel()))
+            return [
+                ClosedForm(
+                    Role.BIAS,
+                    "bias gradient: sum of δ",
+                    "∂E/∂b_o = Σ_ij δ_o,ij" if self._o else "∂E/∂b = Σ_ij δ_ij",
+                    lambda n: (
+                        rf"\frac{{\partial E}}{{\partial {n.ch(n.b, self._o)}}}",
+                        rf"\sum_{{i,j}} {n.ch(n.d, self._o)}_{{ij}}",
+                    ),
+                    total,
+                )
+            ]
+        if self.bias is Bias.UNTIED:
+            return [
+                ClosedForm(
+                    Role.BIAS,
+                    "bias gradient: δ itself (untied bias)",
+                    "∂E/∂b_o,ij = δ_o,ij" if self._o else "∂E/∂b_ij = δ_ij",
+                    lambda n: (
+                        rf"\frac{{\partial E}}{{\partial {n.ch(n.b, self._o)}_{{ij}}}}",
+                        rf"{n.ch(n.d, self._o)}_{{ij}}",
+                    ),
+                    delta.copy(),
+                )
+            ]
+        return []
 
     def _bias_axes(self) -> str:
         return "[O]" if self.bias is Bias.SHARED else "[O, OH, OW]"

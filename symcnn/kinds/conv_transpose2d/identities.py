@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import symengine as se
 
 from ...core.arrays import correlate_valid, zero_insert, zero_pad, zeros
 from ...core.symbols import Role
@@ -14,7 +13,6 @@ from ..base import (
     Shown,
     TexNames,
 )
-from ..conv2d import Bias
 from .spec import ConvTranspose2dSpec
 
 
@@ -47,35 +45,7 @@ class ConvTranspose2dIdentities(ConvTranspose2dSpec):
                 shown_w,
             ),
         ]
-        if self.bias is Bias.SHARED:
-            total = np.empty((self.out_channels,), dtype=object)
-            for o in range(self.out_channels):
-                total[o] = se.Add(*delta[o].ravel())
-            forms.append(
-                ClosedForm(
-                    Role.BIAS,
-                    "bias gradient: sum of δ",
-                    "∂E/∂b_o = Σ_ij δ_o,ij" if self._o else "∂E/∂b = Σ_ij δ_ij",
-                    lambda n: (
-                        rf"\frac{{\partial E}}{{\partial {n.ch(n.b, self._o)}}}",
-                        rf"\sum_{{i,j}} {n.ch(n.d, self._o)}_{{ij}}",
-                    ),
-                    total,
-                )
-            )
-        elif self.bias is Bias.UNTIED:
-            forms.append(
-                ClosedForm(
-                    Role.BIAS,
-                    "bias gradient: δ itself (untied bias)",
-                    "∂E/∂b_o,ij = δ_o,ij" if self._o else "∂E/∂b_ij = δ_ij",
-                    lambda n: (
-                        rf"\frac{{\partial E}}{{\partial {n.ch(n.b, self._o)}_{{ij}}}}",
-                        rf"{n.ch(n.d, self._o)}_{{ij}}",
-                    ),
-                    delta.copy(),
-                )
-            )
+        forms.extend(self.bias_forms(delta))
         return forms
 
     def _input_statement(self) -> str:

@@ -10,6 +10,7 @@ import numpy as np
 
 from ...core.symbols import Role
 from ..base import Arrays, Mistake
+from ..conv2d.mistakes import axis_variants
 
 if TYPE_CHECKING:
     from .layer import ConvTranspose2d
@@ -95,25 +96,14 @@ def _weight_model(layer: ConvTranspose2d, arrays: Arrays, model: TransposedModel
     return out.transpose(1, 0, 2, 3) if model.swap_channels else out
 
 
-def _axis_variants(
-    key: str, active: tuple[bool, bool], what: str
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    if all(active):
-        yield what, {key: (True, True)}
-        yield f"{what} along the rows only", {key: (True, False)}
-        yield f"{what} along the columns only", {key: (False, True)}
-    elif any(active):
-        yield what, {key: active}
-
-
 def _mistakes(layer: ConvTranspose2d) -> Iterator[Mistake]:
     (kh, kw), (sh, sw), (dh, dw) = layer.kernel, layer.stride, layer.dilation
     (ph, pw), (oh, ow) = layer.padding, layer.output_size
     common: list[tuple[str, dict[str, Any]]] = []
-    common += _axis_variants(
+    common += axis_variants(
         "unit_stride", (sh > 1, sw > 1), "stride ignored (δ read at i + m·d − p, not i·s + m·d − p)"
     )
-    common += _axis_variants(
+    common += axis_variants(
         "unit_dilation",
         (dh > 1, dw > 1),
         "dilation ignored (δ read at i·s + m − p, not i·s + m·d − p)",
@@ -135,7 +125,7 @@ def _mistakes(layer: ConvTranspose2d) -> Iterator[Mistake]:
             )
         )
     gx = list(common)
-    gx += _axis_variants(
+    gx += axis_variants(
         "flip",
         (kh > 1, kw > 1),
         "kernel rotated by 180° (δ convolved with w, as in conv2d's input gradient; a "

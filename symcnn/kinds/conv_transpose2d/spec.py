@@ -264,10 +264,6 @@ class ConvTranspose2dSpec(Convolutional):
 
     # the channel indices a name carries (only the axes of size > 1 are printed)
     @property
-    def _o(self) -> str:
-        return "o" if self.out_channels > 1 else ""
-
-    @property
     def _c(self) -> str:
         return "c" if self.input_shape[0] > 1 else ""
 
