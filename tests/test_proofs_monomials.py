@@ -16,7 +16,7 @@ import pytest
 import symengine as se
 import sympy
 
-from symcnn import Conv2d, Flatten, MaxPool2d, Network
+from symcnn import Conv2d, ConvTranspose2d, Flatten, MaxPool2d, Network
 from symcnn.core.shapes import Shape, shape_of
 from symcnn.core.summands import Part
 from symcnn.core.symbols import Role
@@ -195,8 +195,9 @@ def test_a_staged_form_is_proven_lemma_first() -> None:
         Conv2d(kernel=2, input=(2, 3, 3), out_channels=2),
         Conv2d(kernel=2, stride=2, padding=1, bias="untied", input=(1, 4, 4)),
         Conv2d(kernel=2, groups=2, input=(2, 3, 3), out_channels=2),
+        ConvTranspose2d(kernel=2, stride=2, bias="untied", input=(1, 2, 2)),
     ],
-    ids=["conv", "conv-strided", "conv-grouped"],
+    ids=["conv", "conv-strided", "conv-grouped", "transposed"],
 )
 def test_polynomial_forms_are_proven_by_monomials(layer: Layer) -> None:
     """The fast path decides (it is not left to expansion) and its proofs carry the forms
