@@ -2,7 +2,6 @@
 and bias; one package: the layer, its identities, its sheet parts, its classic mistakes."""
 
 from .layer import Conv2d
-from .mistakes import bias_variants
-from .options import Bias, spatial_input
+from .options import Bias, bias_variants, spatial_input
 
 __all__ = ["Bias", "Conv2d", "bias_variants", "spatial_input"]

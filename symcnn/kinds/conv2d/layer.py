@@ -18,7 +18,7 @@ from ..base import (
     Mistake,
 )
 from .identities import Conv2dIdentities
-from .mistakes import ConvModel, _input_model, _mistakes, _weight_model, bias_variants
+from .mistakes import ConvModel, _input_model, _mistakes, _weight_model
 from .options import Bias
 from .sheet import Conv2dSheet
 
@@ -115,9 +115,3 @@ class Conv2d(Conv2dIdentities, Conv2dSheet):
         if role is Role.WEIGHT:
             return _weight_model(self, arrays, model)
         return None
-
-    def wrong_results(self, role: Role, arrays: Arrays) -> list[tuple[str, np.ndarray]]:
-        delta = arrays[Role.DELTA]
-        if role is not Role.BIAS or delta is None:
-            return []
-        return list(bias_variants(self, delta))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -11,7 +10,6 @@ import numpy as np
 
 from ...core.symbols import Role
 from ..base import Arrays, Mistake
-from .options import Bias
 
 if TYPE_CHECKING:
     from .layer import Conv2d
@@ -226,31 +224,3 @@ def _mistakes(layer: Conv2d) -> Iterator[Mistake]:
         )
     for name, opts in gw:
         yield Mistake(Role.WEIGHT, name, tuple(opts.items()))
-
-
-def bias_variants(layer: Any, delta: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
-    """Wrong bias gradients of a layer with a `Bias` (``layer.bias``), named; δ is [O, OH, OW]."""
-    right = (1, 2) if layer.bias is Bias.SHARED else ()
-    if layer.bias is Bias.SHARED:
-        yield (
-            "bias gradient not summed (δ returned as it is; shared bias needs Σ_ij δ[o,i,j])",
-            delta,
-        )
-    for count in (1, 2, 3):
-        for axes in itertools.combinations((0, 1, 2), count):
-            if axes == right:
-                continue
-            if layer.bias is Bias.UNTIED and axes == (1, 2):
-                name = "bias gradient summed, but untied bias has one entry per output (∂E/∂b[o,i,j] = δ[o,i,j])"
-            else:
-                want = "(1, 2)" if layer.bias is Bias.SHARED else "none (untied: ∂E/∂b = δ)"
-                name = (
-                    f"bias gradient summed over the wrong axes: {axes} of δ [O, OH, OW], not {want}"
-                )
-            yield name, delta.sum(axis=axes)
-    if layer.bias is Bias.SHARED:
-        yield "bias gradient averaged (mean over positions), not summed", delta.mean(axis=(1, 2))
-        yield (
-            "bias gradient summed with keepdims: shape [O, 1, 1], not [O]",
-            delta.sum(axis=(1, 2), keepdims=True),
-        )

@@ -4,6 +4,8 @@ class for the options, shapes, parameters and bias gradient both handle the same
 from __future__ import annotations
 
 import enum
+import itertools
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,7 +21,7 @@ from ...core.shapes import (
 )
 from ...core.symbols import Role
 from ...errors import SpecError
-from ..base import ClosedForm, Layer, torch_array
+from ..base import Arrays, ClosedForm, Layer, NumpyCode, torch_array
 
 
 class Bias(enum.Enum):
@@ -157,3 +159,49 @@ class Convolutional(Layer):
 
     def _bias_axes(self) -> str:
         return "[O]" if self.bias is Bias.SHARED else "[O, OH, OW]"
+
+    # --- what the checker and the sheets say of the bias ----------------------------------
+
+    def wrong_results(self, role: Role, arrays: Arrays) -> list[tuple[str, np.ndarray]]:
+        delta = arrays[Role.DELTA]
+        if role is not Role.BIAS or delta is None:
+            return []
+        return list(bias_variants(self, delta))
+
+    def bias_code(self, planar: bool) -> NumpyCode | None:
+        """The bias gradient in NumPy: δ itself (untied) or its sum over the positions."""
+        if self.bias is Bias.NONE:
+            return None
+        if self.bias is Bias.UNTIED:
+            return NumpyCode("grad_b = delta", planar)
+        return NumpyCode(
+            "grad_b = delta.sum()" if planar else "grad_b = delta.sum(axis=(1, 2))", planar
+        )
+
+
+def bias_variants(layer: Any, delta: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+    """Wrong bias gradients of a layer with a `Bias` (``layer.bias``), named; δ is [O, OH, OW]."""
+    right = (1, 2) if layer.bias is Bias.SHARED else ()
+    if layer.bias is Bias.SHARED:
+        yield (
+            "bias gradient not summed (δ returned as it is; shared bias needs Σ_ij δ[o,i,j])",
+            delta,
+        )
+    for count in (1, 2, 3):
+        for axes in itertools.combinations((0, 1, 2), count):
+            if axes == right:
+                continue
+            if layer.bias is Bias.UNTIED and axes == (1, 2):
+                name = "bias gradient summed, but untied bias has one entry per output (∂E/∂b[o,i,j] = δ[o,i,j])"
+            else:
+                want = "(1, 2)" if layer.bias is Bias.SHARED else "none (untied: ∂E/∂b = δ)"
+                name = (
+                    f"bias gradient summed over the wrong axes: {axes} of δ [O, OH, OW], not {want}"
+                )
+            yield name, delta.sum(axis=axes)
+    if layer.bias is Bias.SHARED:
+        yield "bias gradient averaged (mean over positions), not summed", delta.mean(axis=(1, 2))
+        yield (
+            "bias gradient summed with keepdims: shape [O, 1, 1], not [O]",
+            delta.sum(axis=(1, 2), keepdims=True),
+        )

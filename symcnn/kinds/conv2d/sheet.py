@@ -6,7 +6,6 @@ from typing import Any
 
 from ...core.symbols import Role
 from ..base import NumpyCode, spatial_axes
-from .options import Bias
 from .spec import Conv2dSpec
 
 
@@ -55,13 +54,7 @@ class Conv2dSheet(Conv2dSpec):
             )
             d = "ds"
         if role is Role.BIAS:
-            if self.bias is Bias.NONE:
-                return None
-            if self.bias is Bias.UNTIED:
-                return NumpyCode("grad_b = delta", planar)
-            return NumpyCode(
-                "grad_b = delta.sum()" if planar else "grad_b = delta.sum(axis=(1, 2))", planar
-            )
+            return self.bias_code(planar)
         if role is Role.WEIGHT:
             a = "a"
             if any(self.padding):

@@ -14,7 +14,7 @@ from ...core import indexed as ix
 from ...core.indexed import General
 from ...core.symbols import Role
 from ..base import Arrays, Mistake
-from ..conv2d import Bias, bias_variants
+from ..conv2d import Bias
 from .identities import ConvTranspose2dIdentities
 from .mistakes import TransposedModel, _input_model, _mistakes, _weight_model
 from .sheet import ConvTranspose2dSheet
@@ -91,9 +91,3 @@ class ConvTranspose2d(ConvTranspose2dIdentities, ConvTranspose2dSheet):
         if role is Role.WEIGHT:
             return _weight_model(self, arrays, model)
         return None
-
-    def wrong_results(self, role: Role, arrays: Arrays) -> list[tuple[str, np.ndarray]]:
-        delta = arrays[Role.DELTA]
-        if role is not Role.BIAS or delta is None:
-            return []
-        return list(bias_variants(self, delta))

@@ -6,7 +6,6 @@ from typing import Any
 
 from ...core.symbols import Role
 from ..base import NumpyCode
-from ..conv2d import Bias
 from .spec import ConvTranspose2dSpec
 
 
@@ -40,13 +39,7 @@ class ConvTranspose2dSheet(ConvTranspose2dSpec):
             lines.append(f"dp = np.pad(delta, ({pads}))")
             d = "dp"
         if role is Role.BIAS:
-            if self.bias is Bias.NONE:
-                return None
-            if self.bias is Bias.UNTIED:
-                return NumpyCode("grad_b = delta", planar)
-            return NumpyCode(
-                "grad_b = delta.sum()" if planar else "grad_b = delta.sum(axis=(1, 2))", planar
-            )
+            return self.bias_code(planar)
         if role is Role.INPUT:
             kernel = "w"
             if self.dilation != (1, 1):
