@@ -172,12 +172,7 @@ class LayerEngine:
         if self.plan is not None:
             own = [delta] if self.has_delta else []
             out = self.plan.backward(np.concatenate([a.ravel() for a in (*reads, *params, *own)]))
-            pieces, pos = [], 0
-            for arr in self.read_grads + self.param_grads:
-                pieces.append(out[pos : pos + arr.size].reshape(arr.shape))
-                pos += arr.size
-            n = len(self.read_grads)
-            return pieces[:n], pieces[n:], stage_deltas
+            return (*self._split(out), stage_deltas)
 
         def flat() -> np.ndarray:
             own = [delta] if self.has_delta else []
@@ -186,13 +181,16 @@ class LayerEngine:
 
         for k in reversed(range(len(self.stage_delta_fns))):
             stage_deltas[k] = self.stage_delta_fns[k](flat()).reshape(self.stage_grids[k].shape)
-        out = self.backward(flat())
+        return (*self._split(self.backward(flat())), stage_deltas)
+
+    def _split(self, out: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The flat backward result cut into the reads' gradients and the parameters'."""
         pieces, pos = [], 0
         for arr in self.read_grads + self.param_grads:
             pieces.append(out[pos : pos + arr.size].reshape(arr.shape))
             pos += arr.size
         n = len(self.read_grads)
-        return pieces[:n], pieces[n:], stage_deltas
+        return pieces[:n], pieces[n:]
 
     def winners(self, inputs: np.ndarray) -> np.ndarray:
         """For each window, the input index of the cell whose max bracket evaluates to 1."""
