@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from tex_support import NEEDS_TEX
 
 from symcnn import Conv2d, MaxPool2d, derive, preset
-from symcnn.sheet.compile import compile_pdf, find_engine
+from symcnn.sheet.compile import compile_pdf
 
-pytestmark = [
-    pytest.mark.tex,
-    pytest.mark.skipif(
-        find_engine() is None,
-        reason="no TeX engine (pdflatex) installed: scripts/bootstrap installs texlive as root",
-    ),
-]
+pytestmark = NEEDS_TEX
 
 PLAIN = "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n%s\n\\end{document}\n"
 

@@ -5,25 +5,21 @@ command line writes them; bad input is still one line (compiling is skipped with
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tex_support import needs_tex, pdf_text
 
 import symcnn
 from symcnn.kinds.registry import layer_from_table
 from symcnn.numeric.values import hand_values
 from symcnn.sheet.build import sheet_tex
-from symcnn.sheet.compile import compile_pdf, find_engine
+from symcnn.sheet.compile import compile_pdf
 from symcnn.sheet.options import SheetOptions
 
 ROOT = Path(__file__).resolve().parent.parent
-TEX = pytest.mark.skipif(
-    find_engine() is None,
-    reason="no TeX engine (pdflatex) installed: scripts/bootstrap installs texlive as root",
-)
 
 #: A branch that merges twice: the first convolution's output is read by a relu and by a
 #: second convolution (its δ is a sum), whose outputs are concatenated.
@@ -61,21 +57,11 @@ out_features = 2
 """
 
 
-def pdf_text(pdf: bytes, tmp_path: Path) -> str:
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext (poppler-utils) is not installed")
-    path = tmp_path / "sheet.pdf"
-    path.write_bytes(pdf)
-    out = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True, check=True)
-    return " ".join(out.stdout.split())
-
-
 def _network(name: str) -> symcnn.Network:
     return symcnn.parse_network(CONCAT) if name == "concat" else symcnn.preset(name)
 
 
-@pytest.mark.tex
-@TEX
+@needs_tex
 @pytest.mark.parametrize(
     ("name", "numbers", "words"),
     [
@@ -103,22 +89,23 @@ def test_network_sheets_compile(name, numbers, words, tmp_path: Path) -> None:
     net = _network(name)
     d = net.derive()
     options = SheetOptions(values=hand_values(net, 0) if numbers else None)
-    text = pdf_text(compile_pdf(sheet_tex(d, options), timeout=300), tmp_path)
+    text = " ".join(pdf_text(compile_pdf(sheet_tex(d, options), timeout=300), tmp_path).split())
     assert "Proven" in text and "Not proven" not in text
     assert ("Worked example with numbers" in text) == numbers
     for word in words:
         assert word in text, word
 
 
-@pytest.mark.tex
-@TEX
+@needs_tex
 @pytest.mark.parametrize(
     ("kind", "shape", "batch"), [("batchnorm2d", (2, 2, 2), 2), ("batchnorm1d", (3,), 4)]
 )
 def test_batch_norm_alone_compiles(kind, shape, batch, tmp_path: Path) -> None:
     net = symcnn.Network.of(layer_from_table({"type": kind}).sized(shape), batch=batch)
     options = SheetOptions(values=hand_values(net, 0), values_seed=0)
-    text = pdf_text(compile_pdf(sheet_tex(net.derive(), options), timeout=300), tmp_path)
+    text = " ".join(
+        pdf_text(compile_pdf(sheet_tex(net.derive(), options), timeout=300), tmp_path).split()
+    )
     for word in (
         "Batch normalisation in training mode",
         "the classic mistake",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from i18n_support import SCRIPTS, maths, translated
+from tex_support import pdf_text
 
 from symcnn import MaxPool2d, derive, preset
 from symcnn.errors import TexCompileError, TexEngineMissing
@@ -54,14 +55,6 @@ def needs(lang: str) -> None:
         pytest.skip(f"{lang} needs {' '.join(missing)}: scripts/bootstrap installs them as root")
     if shutil.which("pdftotext") is None:
         pytest.skip("pdftotext (poppler-utils) is not installed")
-
-
-def pdf_text(pdf: bytes, tmp_path: Path) -> str:
-    path = tmp_path / "sheet.pdf"
-    path.write_bytes(pdf)
-    return subprocess.run(
-        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
 
 
 def small_sheet(lang: str) -> str:

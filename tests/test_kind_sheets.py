@@ -4,35 +4,18 @@ a TeX engine)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from tex_support import NEEDS_TEX, pdf_text
 
 from symcnn import Conv2d, ConvTranspose2d, GlobalAvgPool2d, LeakyReLU, Network, derive
 from symcnn.numeric.values import random_values
 from symcnn.sheet.build import sheet_tex
-from symcnn.sheet.compile import compile_pdf, find_engine
+from symcnn.sheet.compile import compile_pdf
 from symcnn.sheet.options import SheetOptions
 
-pytestmark = [
-    pytest.mark.tex,
-    pytest.mark.skipif(
-        find_engine() is None,
-        reason="no TeX engine (pdflatex) installed: scripts/bootstrap installs texlive as root",
-    ),
-]
-
-
-def pdf_text(pdf: bytes, tmp_path: Path) -> str:
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext (poppler-utils) is not installed")
-    path = tmp_path / "sheet.pdf"
-    path.write_bytes(pdf)
-    return subprocess.run(
-        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
+pytestmark = NEEDS_TEX
 
 
 LAYERS = [

@@ -9,17 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from symcnn.sheet.compile import find_engine
+from tex_support import NEEDS_TEX
 
 ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = [
-    pytest.mark.tex,
-    pytest.mark.skipif(
-        find_engine() is None,
-        reason="no TeX engine (pdflatex) installed: scripts/bootstrap installs texlive as root",
-    ),
+    *NEEDS_TEX,
     pytest.mark.subprocess,
 ]
 

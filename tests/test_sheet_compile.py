@@ -3,40 +3,23 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from tex_support import NEEDS_TEX, pdf_text
 
 from symcnn import AvgPool2d, Conv2d, MaxPool2d, derive
 from symcnn.errors import TexCompileError
 from symcnn.numeric.values import random_values
 from symcnn.sheet.build import sheet_tex
-from symcnn.sheet.compile import compile_pdf, find_engine
+from symcnn.sheet.compile import compile_pdf
 from symcnn.sheet.options import SheetOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = [
-    pytest.mark.tex,
-    pytest.mark.skipif(
-        find_engine() is None,
-        reason="no TeX engine (pdflatex) installed: scripts/bootstrap installs texlive as root",
-    ),
-]
-
-
-def pdf_text(pdf: bytes, tmp_path: Path) -> str:
-    """The PDF's text by poppler's pdftotext (the test is skipped without it)."""
-    if shutil.which("pdftotext") is None:
-        pytest.skip("pdftotext (poppler-utils) is not installed")
-    path = tmp_path / "sheet.pdf"
-    path.write_bytes(pdf)
-    return subprocess.run(
-        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
-    ).stdout
+pytestmark = NEEDS_TEX
 
 
 CONFIGS = [
@@ -61,7 +44,7 @@ def test_sheets_compile(layer, index_base: int, seed, tmp_path: Path) -> None:
         options.values_source = f"seed {seed}"
     pdf = compile_pdf(sheet_tex(d, options), timeout=120)
     assert pdf.startswith(b"%PDF-")
-    text = pdf_text(pdf, tmp_path)
+    text = pdf_text(pdf, tmp_path, layout=True)
     assert "Key formulas" in text and "Proven" in text and "Not proven" not in text
     assert ("Worked example with numbers" in text) == (seed is not None)
 
@@ -77,7 +60,7 @@ def test_cli_writes_tex_and_pdf(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["wrote", "out/seed003.tex", "wrote", "out/seed003.pdf"]
     pdf = (tmp_path / "out" / "seed003.pdf").read_bytes()
-    text = pdf_text(pdf, tmp_path)
+    text = pdf_text(pdf, tmp_path, layout=True)
     assert "One step of gradient descent" in text and "drawn with --random 3" in text
     assert sorted(os.listdir(tmp_path / "out")) == ["seed003.pdf", "seed003.tex"]
 
@@ -86,7 +69,7 @@ def test_hostile_title_prints_literally(tmp_path: Path) -> None:
     title = r"\input{/etc/passwd} $ % # _ { } & ~ ^ \ end"
     d = derive(Conv2d(kernel=(1, 1), input=(2, 2)))
     pdf = compile_pdf(sheet_tex(d, SheetOptions(title=title)))
-    first_line = pdf_text(pdf, tmp_path).strip().splitlines()[0]
+    first_line = pdf_text(pdf, tmp_path, layout=True).strip().splitlines()[0]
     assert first_line.strip() == title
 
 
@@ -126,6 +109,6 @@ def test_no_shell_escape_and_no_reading_outside(tmp_path: Path) -> None:
         f"\\IfFileExists{{{secret}}}{{\\input{{{secret}}}}}{{NOTREAD}}\n"
         "\\immediate\\write18{touch " + str(tmp_path / "pwned") + "}\n\\end{document}\n"
     )
-    text = pdf_text(compile_pdf(doc), tmp_path)
+    text = pdf_text(compile_pdf(doc), tmp_path, layout=True)
     assert "NOTREAD" in text and "SECRETWORD" not in text
     assert not (tmp_path / "pwned").exists()
