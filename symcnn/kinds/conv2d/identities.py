@@ -107,10 +107,6 @@ class Conv2dIdentities(Conv2dSpec):
 
     # the channel indices a name carries (only the axes of size > 1 are printed)
     @property
-    def _c(self) -> str:
-        return "c" if self.input_shape[0] > 1 else ""
-
-    @property
     def _oc(self) -> str:
         return ",".join(x for x in (self._o, self._c) if x)
 

@@ -123,6 +123,11 @@ class Convolutional(Layer):
         """The output-channel index a name carries (none with one output channel)."""
         return "o" if self.out_channels > 1 else ""
 
+    @property
+    def _c(self) -> str:
+        """The input-channel index a name carries (none with one input channel)."""
+        return "c" if self.input_shape[0] > 1 else ""
+
     def bias_forms(self, delta: np.ndarray) -> list[ClosedForm]:
         """The bias gradient's closed form: Σ_ij δ for a shared bias, δ itself for an untied
         one (none without bias); ``delta`` is [O, OH, OW] of symbols or proof atoms."""

@@ -264,10 +264,6 @@ class ConvTranspose2dSpec(Convolutional):
 
     # the channel indices a name carries (only the axes of size > 1 are printed)
     @property
-    def _c(self) -> str:
-        return "c" if self.input_shape[0] > 1 else ""
-
-    @property
     def _co(self) -> str:
         return ",".join(x for x in (self._c, self._o) if x)
 
