@@ -569,3 +569,15 @@ type = "flatten"
     exec(blocks["4"], ns)
     for k, part in enumerate((delta[0:2], delta[2:4], delta[4:6])):
         assert np.array_equal(ns[f"grad_a{k + 1}"], part)
+
+
+def test_over_a_mini_batch_a_parameter_s_identity_is_summed_over_the_samples() -> None:
+    """On one sample ∂E/∂w = a ⋆ δ; over a mini-batch the parameters are shared, so the sheet
+    must state the sum over the samples (and say what s is), the input's gradient per sample."""
+    tex = sheet_tex(derive(Conv2d(kernel=2, input=(3, 3)), batch=2), SheetOptions())
+    assert r"\frac{\partial E}{\partial w} = \sum_{s} \Big(a \star \delta\Big)" in tex
+    assert r"\frac{\partial E}{\partial b} = \sum_{s} \sum_{i,j} \delta_{ij}" in tex
+    assert r"\frac{\partial E}{\partial a} = \operatorname{pad}_{k-1}(\delta)" in tex
+    assert "written for one sample $s$" in tex
+    single = sheet_tex(derive(Conv2d(kernel=2, input=(3, 3))), SheetOptions())
+    assert r"\frac{\partial E}{\partial w} = a \star \delta" in single and r"\sum_{s}" not in single

@@ -28,7 +28,7 @@ from ..core.functions import engine_form
 from ..core.progress import report
 from ..core.summands import Part
 from ..core.symbols import Grid, Role, SymbolTable
-from ..kinds.base import ClosedForm, Layer, forward_terms
+from ..kinds.base import ClosedForm, Layer, TexNames, forward_terms
 from ..kinds.loss import Loss
 from . import naming
 from .backprop import ChainSum, Forward, Stage, backprop_all, chains_of
@@ -384,7 +384,15 @@ def _over_samples(forms: list[ClosedForm]) -> ClosedForm:
     total = np.empty(first.value.shape, dtype=object)
     for idx in np.ndindex(*total.shape):
         total[idx] = se.Add(*[engine_form(f.value[idx]) for f in forms])
-    return replace(first, value=total, statement=first.statement + ", summed over the samples")
+
+    def tex(names: TexNames) -> tuple[str, str]:  # one sample's form, summed over s
+        lhs, rhs = first.tex(names)
+        return lhs, rf"\sum_{{s}} {rhs}" if rhs.startswith(
+            r"\sum"
+        ) else rf"\sum_{{s}} \Big({rhs}\Big)"
+
+    statement = first.statement + ", summed over the samples"
+    return replace(first, value=total, statement=statement, tex=tex)
 
 
 def merged(sums: list[np.ndarray]) -> np.ndarray:

@@ -12,7 +12,7 @@ from ..core.arrays import ZERO
 from ..core.symbols import Role, with_channels
 from ..derivation.derived import DerivedLayer
 from ..derivation.proofs import Proof
-from ..kinds.base import ClosedForm, Op, Operand, Shown, TexNames
+from ..kinds.base import Op, Operand, Shown, TexNames
 from ..render.matrices import MATRIX_CAP, matrix, short_sum
 from ..render.printers import SymcnnLatexPrinter
 from ..render.tex import Tex
@@ -58,24 +58,6 @@ def operand_name(operand: Operand, names: TexNames, shape: tuple[int, ...], base
     return with_channels(stem, ",".join(shown)) if shown else stem
 
 
-def stated(layer: DerivedLayer, form: ClosedForm, names: TexNames) -> tuple[str, str]:
-    r"""A closed form's two sides in ``names``. Over a mini-batch a kind's form is about one
-    sample (tensors without the sample index): a parameter's gradient is then the sum of it
-    over the samples, ``\sum_{s}`` (batch norm's forms are over the whole batch already).
-
-    Example:
-        >>> from symcnn import Conv2d, derive
-        >>> from symcnn.kinds.base import SINGLE
-        >>> layer = derive(Conv2d(kernel=2, input=(3, 3)), batch=2).layers[0]
-        >>> print(stated(layer, layer.proofs[1].form, SINGLE)[1])
-        \sum_{s} \Big(a \star \delta\Big)
-    """
-    lhs, rhs = form.tex(names)
-    if layer.grid(Role.INPUT).batch and not layer.stages and form.role is not Role.INPUT:
-        rhs = rf"\sum_{{s}} {rhs}" if rhs.startswith(r"\sum") else rf"\sum_{{s}} \Big({rhs}\Big)"
-    return lhs, rhs
-
-
 def identity(
     layer: DerivedLayer, proof: Proof, p: SymcnnLatexPrinter, names: TexNames, base: int
 ) -> dict[str, Any]:
@@ -83,7 +65,7 @@ def identity(
     displays that write it out for this layer from the operands that were proven."""
     form = proof.form
     shown = form.shown if form is not None else None
-    sides = stated(layer, form, names) if form is not None else (proof.latex, None)
+    sides = form.tex(names) if form is not None else (proof.latex, None)
     return {
         "lhs": Tex(sides[0]),
         "rhs": Tex(sides[1]) if sides[1] is not None else None,

@@ -19,7 +19,7 @@ from ..render.printers import SymcnnLatexPrinter, term_string
 from ..render.tex import Tex
 from . import layout
 from .figures import figures
-from .identities import identity, stated
+from .identities import identity
 from .layout import representative
 from .merges import merge_context, part_name, read_context, read_rows
 from .options import SheetOptions
@@ -323,7 +323,7 @@ def gradient(
         "zeros": zeros,
         "matrices": [] if shown_whole else layout.gradient_matrices(layer, p, role, named, via),
         "identities": identities,
-        "key": key_rows(d, layer, rule, proofs),
+        "key": key_rows(d, rule, proofs),
         "numpy": numpy_context(layer, role),
     }
 
@@ -335,11 +335,11 @@ def numpy_context(layer: DerivedLayer, role: Role) -> dict[str, Any] | None:
 
 
 def key_rows(
-    d: Derivation, layer: DerivedLayer, rule: index.ChainRule | None, proofs: list[Any]
+    d: Derivation, rule: index.ChainRule | None, proofs: list[Any]
 ) -> list[tuple[Tex, Tex]]:
     """The gradient's key formulas in a single layer's names (``a``, ``w``, ``b``, ``z``, ``δ``):
     its proven identities, or SymPy's general result when it has none."""
-    found = [stated(layer, pr.form, SINGLE) for pr in proofs if pr.form is not None]
+    found = [pr.form.tex(SINGLE) for pr in proofs if pr.form is not None]
     if found:
         return [(Tex(lhs), Tex(rhs)) for lhs, rhs in found]
     if rule is None:
