@@ -19,7 +19,6 @@ from ..base import (
 )
 from .identities import Conv2dIdentities
 from .mistakes import ConvModel, _input_model, _mistakes, _weight_model
-from .options import Bias
 from .sheet import Conv2dSheet
 
 
@@ -78,12 +77,7 @@ class Conv2d(Conv2dIdentities, Conv2dSheet):
             Role.INPUT: ix.A[(*a_c, ix.U_, ix.V_)],
             Role.WEIGHT: ix.W[(*primed_o, *primed_c, ix.primed(ix.M_), ix.primed(ix.N_))],
         }
-        if self.bias is Bias.SHARED:
-            rhs = rhs + (ix.B[ix.O_] if o_idx else ix.BIAS)
-            wrt[Role.BIAS] = ix.B[ix.primed(ix.O_)] if o_idx else ix.BIAS
-        elif self.bias is Bias.UNTIED:
-            rhs = rhs + ix.B[(*o_idx, ix.I_, ix.J_)]
-            wrt[Role.BIAS] = ix.B[(*primed_o, ix.primed(ix.I_), ix.primed(ix.J_))]
+        rhs = self.with_bias(rhs, wrt, o_idx)
         sizes = ix.spatial_sizes(self.spatial, self.kernel, self.output_size)
         sizes.update({ix.NC: self.input_shape[0], ix.NO: self.out_channels})
         if self.groups > 1:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...core import indexed as ix
 from ...core.arrays import add_all
 from ...core.shapes import (
     Pair,
@@ -161,6 +162,19 @@ class Convolutional(Layer):
                 )
             ]
         return []
+
+    def with_bias(self, rhs: Any, wrt: dict[Role, Any], o_idx: tuple[Any, ...]) -> Any:
+        """The index formula ``rhs`` plus its bias term (``b[o]`` shared, ``b[o,i,j]`` untied),
+        the bias entry it is differentiated by added to ``wrt`` (``o_idx``: the output channel
+        index, empty with one output channel)."""
+        primed_o = tuple(ix.primed(ix.O_) for _ in o_idx)
+        if self.bias is Bias.SHARED:
+            wrt[Role.BIAS] = ix.B[ix.primed(ix.O_)] if o_idx else ix.BIAS
+            return rhs + (ix.B[ix.O_] if o_idx else ix.BIAS)
+        if self.bias is Bias.UNTIED:
+            wrt[Role.BIAS] = ix.B[(*primed_o, ix.primed(ix.I_), ix.primed(ix.J_))]
+            return rhs + ix.B[(*o_idx, ix.I_, ix.J_)]
+        return rhs
 
     def _bias_axes(self) -> str:
         return "[O]" if self.bias is Bias.SHARED else "[O, OH, OW]"

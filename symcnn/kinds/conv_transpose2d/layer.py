@@ -14,7 +14,6 @@ from ...core import indexed as ix
 from ...core.indexed import General
 from ...core.symbols import Role
 from ..base import Arrays, Mistake
-from ..conv2d import Bias
 from .identities import ConvTranspose2dIdentities
 from .mistakes import TransposedModel, _input_model, _mistakes, _weight_model
 from .sheet import ConvTranspose2dSheet
@@ -69,12 +68,7 @@ class ConvTranspose2d(ConvTranspose2dIdentities, ConvTranspose2dSheet):
             Role.INPUT: ix.A[(*primed_c, ix.U_, ix.V_)],
             Role.WEIGHT: ix.W[(*primed_c, *primed_o, ix.primed(ix.M_), ix.primed(ix.N_))],
         }
-        if self.bias is Bias.SHARED:
-            rhs = rhs + (ix.B[ix.O_] if o_idx else ix.BIAS)
-            wrt[Role.BIAS] = ix.B[ix.primed(ix.O_)] if o_idx else ix.BIAS
-        elif self.bias is Bias.UNTIED:
-            rhs = rhs + ix.B[(*o_idx, ix.I_, ix.J_)]
-            wrt[Role.BIAS] = ix.B[(*primed_o, ix.primed(ix.I_), ix.primed(ix.J_))]
+        rhs = self.with_bias(rhs, wrt, o_idx)
         sizes = ix.spatial_sizes(self.spatial, self.kernel, self.output_size)
         sizes.update({ix.NC: self.input_shape[0], ix.NO: self.out_channels})
         return General(ix.Z[(*o_idx, ix.I_, ix.J_)], rhs, (*o_idx, ix.I_, ix.J_), rng, sizes, wrt)
