@@ -156,14 +156,6 @@ class ChainSum:
         """The flat index of x in its tensor."""
         return self._entry
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ChainSum):
-            return NotImplemented
-        return bool(self.wrt == other.wrt) and self.terms == other.terms
-
-    def __hash__(self) -> int:
-        return hash((str(self.wrt), len(self.terms)))
-
     def __repr__(self) -> str:
         return f"ChainSum(wrt={self.wrt!r}, terms={self.terms!r})"
 
@@ -268,26 +260,19 @@ class Chains:
         """``(starts, block, position)``: the terms of entry e are ``starts[e] … starts[e+1]``,
         each from ``blocks[block]`` (−1: ``opaque``) at summand (or opaque item) ``position``."""
         if self._sorted is None:
-            entries = [b.entries for b in self.blocks]
-            ranks = [b.rank for b in self.blocks]
-            which = [np.full(len(b.rank), k, dtype=np.int64) for k, b in enumerate(self.blocks)]
-            where = [np.arange(len(b.rank), dtype=np.int64) for b in self.blocks]
-            if self.opaque:
-                entries.append(np.array([o[0] for o in self.opaque], dtype=np.int64))
-                ranks.append(np.array([o[1] for o in self.opaque], dtype=np.int64))
-                which.append(np.full(len(self.opaque), -1, dtype=np.int64))
-                where.append(np.arange(len(self.opaque), dtype=np.int64))
-            if entries:
-                entry, rank = np.concatenate(entries), np.concatenate(ranks)
-                span = int(rank.max()) + 1 if len(rank) else 1
-                perm = np.argsort(entry * span + rank, kind="stable")
-                block, position = np.concatenate(which)[perm], np.concatenate(where)[perm]
-                counts = np.bincount(entry, minlength=self.size)
-            else:
-                block = position = np.zeros(0, dtype=np.int64)
-                counts = np.zeros(self.size, dtype=np.int64)
+            blocks, opaque = self.blocks, np.array([o[:2] for o in self.opaque], dtype=np.int64)
+            opaque = opaque.reshape(-1, 2)  # (entry, rank) of each opaque item
+            entry = np.concatenate([*(b.entries for b in blocks), opaque[:, 0]])
+            rank = np.concatenate([*(b.rank for b in blocks), opaque[:, 1]])
+            which = [np.full(len(b.rank), k) for k, b in enumerate(blocks)]
+            block = np.concatenate([*which, np.full(len(opaque), -1)]).astype(np.int64)
+            where = [np.arange(len(b.rank)) for b in blocks]
+            position = np.concatenate([*where, np.arange(len(opaque))]).astype(np.int64)
+            span = int(rank.max()) + 1 if len(rank) else 1
+            perm = np.argsort(entry * span + rank, kind="stable")
+            counts = np.bincount(entry, minlength=self.size)
             starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-            self._sorted = (starts, block, position)
+            self._sorted = (starts, block[perm], position[perm])
         return self._sorted
 
     def terms(self, entry: int) -> tuple[Term, ...]:
@@ -346,7 +331,6 @@ def _opaque_terms(
 ) -> None:
     """Differentiate the opaque summands one by one by every entry they contain."""
     wanted = {forward.grids[role].name: role for role in forward.wrt}
-    memo: dict[tuple[Any, int, int], tuple[tuple[sympy.Dummy, ...], sympy.Basic]] = {}
     for k, summand in enumerate(op.exprs):
         for sym in sorted(summand.free_symbols, key=table.position):
             info = table.info(str(sym))
@@ -354,7 +338,7 @@ def _opaque_terms(
             if role is None:
                 continue
             entry = table.position(sym) - table.offset(info.grid)
-            partial = _partial(summand, sym, memo)
+            partial = summand.diff(sym)
             out[role].opaque.append((entry, int(ranks[k]), int(op.rows[k]), partial))
 
 
@@ -412,7 +396,6 @@ def _backprop_terms(
     targets += [*forward.reads, *(stage.grid for stage in forward.stages)]
     wanted = {grid.name for grid in targets}
     acc: dict[str, list[Term]] = {}
-    memo: dict[tuple[Any, int, int], tuple[tuple[sympy.Dummy, ...], sympy.Basic]] = {}
     position = table.position
 
     def visit(terms: np.ndarray, deltas: np.ndarray) -> None:
@@ -423,7 +406,7 @@ def _backprop_terms(
                     name = str(sym)
                     if table.info(name).grid.name not in wanted:
                         continue
-                    acc.setdefault(name, []).append(Term(delta, _partial(summand, sym, memo), idx))
+                    acc.setdefault(name, []).append(Term(delta, summand.diff(sym), idx))
 
     def sums(grid: Grid) -> np.ndarray:
         out = np.empty(grid.shape, dtype=object)
@@ -488,19 +471,3 @@ def backprop(
         grads[role] = out.reshape(grid.shape)
     return grads
 
-
-def _partial(summand: Any, sym: Any, memo: dict[Any, Any]) -> Any:
-    """∂summand/∂sym. A SymPy function of distinct symbols, f(x_1, …, x_n), is differentiated
-    once per (f, n, k) on dummy arguments and the result renamed: ∂f/∂x_k = (∂f/∂u_k)(x).
-    The same maths as ``summand.diff(sym)``, without SymPy's per-call assumption queries.
-    """
-    args = summand.args if isinstance(summand, sympy.Function) else ()
-    if args and all(type(a) is sympy.Symbol for a in args) and len(set(args)) == len(args):
-        k = args.index(sym)
-        key = (summand.func, len(args), k)
-        if key not in memo:
-            dummies = tuple(sympy.Dummy(f"u{i}") for i in range(len(args)))
-            memo[key] = (dummies, summand.func(*dummies).diff(dummies[k]))
-        dummies, template = memo[key]
-        return template.xreplace(dict(zip(dummies, args)))
-    return summand.diff(sym)
