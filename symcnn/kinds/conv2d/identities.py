@@ -117,7 +117,9 @@ class Conv2dIdentities(Conv2dSpec):
         w = "w_o,c" if self._oc == "o,c" else ("w_" + self._oc if self._oc else "w")
         if self.dilation != (1, 1):
             w = f"dil_d({w})"
-        body = f"pad_(k−1)({d}) ⋆ rot180({w})"
+        # the rows and columns a stride leaves unread get q more zeros after δ (see _input_grad)
+        pad = "k−1" if not any(self._unread()) else "k−1,k−1+q"
+        body = f"pad_({pad})({d}) ⋆ rot180({w})"
         if self.out_channels > 1:
             body = "Σ_o " + body
         if self.padding != (0, 0):

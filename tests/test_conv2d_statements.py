@@ -1,0 +1,79 @@
+"""conv2d's identities as printed (text and LaTeX), one configuration per option that changes
+them, written out by hand from the textbook forms: δ spread by the stride, padded by k − 1
+(and q more zeros after it where the stride leaves input rows unread), correlated with the
+rotated (dilated) kernel, summed over the output channels, cropped by the padding; the
+weight's gradient as the (padded) input correlated with δ, kept at the kernel's taps."""
+
+from __future__ import annotations
+
+import pytest
+
+import symcnn
+from symcnn import Conv2d
+
+A = r"\frac{\partial E}{\partial "  # the left-hand side, up to the name
+CASES = [
+    (
+        dict(kernel=2, input=(3, 3)),
+        ["∂E/∂a = pad_(k−1)(δ) ⋆ rot180(w)", "∂E/∂w = a ⋆ δ", "∂E/∂b = Σ_ij δ_ij"],
+        [A + r"a} = \operatorname{pad}_{k-1}(\delta) \star \operatorname{rot180}(w)",
+         A + r"w} = a \star \delta", A + r"b} = \sum_{i,j} \delta_{ij}"],
+    ),
+    (  # every option at once, and a stride that leaves the last input row and column unread
+        dict(kernel=2, out_channels=2, stride=2, padding=1, dilation=2, input=(2, 6, 6)),
+        ["∂E/∂a_c = crop_p(Σ_o pad_(k−1,k−1+q)(spread_s(δ_o)) ⋆ rot180(dil_d(w_o,c)))",
+         "∂E/∂w_o,c = keep_(k,d)(pad_p(a_c) ⋆ spread_s(δ_o))", "∂E/∂b_o = Σ_ij δ_o,ij"],
+        [A + r"a^{(c)}} = \operatorname{crop}_{p}\Big(\sum_{o} \operatorname{pad}_{k-1,\,k-1+q}"
+         r"(\operatorname{spread}_{s}(\delta^{(o)})) \star \operatorname{rot180}"
+         r"(\operatorname{dil}_{d}(w^{(o,c)}))\Big)",
+         A + r"w^{(o,c)}} = \operatorname{keep}_{k,d}\big(\operatorname{pad}_{p}(a^{(c)}) \star "
+         r"\operatorname{spread}_{s}(\delta^{(o)})\big)",
+         A + r"b^{(o)}} = \sum_{i,j} \delta^{(o)}_{ij}"],
+    ),
+    (
+        dict(kernel=(2, 3), in_channels=4, out_channels=2, groups=2, stride=(1, 2),
+             input=(4, 5, 5), bias="untied"),
+        ["∂E/∂a_c = Σ_o pad_(k−1)(spread_s(δ_o)) ⋆ rot180(w_o,c), group by group (the 2 groups "
+         "side by side)",
+         "∂E/∂w_o,c = a_c ⋆ spread_s(δ_o), group by group (the 2 groups side by side)",
+         "∂E/∂b_o,ij = δ_o,ij"],
+        [A + r"a^{(c)}} = \sum_{o} \operatorname{pad}_{k-1}(\operatorname{spread}_{s}"
+         r"(\delta^{(o)})) \star \operatorname{rot180}(w^{(o,c)})\qquad (g = 1, \dots, G)",
+         A + r"w^{(o,c)}} = a^{(c)} \star \operatorname{spread}_{s}(\delta^{(o)})\qquad "
+         r"(g = 1, \dots, G)",
+         A + r"b^{(o)}_{ij}} = \delta^{(o)}_{ij}"],
+    ),
+    (  # 6 = 2·2 + 2: the last row and column are read by no window
+        dict(kernel=3, stride=2, input=(6, 6), bias="none"),
+        ["∂E/∂a = pad_(k−1,k−1+q)(spread_s(δ)) ⋆ rot180(w)",
+         "∂E/∂w = keep_(k,d)(a ⋆ spread_s(δ))"],
+        [A + r"a} = \operatorname{pad}_{k-1,\,k-1+q}(\operatorname{spread}_{s}(\delta)) \star "
+         r"\operatorname{rot180}(w)",
+         A + r"w} = \operatorname{keep}_{k,d}\big(a \star \operatorname{spread}_{s}(\delta)\big)"],
+    ),
+    (
+        dict(kernel=2, out_channels=3, input=(3, 3)),
+        ["∂E/∂a = Σ_o pad_(k−1)(δ_o) ⋆ rot180(w_o)", "∂E/∂w_o = a ⋆ δ_o",
+         "∂E/∂b_o = Σ_ij δ_o,ij"],
+        [A + r"a} = \sum_{o} \operatorname{pad}_{k-1}(\delta^{(o)}) \star "
+         r"\operatorname{rot180}(w^{(o)})",
+         A + r"w^{(o)}} = a \star \delta^{(o)}", A + r"b^{(o)}} = \sum_{i,j} \delta^{(o)}_{ij}"],
+    ),
+    (
+        dict(kernel=2, in_channels=2, input=(2, 3, 3), dilation=(1, 2)),
+        ["∂E/∂a_c = pad_(k−1)(δ) ⋆ rot180(dil_d(w_c))", "∂E/∂w_c = keep_(k,d)(a_c ⋆ δ)",
+         "∂E/∂b = Σ_ij δ_ij"],
+        [A + r"a^{(c)}} = \operatorname{pad}_{k-1}(\delta) \star "
+         r"\operatorname{rot180}(\operatorname{dil}_{d}(w^{(c)}))",
+         A + r"w^{(c)}} = \operatorname{keep}_{k,d}\big(a^{(c)} \star \delta\big)",
+         A + r"b} = \sum_{i,j} \delta_{ij}"],
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("options", "text", "latex"), CASES, ids=lambda c: str(c)[:40])
+def test_the_identities_read_as_the_textbook_forms_and_are_proven(options, text, latex) -> None:
+    d = symcnn.derive(Conv2d(**options))
+    assert [p.statement for p in d.identities] == text
+    assert [p.latex for p in d.identities] == latex
+    assert all(p.proven for p in d.identities)
