@@ -25,6 +25,9 @@ NETWORKS = {
          symcnn.Sigmoid()],
         dict(input=(2, 3, 4)),
     ),
+    # 6 = 2·2 + 2: the last input row and column are read by no window, so the last entries
+    # of the input's gradient have no term at all (their sums are empty)
+    "conv-stride-unread": ([symcnn.Conv2d(kernel=3, stride=2)], dict(input=(1, 6, 6))),
     "maxpool-relu-dense-ce": (
         [symcnn.MaxPool2d(window=2, stride=1), symcnn.ReLU(), symcnn.Flatten(),
          symcnn.Linear(3)],
@@ -91,7 +94,7 @@ def test_each_gradient_entry_lists_delta_times_the_partial_of_each_summand_in_fo
     else:
         net = symcnn.parse_network(GRAPH)
     d = net.derive(prove=False)
-    checked = 0
+    checked = empty = 0
     for layer in [*d.layers, d.loss]:
         reference = _reference(layer.forward)
         for grads in layer.grads.values():
@@ -105,7 +108,9 @@ def test_each_gradient_entry_lists_delta_times_the_partial_of_each_summand_in_fo
                     assert _same(gp, ep), f"{where}: ∂ {gp} for {ep}"
                     assert tuple(gs) == tuple(es), f"{where}: from {gs} for {es}"
                 checked += len(got)
+                empty += not got
     assert checked > 20
+    assert empty == (11 if name == "conv-stride-unread" else 0)  # a_6j and a_i6 (0 < i, j ≤ 6)
     assert not [layer for layer in d.layers if layer.stages]  # the loop knows no stages
 
 
