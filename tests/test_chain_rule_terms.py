@@ -164,7 +164,7 @@ def test_two_tensors_read_a_given_delta_and_an_entry_no_summand_reads() -> None:
     an entry no summand contains gets no term (its gradient is 0), and symbols that are not
     wanted (a grid listed first in the table, not differentiated by) are skipped, not a stop.
     """
-    from symcnn.derivation.backprop import Forward, backprop_all
+    from symcnn.derivation.backprop import Forward, backprop, backprop_all
     from symcnn.derivation.naming import grid, plain
 
     t = grid(plain("t"), Role.TARGET, (2,), 0, 1)
@@ -193,6 +193,24 @@ def test_two_tensors_read_a_given_delta_and_an_entry_no_summand_reads() -> None:
                 assert _same(term.partial, partial), cs.wrt
     assert grads.reads[1][1].terms == () and grads.reads[1][1].sympy() == 0  # b_2: unread
     assert grads.roles[Role.INPUT] is grads.reads[0]
+    # backprop (the roles only) takes the same way for a layer reading several tensors
+    by_role = backprop(fwd, table, deltas=given)[Role.INPUT]
+    for cs in by_role.ravel():
+        expected = reference[str(cs.wrt)]
+        assert [t.source for t in cs.terms] == [e[2] for e in expected], cs.wrt
+        assert [int(t.delta) for t in cs.terms] == [int(e[0].subs(numbers)) for e in expected]
+
+
+def test_a_forward_needs_its_terms_or_its_parts_and_their_shape() -> None:
+    from symcnn.derivation.backprop import Forward
+    from symcnn.derivation.naming import grid, plain
+
+    a = grid(plain("a"), Role.INPUT, (2,), 0, 1)
+    message = r"^a Forward needs its terms, or its parts and output shape$"
+    for parts, shape in [(None, None), ((), None), (None, (2,))]:
+        with pytest.raises(ValueError, match=message):
+            Forward({Role.INPUT: a}, None, (Role.INPUT,), parts=parts, shape=shape)
+    assert Forward({Role.INPUT: a}, None, (Role.INPUT,), parts=(), shape=(2,)).shape == (2,)
 
 
 def test_a_functions_derivative_template_renamed_is_sympys_derivative() -> None:

@@ -292,9 +292,10 @@ class Chains:
 
 
 def chains_of(grads: np.ndarray) -> Chains | None:
-    """The `Chains` a gradient array was built from (None for hand-built chain sums)."""
-    first = grads.flat[0] if grads.size else None
-    return first.chains if isinstance(first, ChainSum) else None
+    """The `Chains` a gradient array (of `ChainSum`, never empty) was built from; None for
+    hand-built chain sums."""
+    chains: Chains | None = grads.flat[0].chains
+    return chains
 
 
 def chain_rule(
@@ -470,4 +471,3 @@ def backprop(
             out[k] = ChainSum(wrt[k], None, chains, k)
         grads[role] = out.reshape(grid.shape)
     return grads
-
