@@ -71,7 +71,10 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("options", "text", "latex"), CASES, ids=lambda c: str(c)[:40])
+IDS = ["plain", "every-option", "groups-untied", "stride-unread", "3-out", "dilation"]
+
+
+@pytest.mark.parametrize(("options", "text", "latex"), CASES, ids=IDS)
 def test_the_identities_read_as_the_textbook_forms_and_are_proven(options, text, latex) -> None:
     d = symcnn.derive(Conv2d(**options))
     assert [p.statement for p in d.identities] == text
