@@ -116,3 +116,24 @@ def test_a_slope_that_is_not_a_finite_number_is_refused_by_name(value) -> None:
         SpecError, match=r"^slope of layer 2 must be a finite number, e\.g\. 0\.01, got "
     ):
         parse_slope(value, "slope of layer 2")
+
+
+def test_an_activations_configuration_is_the_json_contracts() -> None:
+    """``config`` is what `--format json` and network files write for the layer."""
+    from symcnn import LeakyReLU, Sigmoid
+
+    assert Sigmoid(input=(1, 2, 3)).config() == {"function": "sigmoid", "shape": [1, 2, 3]}
+    assert LeakyReLU("0.2", input=(4,)).config() == {
+        "function": "leaky_relu",
+        "shape": [4],
+        "negative_slope": 0.2,
+    }
+
+
+def test_a_slope_given_as_text_is_stored_as_a_number() -> None:
+    """The command line and network files give the slope as text."""
+    from symcnn import LeakyReLU
+
+    layer = LeakyReLU("0.25", input=(2,))
+    assert type(layer.negative_slope) is float and layer.negative_slope == 0.25
+    assert float(layer.apply(sympy.Integer(-2))) == -0.5

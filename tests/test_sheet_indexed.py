@@ -7,7 +7,7 @@ import pytest
 import sympy
 from sympy import Indexed, KroneckerDelta
 
-from symcnn import AvgPool2d, Conv2d, MaxPool2d, Role
+from symcnn import AvgPool2d, Conv2d, LeakyReLU, MaxPool2d, ReLU, Role, Sigmoid, Tanh
 from symcnn.core.indexed import StepKind
 from symcnn.derivation.index import derive_general, output_delta_steps
 
@@ -188,3 +188,49 @@ def test_output_delta_matches_finite_differences() -> None:
         h = 1e-6
         fd = (loss(zv + h, yv) - loss(zv - h, yv)) / (2 * h)
         assert delta(zv, yv) == pytest.approx(fd, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("spec", "base"),
+    [
+        (Sigmoid(input=(4,)), 0),
+        (Tanh(input=(2, 3, 3)), 1),
+        (ReLU(input=(1, 2, 3)), 1),
+        (LeakyReLU(0.2, input=(2, 2, 2)), 0),
+    ],
+    ids=["sigmoid", "tanh", "relu", "leaky"],
+)
+def test_general_activation_formulas_match_numpy(spec, base: int) -> None:
+    """z[idx] = f(a[idx]) over the ranges of every axis, and ∂E/∂a = δ·f'(a) entry by entry."""
+    general, (rule,) = derive_general(spec, base)
+    shape = spec.input_shape
+    a = RNG.normal(size=shape)
+    a.flat[0] = 0.0  # the kink: relu'(0) = 0, leaky_relu'(0) = the slope (PyTorch's)
+    delta = RNG.normal(size=shape)
+    f = {
+        "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+        "tanh": np.tanh,
+        "relu": lambda x: np.maximum(x, 0),
+        "leaky_relu": lambda x: np.where(x > 0, x, 0.2 * x),
+    }[spec.kind]
+    prime = {
+        "sigmoid": lambda x: f(x) * (1 - f(x)),
+        "tanh": lambda x: 1 - np.tanh(x) ** 2,
+        "relu": lambda x: (x > 0) * 1.0,
+        "leaky_relu": lambda x: np.where(x > 0, 1.0, 0.2),
+    }[spec.kind]
+    written = [i for i, n in enumerate(shape) if not (len(shape) == 3 and i == 0 and n == 1)]
+    sizes = [shape[i] for i in written]
+    ranges = [tuple(sympy.sympify(r).subs(general.sizes) for r in general.ranges[s])
+              for s in general.outer]  # fmt: skip
+    assert ranges == [(base, base + n - 1) for n in sizes]
+    leading = 1 if len(shape) == 3 and shape[0] == 1 else 0
+    arrays = {"a": (a, leading), "delta": (delta, leading)}
+    x = general.wrt[Role.INPUT]
+    gradient = rule.steps[-1].rhs.subs(general.sizes)
+    for idx in np.ndindex(*shape):
+        shown = [idx[i] + base for i in written]
+        out = evaluate(general.rhs, dict(zip(general.outer, shown)), arrays, base)
+        assert out == pytest.approx(f(a[idx]), abs=1e-12), idx
+        got = evaluate(gradient, dict(zip(x.indices, shown)), arrays, base)
+        assert got == pytest.approx(delta[idx] * prime(a[idx]), abs=1e-12), idx
