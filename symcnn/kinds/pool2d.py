@@ -205,6 +205,16 @@ class _Pool2d(Layer):
     def _c(self) -> str:
         return "c" if self.input_shape[0] > 1 else ""
 
+    @property
+    def _names(self) -> tuple[str, str]:
+        """The input's and δ's names in a text statement, with the channel when there are
+        several (``a_c``, ``δ_c``)."""
+        return ("a_c", "δ_c") if self._c else ("a", "δ")
+
+    def _entry(self, name: str, index: str) -> str:
+        """An entry in a text statement: ``a_uv``, or ``a_c,uv`` with channels."""
+        return f"{name},{index}" if self._c else f"{name}_{index}"
+
     def closed_forms(
         self, x: np.ndarray, params: dict[Role, np.ndarray], delta: np.ndarray
     ) -> list[ClosedForm]:
@@ -379,10 +389,12 @@ class MaxPool2d(_Pool2d):
         return se.Piecewise((1, se.And(*wins)), (0, True)) if wins else se.Integer(1)
 
     def _form(self, value: np.ndarray, shown: Shown) -> ClosedForm:
+        a, d = self._names
         if self.tiles:
-            statement = "∂E/∂a = up(δ) ⊙ M  (M: 1 at the first maximum of each window)"
+            statement = f"∂E/∂{a} = up({d}) ⊙ M  (M: 1 at the first maximum of each window)"
         else:
-            statement = "∂E/∂a_uv = Σ_ij δ_ij · [a_uv = argmax of window ij]"
+            au, dij = self._entry(a, "uv"), self._entry(d, "ij")
+            statement = f"∂E/∂{au} = Σ_ij {dij} · [{au} = argmax of window ij]"
 
         def tex(n: TexNames) -> tuple[str, str]:
             a, d = n.ch(n.a, self._c), n.ch(n.d, self._c)
@@ -480,10 +492,12 @@ class AvgPool2d(_Pool2d):
 
     def _form(self, value: np.ndarray, shown: Shown) -> ClosedForm:
         size = self.window[0] * self.window[1]
+        a, d = self._names
         if self.tiles:
-            statement = f"∂E/∂a = up(δ)/{size}"
+            statement = f"∂E/∂{a} = up({d})/{size}"
         else:
-            statement = f"∂E/∂a_uv = Σ over the windows ij holding a_uv of δ_ij/{size}"
+            au, dij = self._entry(a, "uv"), self._entry(d, "ij")
+            statement = f"∂E/∂{au} = Σ over the windows ij holding {au} of {dij}/{size}"
 
         def tex(n: TexNames) -> tuple[str, str]:
             a, d = n.ch(n.a, self._c), n.ch(n.d, self._c)

@@ -1,15 +1,16 @@
-"""conv2d's identities as printed (text and LaTeX), one configuration per option that changes
-them, written out by hand from the textbook forms: δ spread by the stride, padded by k − 1
-(and q more zeros after it where the stride leaves input rows unread), correlated with the
-rotated (dilated) kernel, summed over the output channels, cropped by the padding; the
-weight's gradient as the (padded) input correlated with δ, kept at the kernel's taps."""
+"""The identities of conv2d and pooling as printed (text and LaTeX), one configuration per
+option that changes them, written out by hand from the textbook forms: δ spread by the stride,
+padded by k − 1 (and q more zeros after it where the stride leaves input rows unread),
+correlated with the rotated (dilated) kernel, summed over the output channels, cropped by the
+padding; the weight's gradient as the (padded) input correlated with δ, kept at the kernel's
+taps; pooling's δ handed back to the first maximum or shared by the window's cells."""
 
 from __future__ import annotations
 
 import pytest
 
 import symcnn
-from symcnn import Conv2d
+from symcnn import AvgPool2d, Conv2d, MaxPool2d
 
 A = r"\frac{\partial E}{\partial "  # the left-hand side, up to the name
 CASES = [
@@ -80,3 +81,50 @@ def test_the_identities_read_as_the_textbook_forms_and_are_proven(options, text,
     assert [p.statement for p in d.identities] == text
     assert [p.latex for p in d.identities] == latex
     assert all(p.proven for p in d.identities)
+
+
+UP = r"\operatorname{up}"
+POOL = [
+    (
+        MaxPool2d(window=2, input=(4, 4)),
+        "∂E/∂a = up(δ) ⊙ M  (M: 1 at the first maximum of each window)",
+        A + r"a} = " + UP + r"(\delta) \odot M",
+    ),
+    (
+        MaxPool2d(window=2, input=(2, 4, 4)),
+        "∂E/∂a_c = up(δ_c) ⊙ M  (M: 1 at the first maximum of each window)",
+        A + r"a^{(c)}} = " + UP + r"(\delta^{(c)}) \odot M",
+    ),
+    (  # overlapping windows: a cell gets the δ of every window whose first maximum it is
+        MaxPool2d(window=2, stride=1, input=(2, 3, 3)),
+        "∂E/∂a_c,uv = Σ_ij δ_c,ij · [a_c,uv = argmax of window ij]",
+        A + r"a^{(c)}_{uv}} = \sum_{i,j} \delta^{(c)}_{ij}\left[a^{(c)}_{uv} = "
+        r"\operatorname{argmax} \mathcal{W}_{ij}\right]",
+    ),
+    (  # windows that leave the last column out do not tile either
+        MaxPool2d(window=2, input=(4, 5)),
+        "∂E/∂a_uv = Σ_ij δ_ij · [a_uv = argmax of window ij]",
+        A + r"a_{uv}} = \sum_{i,j} \delta_{ij}\left[a_{uv} = \operatorname{argmax} "
+        r"\mathcal{W}_{ij}\right]",
+    ),
+    (
+        AvgPool2d(window=2, input=(3, 4, 4)),
+        "∂E/∂a_c = up(δ_c)/4",
+        A + r"a^{(c)}} = \tfrac{1}{4} " + UP + r"(\delta^{(c)})",
+    ),
+    (
+        AvgPool2d(window=(2, 3), stride=(1, 2), input=(3, 5)),
+        "∂E/∂a_uv = Σ over the windows ij holding a_uv of δ_ij/6",
+        A + r"a_{uv}} = \tfrac{1}{6}\sum_{(i,j)\,:\,a_{uv} \in \mathcal{W}_{ij}} \delta_{ij}",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("layer", "text", "latex"),
+    POOL,
+    ids=["max-tiles", "max-channels", "max-overlap", "max-cut", "avg-tiles", "avg-overlap"],
+)
+def test_a_poolings_identity_reads_as_written_by_hand_and_is_proven(layer, text, latex) -> None:
+    (proof,) = symcnn.derive(layer).identities
+    assert (proof.statement, proof.latex, proof.proven) == (text, latex, True)
