@@ -78,6 +78,14 @@ IDS = ["plain", "every-option", "groups-untied", "stride-unread", "3-out", "dila
 @pytest.mark.parametrize(("options", "text", "latex"), CASES, ids=IDS)
 def test_the_identities_read_as_the_textbook_forms_and_are_proven(options, text, latex) -> None:
     d = symcnn.derive(Conv2d(**options))
+    per_group = ", per group" if options.get("groups", 1) > 1 else ""
+    names = [
+        "input gradient: full convolution with the rotated kernel" + per_group,
+        "weight gradient: correlation of the input with δ" + per_group,
+        "bias gradient: δ itself (untied bias)" if options.get("bias") == "untied"
+        else "bias gradient: sum of δ",
+    ]  # fmt: skip
+    assert [p.name for p in d.identities] == names[: len(text)]  # as the JSON output has them
     assert [p.statement for p in d.identities] == text
     assert [p.latex for p in d.identities] == latex
     assert all(p.proven for p in d.identities)
@@ -128,3 +136,8 @@ POOL = [
 def test_a_poolings_identity_reads_as_written_by_hand_and_is_proven(layer, text, latex) -> None:
     (proof,) = symcnn.derive(layer).identities
     assert (proof.statement, proof.latex, proof.proven) == (text, latex, True)
+    assert proof.name == (
+        "max pooling: δ routed to the first maximum of each window"
+        if isinstance(layer, MaxPool2d)
+        else "average pooling: δ upsampled over each window, divided by its size"
+    )
