@@ -137,3 +137,13 @@ def test_a_slope_given_as_text_is_stored_as_a_number() -> None:
     layer = LeakyReLU("0.25", input=(2,))
     assert type(layer.negative_slope) is float and layer.negative_slope == 0.25
     assert float(layer.apply(sympy.Integer(-2))) == -0.5
+
+
+def test_an_activations_shape_is_read_like_every_shape_and_named_when_wrong() -> None:
+    from symcnn import Sigmoid
+
+    layer = Sigmoid(input=[2, 3, 3])
+    assert layer.input == (2, 3, 3) and layer.output_shape == (2, 3, 3)
+    assert Sigmoid(input="5").input == (5,)
+    with pytest.raises(SpecError, match=r"^activation shape must be \[C, H, W\]"):
+        Sigmoid(input=[1, 2])

@@ -229,3 +229,47 @@ def test_a_functions_derivative_template_renamed_is_sympys_derivative() -> None:
                 dict(zip(dummies(len(args)), args))
             )
             assert sympy.simplify(renamed - fn(*args).diff(arg)) == 0, (fn, k)
+
+
+def test_the_vectorised_numbers_of_a_rule_mixing_parts_and_opaque_summands() -> None:
+    """The numbers path of one layer (index arrays for the parts, compiled code for the
+    opaque summands) against SymPy's own evaluation of the forward rule and central
+    differences of E = Σ δ·z; the opaque summands add into entries out of order and twice."""
+    from symcnn.derivation.backprop import Forward, chain_rule
+    from symcnn.derivation.naming import grid, plain
+    from symcnn.kinds.activation import sigmoid
+    from symcnn.numeric.vectorised import LayerPlan
+
+    a = grid(plain("a"), Role.INPUT, (3,), 0, 1)
+    w = grid(plain("w"), Role.WEIGHT, (2,), 0, 1)
+    z = grid(plain("z"), Role.OUTPUT, (2,), 0, 1)
+    d = grid(plain("d"), Role.DELTA, (2,), 0, 1)
+    x, p = a.symbols, w.symbols
+    s = lambda e: sympy.Symbol(str(e))  # noqa: E731
+    terms = np.empty((2,), dtype=object)
+    terms[0] = ((x[2] - x[0]) ** 2, x[0] * p[0], sympy.sin(s(x[2]) * s(p[1])), sigmoid(s(x[1])))
+    terms[1] = (3 * x[1] * p[1], (x[2] + p[0]) ** 3, x[0] * x[1], (x[1] - p[1]) ** 2)
+    fwd = Forward({Role.INPUT: a, Role.WEIGHT: w, Role.OUTPUT: z, Role.DELTA: d}, terms,
+                  (Role.INPUT, Role.WEIGHT))  # fmt: skip
+    table = symcnn.core.symbols.SymbolTable([a, w, z, d])
+    chains = chain_rule(fwd, table)
+    structure = fwd.analyse(table)
+    assert structure.parts and len(structure.opaque.exprs) == 4
+    symbols = [*x, *p]
+    plan = LayerPlan(structure, chains, [Role.INPUT, Role.WEIGHT],
+                     {Role.INPUT: 3, Role.WEIGHT: 2, Role.DELTA: 2}, 2, symbols)  # fmt: skip
+    names = [sympy.Symbol(str(v)) for v in symbols]
+    u = sympy.Dummy("u")
+    logistic = sympy.Lambda(u, 1 / (1 + sympy.exp(-u)))  # σ written out, not symcnn's
+    rule = [sympy.Add(*[_expr(t) for t in terms[k]]).replace(sigmoid, logistic) for k in range(2)]
+    z_of = sympy.lambdify(names, rule, modules="numpy")
+    rng = np.random.default_rng(5)
+    values, delta = rng.normal(size=5), rng.normal(size=2)
+    np.testing.assert_allclose(plan.forward(values), z_of(*values), rtol=1e-12)
+    h, fd = 1e-6, np.zeros(5)
+    for k in range(5):
+        up, down = values.copy(), values.copy()
+        up[k] += h
+        down[k] -= h
+        fd[k] = (delta @ np.array(z_of(*up)) - delta @ np.array(z_of(*down))) / (2 * h)
+    np.testing.assert_allclose(plan.backward(np.concatenate([values, delta])), fd, rtol=1e-6)

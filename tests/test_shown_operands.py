@@ -10,7 +10,12 @@ import numpy as np
 import pytest
 import scipy.signal
 import symengine as se
-from reference import avgpool2d_backward, conv2d_backward, maxpool2d_backward
+from reference import (
+    avgpool2d_backward,
+    conv2d_backward,
+    grouped_conv2d_backward,
+    maxpool2d_backward,
+)
 
 from symcnn import AvgPool2d, Conv2d, MaxPool2d, Role
 
@@ -65,10 +70,16 @@ CONV = [
     (dict(kernel=3, stride=2), (1, 6, 6)),  # the last row and column unread
     (dict(kernel=(2, 3), stride=(2, 1), padding=(0, 1), dilation=(1, 2), out_channels=2),
      (2, 5, 6)),
+    # stride 3: whether δ spread and correlated overshoots the kernel depends on n + 2p − k mod 3
+    (dict(kernel=2, stride=3), (1, 5, 5)),  # 5 − 2 = 3: it does not, nothing to keep
+    (dict(kernel=2, stride=3, padding=1), (1, 4, 4)),  # 4 + 2 − 2 = 4: it does
+    (dict(kernel=2, out_channels=4, groups=2), (2, 3, 3)),  # the first group's pair
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("options", "shape"), CONV, ids=["plain", "s2p1", "d2", "cut", "all"])
+@pytest.mark.parametrize(
+    ("options", "shape"), CONV, ids=["plain", "s2p1", "d2", "cut", "all", "s3", "s3p1", "groups"]
+)
 def test_a_convolutions_written_out_identities_are_the_proven_computation(options, shape):
     layer = Conv2d(**options, input=shape)
     rng = np.random.default_rng(7)
@@ -105,8 +116,12 @@ def test_a_convolutions_written_out_identities_are_the_proven_computation(option
     one = conv2d_backward(x[:1], w[:1, :1], d[:1], "none", layer.stride, layer.padding,
                           layer.dilation)["input"]  # fmt: skip
     np.testing.assert_allclose(f(s.result), one[0], atol=1e-12)
-    np.testing.assert_allclose(f(form.value), conv2d_backward(
-        x, w, d, "none", layer.stride, layer.padding, layer.dilation)["input"], atol=1e-12)  # fmt: skip
+    if layer.groups > 1:
+        grads = grouped_conv2d_backward(x, w, d, layer.groups, layer.stride, layer.padding,
+                                        layer.dilation)  # fmt: skip
+    else:
+        grads = conv2d_backward(x, w, d, "none", layer.stride, layer.padding, layer.dilation)
+    np.testing.assert_allclose(f(form.value), grads["input"], atol=1e-12)
 
     # ∂E/∂w: keep(pad(a_0) ⋆ spread(δ_0))
     form = forms[1]
@@ -114,6 +129,8 @@ def test_a_convolutions_written_out_identities_are_the_proven_computation(option
     s = form.shown
     assert (s.left.role, s.left.channels, s.right.role, s.right.channels) == (
         Role.INPUT, (0,), Role.DELTA, (0,))  # fmt: skip
+    np.testing.assert_array_equal(f(s.left.cells), x[0])
+    np.testing.assert_array_equal(f(s.right.cells), d[0])
     assert [(op.name, op.arg) for op in s.left.ops] == [("pad", (ph, pw))] * padded
     assert [(op.name, op.arg) for op in s.right.ops] == [("spread", (sh, sw))] * strided
     np.testing.assert_allclose(f(s.left.value), applied(x[0], s.left.ops))
@@ -123,7 +140,6 @@ def test_a_convolutions_written_out_identities_are_the_proven_computation(option
     kept = (dh, dw) != (1, 1) or full.shape != (kh, kw)
     assert [(op.name, op.arg) for op in s.after] == [("keep", (kh, kw, dh, dw))] * kept
     np.testing.assert_allclose(f(s.result), applied(full, s.after))
-    grads = conv2d_backward(x, w, d, "none", layer.stride, layer.padding, layer.dilation)
     np.testing.assert_allclose(f(s.result), grads["weight"][0, 0], atol=1e-12)
     np.testing.assert_allclose(f(form.value), grads["weight"], atol=1e-12)
 

@@ -114,7 +114,6 @@ class LayerPlan:
     ) -> None:
         self.structure, self.chains = structure, chains
         self.roles, self.sizes, self.out_size = roles, sizes, out_size
-        self.back_roles = list(chains)
         op = structure.opaque
         self._opaque_forward = compile_exprs(symbols, list(op.exprs)) if op.exprs else None
         delta_args = symbols  # partials never contain δ
@@ -145,7 +144,7 @@ class LayerPlan:
         return out
 
     def backward(self, flat: np.ndarray) -> np.ndarray:
-        """Every gradient (flat, in ``back_roles`` order) from the input, parameters and δ."""
+        """Every gradient (flat, in ``chains`` order) from the input, parameters and δ."""
         flat = np.asarray(flat, dtype=float)
         given = [*self.roles, Role.DELTA] if Role.DELTA in self.sizes else self.roles
         arrays = self.split(flat, given)

@@ -114,7 +114,7 @@ class Conv2dIdentities(Conv2dSpec):
         d = "δ_o" if self.out_channels > 1 else "δ"
         if self.stride != (1, 1):
             d = f"spread_s({d})"
-        w = "w_o,c" if self._oc == "o,c" else ("w_" + self._oc if self._oc else "w")
+        w = "w_" + self._oc if self._oc else "w"
         if self.dilation != (1, 1):
             w = f"dil_d({w})"
         # the rows and columns a stride leaves unread get q more zeros after δ (see _input_grad)
@@ -151,7 +151,7 @@ class Conv2dIdentities(Conv2dSpec):
         body = f"{a} ⋆ {d}"
         if self.dilation != (1, 1) or self._weight_cropped():
             body = f"keep_(k,d)({body})"
-        w = "w_o,c" if self._oc == "o,c" else ("w_" + self._oc if self._oc else "w")
+        w = "w_" + self._oc if self._oc else "w"
         return f"∂E/∂{w} = {body}"
 
     def _weight_tex(self, n: TexNames) -> tuple[str, str]:
