@@ -7,12 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..core.functions import WindowMax
 from ..core.progress import report
 from ..core.symbols import Grid, Role
 from ..derivation.backprop import chains_of
 from ..errors import ValuesError
-from .compile import compile_exprs, compile_terms
+from .compile import compile_terms
 from .values import Values, check_values
 from .vectorised import LayerPlan
 
@@ -102,12 +101,14 @@ class LayerEngine:
         self.param_roles = [r for r in (Role.WEIGHT, Role.BIAS, Role.TARGET) if r in g]
         self.back_roles = [r for r in (Role.INPUT, Role.WEIGHT, Role.BIAS) if r in layer.grads]
         self.has_delta = Role.DELTA in g  # the loss has none: its δ is ∂E/∂E = 1
-        self.read_grads = [layer.grads[Role.INPUT]] if Role.INPUT in layer.grads else []
+        self.read_grads = [layer.grads[Role.INPUT]]  # every layer's gradients include it
         self.param_grads = [layer.grads[r] for r in (Role.WEIGHT, Role.BIAS) if r in layer.grads]
         self.stage_grids = [s.grid for s in fwd.stages]
-        chains = {r: chains_of(layer.grads[r]) for r in self.back_roles}
         self.plan: LayerPlan | None = None
-        if fwd.structural and fwd.structure is not None and None not in chains.values():
+        self.winner_fn: Any = None
+        if fwd.structural:  # one read, no named quantities: the chain rule's index arrays
+            chains = {r: chains_of(layer.grads[r]) for r in self.back_roles}
+            assert fwd.structure is not None and None not in chains.values()
             roles = [Role.INPUT, *self.param_roles]
             sizes = {r: int(np.prod(g[r].shape)) for r in [*roles, Role.DELTA] if r in g}
             self.plan = LayerPlan(
@@ -118,10 +119,9 @@ class LayerEngine:
                 int(np.prod(layer.output_shape)),
                 _flat([g[r] for r in roles]),
             )
-            self.forward: Any = self.plan.forward
-            self.backward: Any = self.plan.backward
-            self.winner_fn: Any = self.plan.winners if self.plan.has_winners else None
+            self.winner_fn = self.plan.winners if self.plan.has_winners else None
             return
+        # term by term (graph layers, named quantities): no kind of these takes a window max
         args = _flat(self.reads + [g[r] for r in self.param_roles] + self.stage_grids)
         self.stage_fns = [compile_terms(args, _outputs(st.terms)) for st in fwd.stages]
         self.forward = compile_terms(args, _outputs(fwd.terms))
@@ -131,18 +131,6 @@ class LayerEngine:
         firsts = {grid.name: k for k, grid in reversed(list(enumerate(fwd.reads)))}
         self.read_grads = [layer.read_grads[firsts[grid.name]] for grid in self.reads]
         self.backward = compile_terms(back_args, _sums(self.read_grads + self.param_grads))
-        self.cells: list[tuple[Any, Any]] = []
-        self.winner_fn = None
-        terms: Any = fwd.terms
-        if any(isinstance(s, WindowMax) for t in terms.ravel() for s in t):
-            input_sums: Any = layer.grads[Role.INPUT]
-            found = [
-                (term.source, index, term.partial)
-                for index in np.ndindex(*layer.input_shape)
-                for term in input_sums[index].terms
-            ]
-            self.cells = [(source, index) for source, index, _ in found]
-            self.winner_fn = compile_exprs(_flat([g[Role.INPUT]]), [p for *_, p in found])
 
     def run_forward(
         self, reads: list[np.ndarray], params: list[np.ndarray]
@@ -194,16 +182,8 @@ class LayerEngine:
 
     def winners(self, inputs: np.ndarray) -> np.ndarray:
         """For each window, the input index of the cell whose max bracket evaluates to 1."""
-        if self.plan is not None:
-            return self.plan.winners(inputs, self.layer.input_shape).reshape(
-                self.layer.output_shape
-            )
-        out = np.empty(self.layer.output_shape, dtype=object)
-        flags = self.winner_fn(inputs.ravel())
-        for (source, cell), flag in zip(self.cells, flags):
-            if flag == 1.0 and out[source] is None:
-                out[source] = cell
-        return out
+        assert self.plan is not None and self.winner_fn is not None, "no window max here"
+        return self.plan.winners(inputs, self.layer.input_shape).reshape(self.layer.output_shape)
 
 
 class Engine:
@@ -220,7 +200,6 @@ class Engine:
     """
 
     def __init__(self, derivation: Derivation) -> None:
-        self.derivation = derivation
         self.network = derivation.network
         self.layers = []
         for done, layer in enumerate(derivation.layers):
