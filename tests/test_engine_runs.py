@@ -180,3 +180,13 @@ def test_batch_norms_intermediate_deltas_are_torchs() -> None:
     for got, value, t in zip(bn.stage_deltas, bn.stages, (mu, var, xh), strict=True):
         np.testing.assert_allclose(value, t.detach().numpy(), rtol=1e-10)
         np.testing.assert_allclose(got, t.grad.numpy(), rtol=1e-8, atol=1e-10)
+
+
+def test_compiling_reports_each_layer_to_the_progress_hook() -> None:
+    """The command line's progress line for long compiles reads these reports."""
+    from symcnn.core.progress import reporting
+
+    calls: list[tuple[str, int, int]] = []
+    with reporting(lambda stage, done, total: calls.append((stage, done, total))):
+        Engine(_network().derive(prove=False))
+    assert [c for c in calls if c[0] == "compiling"] == [("compiling", k, 5) for k in range(5)]
