@@ -59,6 +59,41 @@ def test_a_plain_dict_of_numbers_gives_the_gradients_of_the_loss(case) -> None:
         engine.run({"input": data["input"], "params": data["params"]})
 
 
+def test_each_layers_numbers_say_where_they_come_from(case) -> None:
+    """What a worked example prints of each layer: its kind, its input and output, and which
+    layer its δ came from (the next one; the loss for the last)."""
+    _, engine, data = case
+    run = engine.run(data)
+    assert run.delta_at is None
+    _, outs = forward(LAYERS, data["input"], data["params"], "mse", data["target"])
+    for lv, spec in zip(run.layers, LAYERS, strict=True):
+        assert lv.kind == spec["type"]
+        np.testing.assert_allclose(lv.input, outs[lv.index], rtol=1e-12)
+        np.testing.assert_allclose(lv.output, outs[lv.index + 1], rtol=1e-12)
+        last = lv.index == len(LAYERS) - 1
+        assert lv.delta_from == (None if last else lv.index + 1)
+        assert lv.delta_sources == ((None,) if last else (lv.index + 1,))
+    started = engine.run(data, delta_at=(2, np.ones(run.layers[2].output.shape)))
+    assert started.delta_at == 2
+    assert (started.layers[2].delta_from, started.layers[2].delta_sources) == (None, ())
+    assert started.layers[1].delta_sources == (2,)
+
+
+def test_a_delta_left_out_gives_zero_gradients_before_it(case) -> None:
+    """``ignore`` models a backward pass that forgot a δ: with layer 1 not sending its δ to
+    layer 0, layer 0 and the input get zeros of their own shapes, the rest is unchanged."""
+    _, engine, data = case
+    full = engine.run(data)
+    cut = engine.run(data, ignore=frozenset({(1, 0)}))
+    np.testing.assert_array_equal(cut.layers[0].delta, np.zeros(full.layers[0].delta.shape))
+    for name in ("input", "0.weight", "0.bias"):
+        assert cut.grads[name].shape == full.grads[name].shape
+        assert not cut.grads[name].any(), name
+    np.testing.assert_array_equal(cut.grads["4.weight"], full.grads["4.weight"])
+    alone = engine.run(data, ignore=frozenset({(0, None)}))  # the input's only reader
+    assert alone.grads["input"].shape == tuple(SHAPE) and not alone.grads["input"].any()
+
+
 def test_max_pools_winners_are_the_first_maximum_of_each_window(case) -> None:
     _net, engine, data = case
     run = engine.run(data)
@@ -177,6 +212,7 @@ def test_batch_norms_intermediate_deltas_are_torchs() -> None:
     y = gamma[None, :, None, None] * xh + beta[None, :, None, None]
     (0.5 * ((y - torch.tensor(target)) ** 2).sum()).backward()
     (bn,) = run.layers
+    np.testing.assert_allclose(bn.output, y.detach().numpy(), rtol=1e-10)
     for got, value, t in zip(bn.stage_deltas, bn.stages, (mu, var, xh), strict=True):
         np.testing.assert_allclose(value, t.detach().numpy(), rtol=1e-10)
         np.testing.assert_allclose(got, t.grad.numpy(), rtol=1e-8, atol=1e-10)
