@@ -1,0 +1,142 @@
+"""Numbers given by a user (a values file, a dict, the API): each mistake is one line naming
+the array, the shape wanted and the source; what is right is read, with axes of length 1
+left out if the user left them out, and random and by-hand numbers have the shapes needed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+import symcnn
+from symcnn.errors import ValuesError
+from symcnn.numeric.values import (
+    check_values,
+    hand_values,
+    load_values,
+    needed,
+    one_decimal,
+    random_values,
+    read_json,
+    values_json,
+)
+
+LONE = symcnn.Network.of(symcnn.Conv2d(kernel=2, input=(3, 3)))
+NET = symcnn.parse_network(
+    'input = [1, 3, 3]\nloss = "mse"\n[[layer]]\ntype = "conv2d"\nkernel = [2, 2]\n'
+)
+GOOD_LONE = {
+    "input": np.ones((3, 3)),  # [1, 3, 3] with its axis of length 1 left out
+    "weight": np.ones((1, 1, 2, 2)),
+    "bias": 0.5,  # one number for a bias of shape [1]
+    "delta": np.ones((1, 2, 2)),
+}
+GOOD_NET = {
+    "input": np.ones((1, 3, 3)),
+    "target": np.zeros((1, 2, 2)),
+    "params": {"0.weight": np.ones((1, 1, 2, 2)), "0.bias": [0.5]},
+}
+
+
+def test_what_a_lone_layer_and_a_network_need() -> None:
+    assert needed(LONE) == {
+        "input": (1, 3, 3), "weight": (1, 1, 2, 2), "bias": (1,), "delta": (1, 2, 2),
+    }  # fmt: skip
+    assert needed(NET) == {
+        "input": (1, 3, 3), "0.weight": (1, 1, 2, 2), "0.bias": (1,), "target": (1, 2, 2),
+    }  # fmt: skip
+
+
+def test_right_numbers_are_read_with_the_axes_of_length_one_put_back() -> None:
+    v = check_values(LONE, GOOD_LONE, "arrays")
+    assert v.input.shape == (1, 3, 3) and v.params["bias"].tolist() == [0.5]
+    assert v.delta is not None and v.delta.shape == (1, 2, 2) and v.target is None
+    assert v.input.dtype == float
+    n = check_values(NET, GOOD_NET)
+    assert n.params["0.bias"].tolist() == [0.5] and n.target is not None and n.delta is None
+    assert sorted(n.arrays()) == ["0.bias", "0.weight", "input", "target"]
+    again = check_values(NET, n)  # a Values goes through the same checks
+    np.testing.assert_array_equal(again.params["0.weight"], n.params["0.weight"])
+
+
+@pytest.mark.parametrize(
+    ("network", "data", "message"),
+    [
+        (LONE, {**GOOD_LONE, "delta": "x"},
+         "arrays: delta is not a rectangular array of numbers (shape [1, 2, 2])"),
+        (LONE, {k: v for k, v in GOOD_LONE.items() if k != "delta"},
+         "arrays: missing delta (an array of shape [1, 2, 2]) (δ = ∂E/∂z comes from the layer "
+         "after this one)"),
+        (LONE, {k: v for k, v in GOOD_LONE.items() if k != "weight"},
+         "arrays: missing weight (an array of shape [1, 1, 2, 2])"),
+        (LONE, {**GOOD_LONE, "input": np.ones((3, 4))},
+         "arrays: input has shape [3, 4], expected [1, 3, 3]"),
+        (LONE, {**GOOD_LONE, "input": np.ones(9)},
+         "arrays: input has shape [9], expected [1, 3, 3]"),
+        (LONE, {**GOOD_LONE, "weight": [[[[1, 2], [3, float("nan")]]]]},
+         "arrays: weight contains a value that is not finite"),
+        (LONE, {**GOOD_LONE, "wieght": 1},
+         "arrays: unknown key 'wieght' (did you mean 'weight'?); valid: input, weight, bias, "
+         "delta"),
+        (LONE, [1, 2], "arrays: expected an object with input, weight, bias, delta"),
+        (NET, {**GOOD_NET, "params": [1]},
+         'arrays: "params" must be an object like {"0.weight": [...]}'),
+        (NET, {**GOOD_NET, "params": {**GOOD_NET["params"], "1.weight": 0}},
+         "arrays: unknown parameter '1.weight' (did you mean '0.weight'?); valid: 0.weight, "
+         "0.bias"),
+        (NET, {k: v for k, v in GOOD_NET.items() if k != "target"},
+         "arrays: missing target (an array of shape [1, 2, 2])"),
+        (NET, {**GOOD_NET, "params": {"0.weight": np.ones((1, 1, 2, 2))}},
+         "arrays: missing params.0.bias (an array of shape [1])"),
+        (NET, {**GOOD_NET, "extra": 1},
+         "arrays: unknown key 'extra'; valid: input, target, params"),
+    ],
+    ids=["not-numbers", "no-delta", "no-weight", "shape", "flat", "nan", "typo", "a-list",
+         "params-list", "unknown-param", "no-target", "no-bias", "extra"],
+)  # fmt: skip
+def test_each_mistake_is_one_line_naming_it(network, data, message) -> None:
+    with pytest.raises(ValuesError, match="^" + re.escape(message) + "$"):
+        check_values(network, data, "arrays")
+
+
+def test_a_parameter_free_network_lists_no_parameters() -> None:
+    net = symcnn.parse_network('input = [4]\nloss = "mse"\n[[layer]]\ntype = "sigmoid"\n')
+    with pytest.raises(ValuesError, match=r"^v: unknown parameter 'w'; valid: none$"):
+        check_values(net, {"input": [0] * 4, "target": [0] * 4, "params": {"w": 1}}, "v")
+
+
+def test_a_values_file_is_read_or_refused_in_one_line(tmp_path) -> None:
+    good = tmp_path / "v.json"
+    good.write_text(json.dumps({k: np.asarray(v).tolist() for k, v in GOOD_LONE.items()}))
+    assert load_values(good, LONE).input.shape == (1, 3, 3)
+    with pytest.raises(
+        ValuesError, match=rf"^{re.escape(str(tmp_path / 'no.json'))}: no such file$"
+    ):
+        read_json(tmp_path / "no.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"input": [1, 2,]}')
+    with pytest.raises(ValuesError, match=r"bad\.json: invalid JSON at line 1 column 17: "):
+        load_values(bad, LONE)
+    binary = tmp_path / "bin.json"
+    binary.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ValuesError, match=r"bin\.json: cannot read: "):
+        read_json(binary)
+
+
+def test_generated_numbers_have_the_shapes_needed_and_read_back() -> None:
+    for network in (LONE, NET):
+        for make in (random_values, hand_values):
+            v = make(network, seed=3)
+            arrays = v.arrays()
+            assert {k: a.shape for k, a in arrays.items()} == needed(network)
+            assert check_values(network, v).input.shape == needed(network)["input"]
+            written = json.loads(json.dumps(values_json(v)))  # as a --values file holds it
+            np.testing.assert_array_equal(check_values(network, written).input, v.input)
+    hand = hand_values(NET, seed=1).arrays()
+    for a in hand.values():  # one decimal in [−1, 1]: a student can follow them by hand
+        assert np.all(np.abs(a) <= 1) and np.allclose(a * 10, np.round(a * 10))
+    d = one_decimal({"x": (2, 3)}, seed=0)["x"]
+    assert d.shape == (2, 3) and np.allclose(d * 10, np.round(d * 10)) and np.all(abs(d) <= 1)
