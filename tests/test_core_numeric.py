@@ -134,3 +134,40 @@ def test_bad_arrays_are_user_errors(values: dict, message: str) -> None:
     num = derive(Conv2d(kernel=(2, 2), input=(3, 3))).numeric()
     with pytest.raises(SymcnnError, match=re.escape(message)):
         num(**values)
+
+
+def _python_value(factors, point) -> float:
+    """A product of factors by plain Python: numbers, symbols, powers, sums, σ."""
+    import math
+
+    total = 1.0
+    for f in factors:
+        total *= float(sympy.sympify(f).subs(point).rewrite(sympy.exp).evalf())
+        assert math.isfinite(total)
+    return total
+
+
+@pytest.mark.parametrize("engine", ["symengine", "sympy"])
+def test_compiled_sums_of_products_are_python_s_sums(engine: str) -> None:
+    """compile_terms (graph layers, named quantities: ``z = Σ_terms Π_factors``) against a
+    plain-Python sum, with coefficients that are not ±1 inside products of several factors,
+    a factor that is itself a product, powers, and functions of expressions."""
+    from symcnn.kinds.activation import sigmoid
+    from symcnn.numeric.compile import compile_terms
+
+    mk = se.symbols if engine == "symengine" else sympy.symbols
+    x, y, z = mk("x y z")
+    s = sympy.Symbol
+    outputs = [
+        [[2.5, x, y], [-3, z], [z, x * y]],  # coefficients; a product as one factor
+        [[x, x, 0.5], [x * y * 4, y]],  # a repeated factor; a coefficient inside a product
+        [[(x - z) ** 2], [y ** se.Rational(-1, 2) if engine == "symengine" else y**-0.5]],
+        [[sigmoid(s("x") * s("y")), 3], [sigmoid(s("z")), x]],  # SymPy functions
+        [[1.5]],  # a constant term
+    ]
+    point = {"x": 0.7, "y": 1.9, "z": -1.3}
+    fn = compile_terms([x, y, z], outputs)
+    got = fn(np.array([point["x"], point["y"], point["z"]]))
+    names = {sympy.Symbol(k): v for k, v in point.items()}
+    want = [sum(_python_value(t, names) for t in terms) for terms in outputs]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
