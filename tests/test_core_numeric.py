@@ -157,6 +157,7 @@ def test_compiled_sums_of_products_are_python_s_sums(engine: str) -> None:
 
     mk = se.symbols if engine == "symengine" else sympy.symbols
     x, y, z = mk("x y z")
+    root = se.sqrt(2) if engine == "symengine" else sympy.sqrt(2)
     s = sympy.Symbol
     outputs = [
         [[2.5, x, y], [-3, z], [z, x * y]],  # coefficients; a product as one factor
@@ -164,6 +165,7 @@ def test_compiled_sums_of_products_are_python_s_sums(engine: str) -> None:
         [[(x - z) ** 2], [y ** se.Rational(-1, 2) if engine == "symengine" else y**-0.5]],
         [[sigmoid(s("x") * s("y")), 3], [sigmoid(s("z")), x]],  # SymPy functions
         [[1.5]],  # a constant term
+        [[root, x, 3], [y, root]],  # a constant that is not a number: √2
     ]
     point = {"x": 0.7, "y": 1.9, "z": -1.3}
     fn = compile_terms([x, y, z], outputs)

@@ -140,3 +140,62 @@ def test_generated_numbers_have_the_shapes_needed_and_read_back() -> None:
         assert np.all(np.abs(a) <= 1) and np.allclose(a * 10, np.round(a * 10))
     d = one_decimal({"x": (2, 3)}, seed=0)["x"]
     assert d.shape == (2, 3) and np.allclose(d * 10, np.round(d * 10)) and np.all(abs(d) <= 1)
+
+
+def test_a_network_input_a_missing_params_table_and_a_values_file_are_named() -> None:
+    with pytest.raises(ValuesError, match=r"^arrays: input has shape \[4\], expected \[1, 3, 3\]$"):
+        check_values(NET, {**GOOD_NET, "input": np.ones(4)}, "arrays")
+    no_params = {k: v for k, v in GOOD_NET.items() if k != "params"}
+    with pytest.raises(ValuesError, match=r"^v: missing params\.0\.weight \(an array of shape "):
+        check_values(NET, no_params, "v")
+    lone = check_values(LONE, check_values(LONE, GOOD_LONE))  # a lone layer's Values, again
+    assert lone.params["bias"].tolist() == [0.5]
+
+
+def test_a_values_file_names_itself_in_its_messages(tmp_path) -> None:
+    path = tmp_path / "numbers.json"
+    path.write_text(json.dumps({"input": [[1, 2, 3]] * 3}))
+    with pytest.raises(ValuesError, match="^" + re.escape(f"{path}: missing target")):
+        load_values(path, NET)
+
+
+def test_a_wrong_target_in_a_mini_batch_names_its_sample() -> None:
+    net = symcnn.parse_network(
+        'input = [3]\nbatch = 2\nloss = "cross_entropy"\n[[layer]]\ntype = "dense"\n'
+        "out_features = 2\n"
+    )
+    data = {"input": np.ones((2, 3)), "target": [[0.5, 0.5], [0.9, 0.9]],
+            "params": {"0.weight": np.ones((2, 3)), "0.bias": np.zeros(2)}}  # fmt: skip
+    with pytest.raises(ValuesError, match=r"^v \(sample 2\): "):
+        check_values(net, data, "v")
+
+
+def test_made_up_numbers_are_reproducible_and_drawn_as_documented() -> None:
+    """random: PyTorch's start (weights and biases uniform in ±1/√fan_in, a standard normal
+    input, a target the loss can take); by hand: one decimal in [−1, 1]; both by seed."""
+    net = symcnn.parse_network(
+        'input = [2, 6, 6]\nloss = "cross_entropy"\n[[layer]]\ntype = "conv2d"\nkernel = [3, 3]\n'
+        'out_channels = 4\n[[layer]]\ntype = "batchnorm2d"\n[[layer]]\ntype = "flatten"\n'
+        '[[layer]]\ntype = "dense"\nout_features = 3\n'
+    )
+    for make in (random_values, hand_values):
+        a, b, c = make(net, 7), make(net, 7), make(net, 8)
+        for name, arr in a.arrays().items():
+            np.testing.assert_array_equal(arr, b.arrays()[name])
+        assert not np.array_equal(a.input, c.input)
+        assert a.target is not None and sorted(a.target.tolist()) == [0.0, 0.0, 1.0]  # one-hot
+        with pytest.raises(ValuesError, match=r"^--random needs a seed ≥ 0, got -1$"):
+            make(net, -1)
+    r = random_values(net, 3).params
+    for name, fan_in in (("0.weight", 2 * 3 * 3), ("0.bias", 2 * 3 * 3), ("3.weight", 64)):
+        bound = 1 / np.sqrt(fan_in)
+        assert np.all(np.abs(r[name]) <= bound) and np.abs(r[name]).max() > bound / 2, name
+    assert np.abs(r["1.weight"]).max() <= 1 and np.abs(r["1.weight"]).max() > 1 / np.sqrt(36)
+    big = random_values(symcnn.parse_network('input = [4000]\n[[layer]]\ntype = "tanh"\n'), 1)
+    assert abs(big.input.mean()) < 0.1 and 0.9 < big.input.std() < 1.1  # standard normal
+    assert big.target is not None and big.target.min() >= 0 and big.target.max() <= 1
+    h = hand_values(net, 5)
+    assert not np.any(h.params["1.weight"] == 0)  # a batch-norm scale of 0 silences a channel
+    d = one_decimal({"x": (4000,)}, seed=0)["x"]
+    assert d.min() == -1.0 and d.max() == 1.0 and len(np.unique(d)) == 21
+    np.testing.assert_array_equal(d, one_decimal({"x": (4000,)}, seed=0)["x"])
