@@ -199,3 +199,41 @@ def test_made_up_numbers_are_reproducible_and_drawn_as_documented() -> None:
     d = one_decimal({"x": (4000,)}, seed=0)["x"]
     assert d.min() == -1.0 and d.max() == 1.0 and len(np.unique(d)) == 21
     np.testing.assert_array_equal(d, one_decimal({"x": (4000,)}, seed=0)["x"])
+
+
+def test_made_up_numbers_go_where_they_belong_for_batches_and_lone_layers() -> None:
+    for make in (random_values, hand_values):
+        lone = make(LONE, 0)  # seed 0 is a seed
+        assert lone.delta is not None and lone.delta.shape == (1, 2, 2) and lone.target is None
+        assert sorted(lone.params) == ["bias", "weight"]
+        np.testing.assert_array_equal(make(LONE, 0).delta, lone.delta)
+        for seed in (True, 1.5, "2"):
+            with pytest.raises(ValuesError, match=r"^--random needs a seed ≥ 0, got "):
+                make(NET, seed)
+    batched = symcnn.parse_network(
+        'input = [2]\nbatch = 3\nloss = "cross_entropy"\n[[layer]]\ntype = "dense"\n'
+        "out_features = 4\n"
+    )
+    mse = symcnn.parse_network('input = [50]\nbatch = 2\n[[layer]]\ntype = "tanh"\n')
+    for make in (random_values, hand_values):
+        v = make(batched, 1)
+        assert v.target is not None and v.target.shape == (3, 4)
+        assert (v.target.sum(axis=1) == 1).all() and set(np.unique(v.target)) == {0.0, 1.0}
+        t = make(mse, 2).target
+        assert t is not None and t.shape == (2, 50) and ((t >= 0) & (t <= 1)).all()
+        assert len(np.unique(t)) > 2  # not only 0 and 1
+    assert np.allclose(hand_values(mse, 2).target * 10, np.round(hand_values(mse, 2).target * 10))
+    w = random_values(batched, 4).params["0.weight"]
+    assert w.min() < 0 < w.max() and np.abs(w).max() <= 1 / np.sqrt(2)  # ±1/√fan_in
+
+
+def test_a_batch_norm_scale_drawn_by_hand_is_never_zero() -> None:
+    """A scale of 0 would silence its channel: by hand, a 0 drawn for it becomes 1."""
+    net = symcnn.parse_network(
+        'input = [200, 1, 1]\nbatch = 2\n[[layer]]\ntype = "batchnorm2d"\n'
+        '[[layer]]\ntype = "flatten"\n'
+    )
+    scale = hand_values(net, 0).params["0.weight"]
+    assert not np.any(scale == 0) and np.any(scale == 1.0) and scale.min() < 0
+    shift = hand_values(net, 0).params["0.bias"]
+    assert np.any(shift == 0)  # the shift keeps its zeros
