@@ -231,9 +231,14 @@ def test_a_batch_norm_scale_drawn_by_hand_is_never_zero() -> None:
     """A scale of 0 would silence its channel: by hand, a 0 drawn for it becomes 1."""
     net = symcnn.parse_network(
         'input = [200, 1, 1]\nbatch = 2\n[[layer]]\ntype = "batchnorm2d"\n'
-        '[[layer]]\ntype = "flatten"\n'
+        '[[layer]]\ntype = "flatten"\n[[layer]]\ntype = "dense"\nout_features = 3\n'
     )
     scale = hand_values(net, 0).params["0.weight"]
     assert not np.any(scale == 0) and np.any(scale == 1.0) and scale.min() < 0
+    assert np.abs(scale).max() <= 1  # still one decimal in [−1, 1]
     shift = hand_values(net, 0).params["0.bias"]
     assert np.any(shift == 0)  # the shift keeps its zeros
+    assert np.any(hand_values(net, 0).params["2.weight"] == 0)  # and so does a dense weight
+    one = symcnn.parse_network('input = [50]\n[[layer]]\ntype = "tanh"\n')
+    t = hand_values(one, 2).target  # one decimal in [0, 1], not only 0 and 1
+    assert t is not None and len(np.unique(t)) > 2 and np.allclose(t * 10, np.round(t * 10))
