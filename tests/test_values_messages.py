@@ -242,3 +242,8 @@ def test_a_batch_norm_scale_drawn_by_hand_is_never_zero() -> None:
     one = symcnn.parse_network('input = [50]\n[[layer]]\ntype = "tanh"\n')
     t = hand_values(one, 2).target  # one decimal in [0, 1], not only 0 and 1
     assert t is not None and len(np.unique(t)) > 2 and np.allclose(t * 10, np.round(t * 10))
+
+
+def test_numbers_given_without_a_source_are_called_values() -> None:
+    with pytest.raises(ValuesError, match=r"^values: missing target \(an array of shape "):
+        check_values(NET, {"input": GOOD_NET["input"]})
