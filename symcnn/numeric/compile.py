@@ -217,9 +217,11 @@ def _gather(
     position: dict[Any, int],
     acc: list[float],
     idx: list[int],
-    ext: list[int] | None = None,
-    patterns: _Patterns | None = None,
+    ext: list[int],
+    patterns: _Patterns,
 ) -> bool:
+    """Fold one factor into a product: numbers into ``acc``, arguments into ``idx``, other
+    expressions into pattern slots (``ext``); False when it is none of these."""
     if isinstance(expr, (int, float)):
         acc[0] *= float(expr)
         return True
@@ -234,8 +236,6 @@ def _gather(
         return True
     if isinstance(expr, (se.Mul, sympy.Mul)):
         return all(_gather(a, position, acc, idx, ext, patterns) for a in expr.args)
-    if patterns is None or ext is None:
-        return False
     if not expr.free_symbols:
         acc[0] *= float(expr)
         return True
