@@ -247,3 +247,20 @@ def test_a_batch_norm_scale_drawn_by_hand_is_never_zero() -> None:
 def test_numbers_given_without_a_source_are_called_values() -> None:
     with pytest.raises(ValuesError, match=r"^values: missing target \(an array of shape "):
         check_values(NET, {"input": GOOD_NET["input"]})
+
+
+def test_a_wrong_target_of_one_sample_is_named_without_a_sample_number() -> None:
+    net = symcnn.parse_network(
+        'input = [3]\nloss = "cross_entropy"\n[[layer]]\ntype = "dense"\nout_features = 2\n'
+    )
+    data = {"input": [1, 1, 1], "target": [0.9, 0.9],
+            "params": {"0.weight": [[1, 1, 1]] * 2, "0.bias": [0, 0]}}  # fmt: skip
+    with pytest.raises(ValuesError, match=r"^v: for cross_entropy the target must be a probab"):
+        check_values(net, data, "v")
+
+
+def test_made_up_numbers_for_a_mini_batch_have_one_input_per_sample() -> None:
+    net = symcnn.parse_network('input = [2]\nbatch = 3\n[[layer]]\ntype = "tanh"\n')
+    for make in (random_values, hand_values):
+        v = make(net, 6)
+        assert v.input.shape == (3, 2) and v.target is not None and v.target.shape == (3, 2)
