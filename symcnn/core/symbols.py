@@ -140,9 +140,10 @@ class Grid:
         object.__setattr__(self, "symbols", syms.reshape(self.shape))
 
     def _names(self) -> list[str]:
-        """`symbol_name` of every entry in row-major order, built axis by axis."""
-        if not self.shape:
-            return [self.symbol_name(())]
+        """The Python identifier of every entry in row-major order (``a_11``, ``a_10_3``,
+        ``d_n1_2_11``), built axis by axis."""
+        if not self.shape:  # a scalar (the loss E): its name alone
+            return [self.name]
         sep = "" if getattr(self, "_compact", True) else "_"
         first = 1 if self.batch else 0  # the sample axis is written n<k>, right after the stem
         shown = [not (ch and n == 1) for n, ch in zip(self.shape, self.channel_axes)]
@@ -165,21 +166,6 @@ class Grid:
             else:
                 out.append(stem)
         return out
-
-    def symbol_name(self, index: tuple[int, ...]) -> str:
-        """The Python identifier of the entry at a 0-based ``index``: ``a_11``, ``a_10_3``."""
-        info = SymbolInfo(self, tuple(index))
-        sample = "".join(f"_n{n}" for n in info.sample_part)
-        parts = info.channel_part + info.spatial_part
-        if not parts:
-            return self.name + sample
-        sep = "" if getattr(self, "_compact", True) else "_"
-        channels = info.channel_part
-        spatial = info.spatial_part
-        if channels and spatial:
-            head = "_".join(str(c) for c in channels)
-            return f"{self.name}{sample}_{head}_{sep.join(str(i) for i in spatial)}"
-        return f"{self.name}{sample}_{sep.join(str(i) for i in parts)}"
 
 
 class SymbolTable:
