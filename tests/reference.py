@@ -281,3 +281,39 @@ def global_avgpool2d_backward(x: np.ndarray, delta: np.ndarray) -> np.ndarray:
             for t in range(wd):
                 out[c, r, t] = delta[c, 0, 0] / (h * wd)
     return out
+
+
+# --- the array operations the sheets write (pad, spread, dil, crop, keep, rot180) ---------
+
+
+def pad(x: np.ndarray, n: tuple[int, ...]) -> np.ndarray:
+    """pad_n, pad_{r,c} or pad_{top,left,bottom,right}."""
+    if len(n) == 4:
+        return np.pad(x, ((n[0], n[2]), (n[1], n[3])))
+    return np.pad(x, ((n[0], n[0]), (n[-1], n[-1])))
+
+
+def spread(x: np.ndarray, s: tuple[int, ...]) -> np.ndarray:
+    out = np.zeros(((x.shape[0] - 1) * s[0] + 1, (x.shape[1] - 1) * s[-1] + 1))
+    out[:: s[0], :: s[-1]] = x
+    return out
+
+
+def crop(x: np.ndarray, p: tuple[int, ...]) -> np.ndarray:
+    r, c = p[0], p[-1]
+    return x[r : x.shape[0] - r, c : x.shape[1] - c]
+
+
+def keep(x: np.ndarray, a: tuple[int, ...]) -> np.ndarray:
+    (k1, k2, d1, d2) = a if len(a) == 4 else (a[0], a[0], a[1], a[1])
+    return x[: (k1 - 1) * d1 + 1 : d1, : (k2 - 1) * d2 + 1 : d2]
+
+
+OPS = {
+    "pad": pad,
+    "spread": spread,
+    "dil": spread,
+    "crop": crop,
+    "keep": keep,
+    "rot180": lambda x, _: x[::-1, ::-1],
+}

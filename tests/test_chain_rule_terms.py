@@ -67,6 +67,24 @@ def _same(a, b) -> bool:
     return sympy.expand(_expr(a) - _expr(b)) == 0
 
 
+def _layer_grids():
+    """The grids of a hand-written layer: an input of 3 entries, a weight of 2, an output of 2
+    and its δ."""
+    from symcnn.derivation.naming import grid, plain
+
+    return (
+        grid(plain("a"), Role.INPUT, (3,), 0, 1),
+        grid(plain("w"), Role.WEIGHT, (2,), 0, 1),
+        grid(plain("z"), Role.OUTPUT, (2,), 0, 1),
+        grid(plain("d"), Role.DELTA, (2,), 0, 1),
+    )
+
+
+def _sympy_symbol(entry) -> sympy.Symbol:
+    """A symengine entry as a SymPy symbol (SymPy functions take SymPy arguments)."""
+    return sympy.Symbol(str(entry))
+
+
 #: Graph layers go through the chain rule term object by term object: a tensor read twice
 #: (add) and two tensors laid side by side (concat), with a mini-batch.
 GRAPH = """input = [1, 2, 2]
@@ -130,15 +148,10 @@ def test_a_forward_rule_interleaving_products_functions_and_opaque_summands(
     by hand does, so the order across both kinds of terms is pinned for the kinds to come.
     Without the weight's gradient, its symbols (first in the table) are skipped, not a stop."""
     from symcnn.derivation.backprop import Forward, backprop
-    from symcnn.derivation.naming import grid, plain
     from symcnn.kinds.activation import sigmoid
 
-    a = grid(plain("a"), Role.INPUT, (3,), 0, 1)
-    w = grid(plain("w"), Role.WEIGHT, (2,), 0, 1)
-    z = grid(plain("z"), Role.OUTPUT, (2,), 0, 1)
-    d = grid(plain("d"), Role.DELTA, (2,), 0, 1)
-    x, p = a.symbols, w.symbols
-    s = lambda e: sympy.Symbol(str(e))  # noqa: E731
+    a, w, z, d = _layer_grids()
+    x, p, s = a.symbols, w.symbols, _sympy_symbol
     terms = np.empty((2,), dtype=object)
     terms[0] = (x[0] * p[0], (x[0] - x[1]) ** 2, 3 * x[1] * p[1], sigmoid(s(x[2])))
     terms[1] = (sympy.sin(s(x[1]) * s(p[0])), x[2] * p[0], sigmoid(s(x[0])), x[0] * x[1])
@@ -236,16 +249,11 @@ def test_the_vectorised_numbers_of_a_rule_mixing_parts_and_opaque_summands() -> 
     opaque summands) against SymPy's own evaluation of the forward rule and central
     differences of E = Σ δ·z; the opaque summands add into entries out of order and twice."""
     from symcnn.derivation.backprop import Forward, chain_rule
-    from symcnn.derivation.naming import grid, plain
     from symcnn.kinds.activation import sigmoid
     from symcnn.numeric.vectorised import LayerPlan
 
-    a = grid(plain("a"), Role.INPUT, (3,), 0, 1)
-    w = grid(plain("w"), Role.WEIGHT, (2,), 0, 1)
-    z = grid(plain("z"), Role.OUTPUT, (2,), 0, 1)
-    d = grid(plain("d"), Role.DELTA, (2,), 0, 1)
-    x, p = a.symbols, w.symbols
-    s = lambda e: sympy.Symbol(str(e))  # noqa: E731
+    a, w, z, d = _layer_grids()
+    x, p, s = a.symbols, w.symbols, _sympy_symbol
     terms = np.empty((2,), dtype=object)
     terms[0] = ((x[2] - x[0]) ** 2, x[0] * p[0], sympy.sin(s(x[2]) * s(p[1])), sigmoid(s(x[1])))
     terms[1] = (3 * x[1] * p[1], (x[2] + p[0]) ** 3, x[0] * x[1], (x[1] - p[1]) ** 2)

@@ -226,3 +226,22 @@ def test_compiling_reports_each_layer_to_the_progress_hook() -> None:
     with reporting(lambda stage, done, total: calls.append((stage, done, total))):
         Engine(_network().derive(prove=False))
     assert [c for c in calls if c[0] == "compiling"] == [("compiling", k, 5) for k in range(5)]
+
+
+def test_a_layers_flat_passes_are_the_plain_loops() -> None:
+    """``LayerEngine.forward``/``backward`` on flat vectors, as a sheet's figures call them."""
+    from reference import conv2d_backward, conv2d_forward
+
+    from symcnn.numeric.engine import LayerEngine
+
+    layer = symcnn.Conv2d(kernel=2, out_channels=2, stride=(1, 2), input=(2, 3, 4))
+    comp = LayerEngine(symcnn.derive(layer, prove=False).layers[0])
+    rng = np.random.default_rng(9)
+    x, w = rng.normal(size=layer.input_shape), rng.normal(size=layer.weight_shape)
+    b, d = rng.normal(size=2), rng.normal(size=layer.output_shape)
+    z = comp.forward(np.concatenate([x.ravel(), w.ravel(), b]))
+    np.testing.assert_allclose(z, conv2d_forward(x, w, b, "shared", (1, 2)).ravel(), rtol=1e-12)
+    grads = conv2d_backward(x, w, d, "shared", (1, 2))
+    flat = comp.backward(np.concatenate([x.ravel(), w.ravel(), b, d.ravel()]))
+    want = np.concatenate([grads["input"].ravel(), grads["weight"].ravel(), grads["bias"]])
+    np.testing.assert_allclose(flat, want, rtol=1e-12, atol=1e-12)

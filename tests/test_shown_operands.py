@@ -11,6 +11,7 @@ import pytest
 import scipy.signal
 import symengine as se
 from reference import (
+    OPS,
     avgpool2d_backward,
     conv2d_backward,
     grouped_conv2d_backward,
@@ -18,37 +19,6 @@ from reference import (
 )
 
 from symcnn import AvgPool2d, Conv2d, MaxPool2d, Role
-
-
-def spread(x: np.ndarray, s: tuple[int, int]) -> np.ndarray:
-    out = np.zeros(((x.shape[0] - 1) * s[0] + 1, (x.shape[1] - 1) * s[1] + 1))
-    out[:: s[0], :: s[1]] = x
-    return out
-
-
-def pad(x: np.ndarray, n: tuple[int, ...]) -> np.ndarray:
-    """``pad_{r,c}`` (both sides) or ``pad_{top,left,bottom,right}``."""
-    top, left, bottom, right = n if len(n) == 4 else (n[0], n[1], n[0], n[1])
-    return np.pad(x, ((top, bottom), (left, right)))
-
-
-def crop(x: np.ndarray, p: tuple[int, int]) -> np.ndarray:
-    return x[p[0] : x.shape[0] - p[0], p[1] : x.shape[1] - p[1]]
-
-
-def keep(x: np.ndarray, a: tuple[int, int, int, int]) -> np.ndarray:
-    k1, k2, d1, d2 = a
-    return x[: (k1 - 1) * d1 + 1 : d1, : (k2 - 1) * d2 + 1 : d2]
-
-
-OPS = {
-    "spread": spread,
-    "dil": spread,
-    "pad": pad,
-    "crop": crop,
-    "keep": keep,
-    "rot180": lambda x, _: x[::-1, ::-1],
-}
 
 
 def applied(cells: np.ndarray, ops) -> np.ndarray:

@@ -119,6 +119,9 @@ class LayerEngine:
                 int(np.prod(layer.output_shape)),
                 _flat([g[r] for r in roles]),
             )
+            # the flat forward and backward passes (a sheet's figures call them directly)
+            self.forward: Any = self.plan.forward
+            self.backward: Any = self.plan.backward
             self.winner_fn = self.plan.winners if self.plan.has_winners else None
             return
         # term by term (graph layers, named quantities): no kind of these takes a window max
