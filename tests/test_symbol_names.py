@@ -12,3 +12,30 @@ def test_channel_indices_join_the_superscript() -> None:
     assert with_channels(r"\delta^{(3)}", "o") == r"\delta^{(3)(o)}"
     assert with_channels("x^{T}", "c") == "{x^{T}}^{(c)}"
     assert with_channels("w)}", "c") == "w)}^{(c)}"
+
+
+def test_a_name_used_by_two_tensors_is_refused_not_shadowed() -> None:
+    """Two grids whose entries print alike would make one tensor's symbols the other's: the
+    derivation would be silently wrong. The table refuses them, naming the first clash."""
+    import pytest
+
+    from symcnn.core.symbols import Grid, Role, SymbolTable
+
+    a = Grid("a", Role.INPUT, (2,), (False,))
+    with pytest.raises(ValueError, match=r"^symbol name a_1 used twice$"):
+        SymbolTable([a, Grid("a", Role.OUTPUT, (3,), (False,))])
+    with pytest.raises(ValueError, match=r"^symbol name b_2 used twice$"):
+        SymbolTable([a, Grid("b", Role.OUTPUT, (3,), (False,)), Grid("b_2", Role.DELTA, (), ())])
+    table = SymbolTable([a, Grid("b", Role.OUTPUT, (3,), (False,))])
+    assert table.info("b_3").index == (2,) and table.info("a_1").grid is a
+    with pytest.raises(KeyError, match="c_1"):
+        table.info("c_1")
+    assert table.get("c_1") is None
+
+
+def test_a_grids_latex_and_text_names_default_to_its_name() -> None:
+    from symcnn.core.symbols import Grid, Role
+
+    g = Grid("w", Role.WEIGHT, (2,), (False,))
+    assert (g.latex, g.text) == ("w", "w")
+    assert Grid("w", Role.WEIGHT, (2,), (False,), latex=r"\omega").latex == r"\omega"

@@ -187,15 +187,21 @@ class SymbolTable:
             start = len(self._order)
             self._offsets[grid.name] = start
             self._starts.append(start)
-            before = len(self._order)
-            self._order.update(zip(grid.names, range(start, start + len(grid.names))))
-            if len(self._order) != before + len(grid.names):
-                seen: set[str] = set()
-                for name in grid.names:
-                    if name in seen or self._order[name] < start:
-                        raise ValueError(f"symbol name {name} used twice")
-                    seen.add(name)
+            names = grid.names
+            new = dict(zip(names, range(start, start + len(names))))
+            if len(new) != len(names) or not new.keys().isdisjoint(self._order):
+                raise ValueError(f"symbol name {self._clash(names)} used twice")
+            self._order.update(new)
         self._infos: dict[str, SymbolInfo] = {}
+
+    def _clash(self, names: list[str]) -> str:
+        """The first of ``names`` that an earlier grid or an earlier entry already uses."""
+        seen: set[str] = set()
+        for name in names:
+            if name in seen or name in self._order:
+                return name
+            seen.add(name)
+        raise AssertionError("no name is used twice")
 
     def info(self, symbol: object) -> SymbolInfo:
         """Grid and index of a symbol (SymPy, symengine, or its name)."""
