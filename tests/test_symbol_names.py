@@ -39,3 +39,28 @@ def test_a_grids_latex_and_text_names_default_to_its_name() -> None:
     g = Grid("w", Role.WEIGHT, (2,), (False,))
     assert (g.latex, g.text) == ("w", "w")
     assert Grid("w", Role.WEIGHT, (2,), (False,), latex=r"\omega").latex == r"\omega"
+
+
+def test_indices_run_together_unless_a_shown_index_reaches_ten() -> None:
+    """``a_12`` is row 1, column 2; once a written index reaches 10 they are separated
+    (``w_12_2_2``: channel 12). A sample number of 10 or more does not count (it is written
+    ``n10`` on its own), nor does a channel axis of size 1, which is not written."""
+    from symcnn.core.symbols import Grid, Role
+
+    batch = Grid("d", Role.DELTA, (10, 2, 2), (False, False, False), batch=True)
+    assert (batch.names[0], batch.names[-1]) == ("d_n1_11", "d_n10_22")
+    channels = Grid("w", Role.WEIGHT, (12, 2, 2), (True, False, False))
+    assert (channels.names[0], channels.names[-1]) == ("w_1_1_1", "w_12_2_2")
+    assert Grid("v", Role.WEIGHT, (1, 2, 2), (True, False, False)).names[-1] == "v_22"
+    wide = Grid("a", Role.INPUT, (1, 1, 10), (True, False, False))
+    assert wide.names[-1] == "a_1_10"
+
+
+def test_the_clash_named_is_the_entry_that_clashes() -> None:
+    import pytest
+
+    from symcnn.core.symbols import Grid, Role, SymbolTable
+
+    earlier = Grid("c_2", Role.TARGET, (), ())
+    with pytest.raises(ValueError, match=r"^symbol name c_2 used twice$"):
+        SymbolTable([earlier, Grid("c", Role.INPUT, (3,), (False,))])
