@@ -8,6 +8,7 @@ Mutation testing (issue 14) found the mini-batch diagnoses and the generic ones 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import scipy.signal
 
 from symcnn import Conv2d, LeakyReLU, Linear, Sigmoid
@@ -132,3 +133,17 @@ def test_a_transposed_weight_gradient_of_a_dense_layer_is_named() -> None:
 
     report = str(compare_layer_backward(layer, fn))
     assert mistakes(report, "gw") == ["rows and columns swapped (last two axes transposed)"]
+
+
+def test_a_constant_factor_is_not_named_from_fewer_than_three_entries() -> None:
+    """Two entries are too few to call a ratio a constant factor (any wrong pair has one);
+    the entry-by-entry explanation still shows ``2·δ_1``. Three or more are named
+    (tests/test_mutation_gaps.py)."""
+    from symcnn.testing import BackwardMismatch, check_layer_backward
+
+    layer = Linear(2, input=(3,))
+    with pytest.raises(BackwardMismatch) as info:
+        check_layer_backward(layer, lambda x, w, b, d: (w.T @ d, np.outer(d, x), 2 * d))
+    text = str(info.value)
+    assert "gb: 2 of 2 entries wrong" in text and "yours:   2·δ_1" in text
+    assert "constant factor" not in text
