@@ -546,5 +546,9 @@ def test_over_a_mini_batch_a_parameter_s_identity_is_summed_over_the_samples() -
     assert r"\frac{\partial E}{\partial b} = \sum_{s} \sum_{i,j} \delta_{ij}" in tex
     assert r"\frac{\partial E}{\partial a} = \operatorname{pad}_{k-1}(\delta)" in tex
     assert "written for one sample $s$" in tex
+    # written out for sample 1, the one-channel operands carry no superscript: (1) would read
+    # as "channel 1" (the sample is the subscript's first index, a_{1;11})
+    assert r"a \star \delta &= \begin{bmatrix} a_{1;11}" in tex
+    assert r"\delta^{(1)}" not in tex and "a^{(1)}" not in tex
     single = sheet_tex(derive(Conv2d(kernel=2, input=(3, 3))), SheetOptions())
     assert r"\frac{\partial E}{\partial w} = a \star \delta" in single and r"\sum_{s}" not in single

@@ -96,8 +96,11 @@ def _fits(*parts: Any) -> bool:
 
 
 def _shapes(layer: DerivedLayer) -> dict[Role, tuple[int, ...]]:
+    """One sample's shapes (a written-out identity is about one sample: over a mini-batch its
+    operands' first axis is a channel, not the sample)."""
     weight = layer.grid(Role.WEIGHT).shape if Role.WEIGHT in layer.forward.grids else ()
-    return {Role.INPUT: layer.input_shape, Role.DELTA: layer.output_shape, Role.WEIGHT: weight}
+    kind = layer.layer
+    return {Role.INPUT: kind.input_shape, Role.DELTA: kind.output_shape, Role.WEIGHT: weight}
 
 
 def written(
