@@ -387,9 +387,8 @@ def _over_samples(forms: list[ClosedForm]) -> ClosedForm:
 
     def tex(names: TexNames) -> tuple[str, str]:  # one sample's form, summed over s
         lhs, rhs = first.tex(names)
-        return lhs, rf"\sum_{{s}} {rhs}" if rhs.startswith(
-            r"\sum"
-        ) else rf"\sum_{{s}} \Big({rhs}\Big)"
+        body = rhs if rhs.startswith(r"\sum") else rf"\Big({rhs}\Big)"
+        return lhs, rf"\sum_{{s}} {body}"
 
     statement = first.statement + ", summed over the samples"
     return replace(first, value=total, statement=statement, tex=tex)
